@@ -1,0 +1,64 @@
+"""The hooks a plugin implements. Read this file top to bottom to write one.
+
+A plugin is any module (or object) with functions named like the hooks below, each decorated
+with `@hookimpl`. The harness finds plugins three ways, all through one pluggy manager:
+
+- built-ins (`plugins/`, `corpora/`) and installed packages, through the entry-point group
+  `harness` in their pyproject.toml:
+      [project.entry-points.harness]
+      mypredictor = "my_package.my_module"
+- a single file given on the command line: `harness --plugin path/to/file.py ...`
+- tests and scripts: `harness.plugins.manager(extra=[module])`.
+
+Each hook returns a list; names must be unique across all plugins, and the harness says which
+two plugins clash when they are not.
+
+Minimal predictor plugin:
+
+    import numpy as np
+    from harness.hookspecs import hookimpl
+    from harness.predictor import Predictor
+
+    class Uniform(Predictor):
+        name = "uniform"
+        description = "every byte equally likely (8 bits/byte)"
+
+        def predict(self) -> np.ndarray:
+            return np.full(256, 1 / 256)
+
+        def update(self, symbol: int) -> None:
+            pass
+
+    @hookimpl
+    def harness_predictors():
+        return [Uniform]
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import pluggy
+
+if TYPE_CHECKING:
+    from harness.baselines import Baseline
+    from harness.corpora import Corpus
+    from harness.predictor import Predictor
+
+hookspec = pluggy.HookspecMarker("harness")
+hookimpl = pluggy.HookimplMarker("harness")
+
+
+@hookspec
+def harness_predictors() -> list[type[Predictor]]:
+    """Return the predictor classes this plugin provides (subclasses of `Predictor`)."""
+
+
+@hookspec
+def harness_corpora() -> list[Corpus]:
+    """Return the corpora this plugin provides (`harness.corpora.Corpus`)."""
+
+
+@hookspec
+def harness_baselines() -> list[Baseline]:
+    """Return the reference compressors this plugin provides (`harness.baselines.Baseline`)."""

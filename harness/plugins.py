@@ -1,0 +1,136 @@
+"""Plugin discovery and the registry of predictors, corpora and baselines.
+
+Built-in plugins are found exactly like third-party ones: through the `harness` entry-point
+group. A plugin that fails to import is reported in `Registry.errors` and the others keep
+working; two plugins that register the same name are an error naming both.
+"""
+
+from __future__ import annotations
+
+import difflib
+import importlib.metadata
+import importlib.util
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import ModuleType
+from typing import Any, Generic, TypeVar
+
+import pluggy
+
+from harness import hookspecs
+from harness.errors import HarnessError
+from harness.predictor import Predictor, canonical_spec, parse_spec, typed_options
+
+ENTRY_POINT_GROUP = "harness"
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class Entry(Generic[T]):
+    """A registered thing and the plugin that provides it."""
+
+    name: str
+    item: T
+    description: str
+    plugin: str
+
+
+@dataclass
+class Registry:
+    predictors: dict[str, Entry[type[Predictor]]] = field(default_factory=dict)
+    corpora: dict[str, Entry[Any]] = field(default_factory=dict)
+    baselines: dict[str, Entry[Any]] = field(default_factory=dict)
+    errors: list[str] = field(default_factory=list)
+    """One line per plugin that could not be loaded."""
+
+    def predictor(self, spec: str) -> tuple[type[Predictor], dict[str, Any], str]:
+        """Resolve 'name:key=value,...' to (class, typed settings, canonical spec)."""
+        name, raw = parse_spec(spec)
+        cls = lookup(self.predictors, name, "predictor").item
+        settings = {**cls.options, **typed_options(cls, raw)}
+        return cls, settings, canonical_spec(name, settings, cls)
+
+    def build(self, spec: str) -> Predictor:
+        """A fresh predictor instance for `spec`."""
+        cls, settings, _ = self.predictor(spec)
+        return cls(**settings)
+
+
+def lookup(entries: dict[str, Entry[T]], name: str, kind: str) -> Entry[T]:
+    """The entry called `name`, or an error naming close matches and what exists."""
+    if name in entries:
+        return entries[name]
+    close = difflib.get_close_matches(name, list(entries), n=3, cutoff=0.5)
+    hint = f"; did you mean {', '.join(close)}?" if close else ""
+    known = ", ".join(sorted(entries)) or "none"
+    raise HarnessError(f"unknown {kind} {name!r}{hint} (known: {known})")
+
+
+def _load_file(path: str) -> ModuleType:
+    file = Path(path)
+    if not file.is_file():
+        raise HarnessError(f"plugin file not found: {path}")
+    module_name = f"harness_plugin_file_{abs(hash(str(file.resolve())))}"
+    spec = importlib.util.spec_from_file_location(module_name, file)
+    if spec is None or spec.loader is None:
+        raise HarnessError(f"cannot load plugin file {path}: not a Python module")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[module_name] = module
+    try:
+        spec.loader.exec_module(module)
+    except Exception as error:  # a plugin's own bug: report it as one line
+        raise HarnessError(f"plugin file {path} failed to load: {error!r}") from None
+    return module
+
+
+def manager(plugin_files: list[str] = (), extra: list[object] = ()) -> tuple[pluggy.PluginManager, list[str]]:
+    """A plugin manager with entry-point plugins, plugin files and `extra` objects registered.
+
+    Returns the manager and one error line per entry point that failed to load.
+    """
+    pm = pluggy.PluginManager("harness")
+    pm.add_hookspecs(hookspecs)
+    errors = []
+    for entry_point in importlib.metadata.entry_points(group=ENTRY_POINT_GROUP):
+        if pm.get_plugin(entry_point.name) is not None:
+            continue  # the same distribution seen twice on sys.path
+        try:
+            pm.register(entry_point.load(), name=entry_point.name)
+        except Exception as error:  # one broken plugin must not take the others down
+            errors.append(f"plugin {entry_point.name!r} ({entry_point.value}) failed to load: {error!r}")
+    for path in plugin_files:
+        pm.register(_load_file(path), name=str(path))
+    for plugin in extra:
+        pm.register(plugin, name=getattr(plugin, "__name__", None))
+    return pm, errors
+
+
+def _collect(pm: pluggy.PluginManager, hook: str, kind: str, errors: list[str]) -> dict[str, Entry[Any]]:
+    entries: dict[str, Entry[Any]] = {}
+    for impl in getattr(pm.hook, hook).get_hookimpls():
+        try:
+            items = impl.function()
+        except Exception as error:
+            errors.append(f"plugin {impl.plugin_name!r} failed in {hook}: {error!r}")
+            continue
+        for item in items or []:
+            name = item.name
+            if name in entries:
+                raise HarnessError(
+                    f"{kind} {name!r} is registered twice: by plugin {entries[name].plugin!r}"
+                    f" and by plugin {impl.plugin_name!r}"
+                )
+            entries[name] = Entry(name, item, item.description, impl.plugin_name)
+    return dict(sorted(entries.items()))
+
+
+def load_registry(plugin_files: list[str] = (), extra: list[object] = ()) -> Registry:
+    """Discover every plugin and collect what they register."""
+    pm, errors = manager(plugin_files, extra)
+    return Registry(
+        predictors=_collect(pm, "harness_predictors", "predictor", errors),
+        corpora=_collect(pm, "harness_corpora", "corpus", errors),
+        baselines=_collect(pm, "harness_baselines", "baseline", errors),
+        errors=errors,
+    )
