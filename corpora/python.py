@@ -9,10 +9,9 @@ from __future__ import annotations
 import functools
 import hashlib
 import platform
+import pydoc_data.topics
 import sysconfig
 from pathlib import Path
-
-import pydoc_data.topics
 
 from harness.corpora import Corpus, CorpusFile
 

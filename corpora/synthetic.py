@@ -25,9 +25,9 @@ def _entropy(p: np.ndarray) -> float:
     return float(-(p * np.log2(p)).sum())
 
 
-def _file(name: str, data: bytes, floor: Callable[[int], float], **meta) -> CorpusFile:
+def _file(name: str, data: bytes, bits_of_prefix: Callable[[int], float], **meta) -> CorpusFile:
     def entropy_bits(n: int) -> float:
-        return floor(min(max(n, 0), len(data)))
+        return bits_of_prefix(min(max(n, 0), len(data)))
 
     meta |= {"size": len(data), "sha256": hashlib.sha256(data).hexdigest(), "numpy": np.__version__}
     return CorpusFile(f"synthetic/{name}", lambda: data, entropy_bits, meta)
@@ -48,13 +48,14 @@ def iid(n: int = 100_000, seed: int = 0) -> CorpusFile:
         lambda k: k * h,
         description="i.i.d. letters a..p, P(k) proportional to 0.75**k",
         probabilities=p.tolist(),
+        floor="n * entropy rate",
         entropy_rate_bits_per_byte=h,
         seed=seed,
     )
 
 
 def markov(n: int = 100_000, seed: int = 0, states: int = 8) -> CorpusFile:
-    """An order-1 Markov chain over letters a..h, started in its stationary distribution."""
+    """An order-1 Markov chain over the first `states` letters, started in its stationary distribution."""
     rng = np.random.default_rng(seed)
     # Fourth powers of uniforms make skewed rows: some transitions likely, most rare.
     transition = rng.random((states, states)) ** 4
@@ -73,17 +74,17 @@ def markov(n: int = 100_000, seed: int = 0, states: int = 8) -> CorpusFile:
     alphabet = bytes(range(ord("a"), ord("a") + states))
 
     first = _entropy(stationary)
-    rate = float(sum(pi * _entropy(row) for pi, row in zip(stationary, transition)))
+    rate = float(sum(pi * _entropy(row) for pi, row in zip(stationary, transition, strict=True)))
     return _file(
         "markov",
         bytes(alphabet[s] for s in symbols),
         lambda k: first + (k - 1) * rate if k else 0.0,
-        description=f"order-1 Markov chain over {alphabet.decode()}, first symbol from the stationary distribution",
+        description=f"order-1 Markov chain over {alphabet.decode()}, started in its stationary distribution",
         transition=transition.tolist(),
         stationary=stationary.tolist(),
         first_symbol_bits=first,
         entropy_rate_bits_per_byte=rate,
-        entropy_bits="H(X1..Xn) = H(stationary) + (n-1) * entropy rate, exact for the stationary chain",
+        floor="H(X1..Xn) = H(stationary) + (n-1) * entropy rate, exact for the stationary chain",
         seed=seed,
     )
 
@@ -108,9 +109,10 @@ def addition(records: int = 4_000, seed: int = 0) -> CorpusFile:
         "addition",
         data,
         bits,
-        description="records 'AAAAAAAA+BBBBBBBB=CCCCCCCCC\\n', operands uniform in [0, 10**8), sum zero-padded",
+        description="records 'AAAAAAAA+BBBBBBBB=CCCCCCCCC\\n', operands uniform in [0, 10**8)",
         records=records,
         record_bytes=RECORD_BYTES,
+        floor="log2(10) per operand digit among the first n bytes; the rest follows from them",
         floor_bits_per_record=16 * digit_bits,
         entropy_rate_bits_per_byte=16 * digit_bits / RECORD_BYTES,
         seed=seed,

@@ -129,4 +129,3 @@ def _ppmd() -> Baseline:
         compress,
         decompress,
     )
-

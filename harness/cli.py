@@ -24,7 +24,7 @@ from rich.table import Table
 
 from harness import container, corpora, leaderboard, measure, results
 from harness.errors import HarnessError
-from harness.plugins import Registry, load_registry, lookup
+from harness.plugins import Registry, load_registry
 
 DEFAULT_PREDICTORS = ["order0", "ngram"]
 DEFAULT_CORPUS = "python"
@@ -222,17 +222,33 @@ def parser() -> argparse.ArgumentParser:
     decompress.set_defaults(run=cmd_decompress)
 
     run = commands.add_parser("run", parents=[common], help="measure predictors on corpora, store and show results")
-    run.add_argument("--predictor", "-p", action="append", metavar="SPEC", help=f"repeatable (default: {', '.join(DEFAULT_PREDICTORS)})")
-    run.add_argument("--corpus", "-c", action="append", metavar="NAME", help=f"corpus, member or path; repeatable (default: {DEFAULT_CORPUS})")
+    run.add_argument(
+        "--predictor",
+        "-p",
+        action="append",
+        metavar="SPEC",
+        help=f"repeatable (default: {', '.join(DEFAULT_PREDICTORS)})",
+    )
+    run.add_argument(
+        "--corpus",
+        "-c",
+        action="append",
+        metavar="NAME",
+        help=f"corpus, member or path; repeatable (default: {DEFAULT_CORPUS})",
+    )
     run.add_argument("--max-bytes", type=int, metavar="N", help="use only the first N bytes of each file")
     run.add_argument("--no-baselines", action="store_true", help="skip the classic compressors")
-    run.add_argument("--results", metavar="PATH", help="results store (default: $HARNESS_RESULTS or results/results.jsonl)")
+    run.add_argument(
+        "--results", metavar="PATH", help="results store (default: $HARNESS_RESULTS or results/results.jsonl)"
+    )
     run.set_defaults(run=cmd_run)
 
     board = commands.add_parser("leaderboard", parents=[common], help="show stored results")
     board.add_argument("--corpus", "-c", action="append", metavar="NAME", help="corpus file or group; repeatable")
     board.add_argument("--format", choices=leaderboard.FORMATS, default="table")
-    board.add_argument("--results", metavar="PATH", help="results store (default: $HARNESS_RESULTS or results/results.jsonl)")
+    board.add_argument(
+        "--results", metavar="PATH", help="results store (default: $HARNESS_RESULTS or results/results.jsonl)"
+    )
     board.set_defaults(run=cmd_leaderboard)
     return top
 

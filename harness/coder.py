@@ -63,14 +63,16 @@ def quantize(probs: np.ndarray, cum: np.ndarray) -> None:
                 best_p = p
                 best = i
     spare = TOTAL - n
-    scale = spare / mass if mass > 0.0 and mass < math.inf else 0.0
+    uniform = not (mass > 0.0 and mass < math.inf)
     used = 0
     cum[0] = 0
     for i in range(n):
         p = probs[i]
         f = 1
-        if p > 0.0 and p < math.inf:
-            f += min(int(p * scale), spare)
+        if uniform:
+            f += spare // n
+        elif p > 0.0 and p < math.inf:
+            f += min(int(p / mass * spare), spare)  # p / mass <= 1: no overflow for tiny masses
         used += f
         cum[i + 1] = used
     if used > TOTAL:  # flooring cannot overshoot; guard the invariant all the same
@@ -196,9 +198,7 @@ def symbol_bits(cum: np.ndarray, symbol: int) -> float:
 
 
 @_jit
-def _encode_step(
-    state: np.ndarray, out: np.ndarray, probs: np.ndarray, cum: np.ndarray, symbol: int
-) -> float:
+def _encode_step(state: np.ndarray, out: np.ndarray, probs: np.ndarray, cum: np.ndarray, symbol: int) -> float:
     quantize(probs, cum)
     encode_symbol(state, out, cum, symbol)
     return symbol_bits(cum, symbol)

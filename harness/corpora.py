@@ -96,7 +96,7 @@ def resolve(spec: str, corpora: dict[str, Corpus], *, data_dir: Path | None = No
 
 
 def _default_data_dir() -> Path | None:
-    return data_dir()
+    return data_dir()  # inside resolve() its parameter `data_dir` hides this function
 
 
 def _member(spec: str, corpus: Corpus) -> CorpusFile | None:
@@ -112,7 +112,10 @@ def _unknown(spec: str, corpora: dict[str, Corpus]) -> str:
     else:
         # "pyton/topics" is most likely a misspelt corpus: suggest "python/topics".
         close = [name + slash + rest for name in difflib.get_close_matches(head, sorted(corpora), n=3)]
-        message, known = f"unknown corpus '{spec}'", f"known: {', '.join(sorted(corpora))} (or give a file or directory path)"
+        message, known = (
+            f"unknown corpus '{spec}'",
+            f"known: {', '.join(sorted(corpora))} (or give a file or directory path)",
+        )
     hint = f"; did you mean: {', '.join(close)}?" if close else ";"
     return f"{message}{hint} {known}"
 
@@ -122,7 +125,9 @@ def _local_files(spec: str) -> list[CorpusFile]:
     if path.is_file():
         return [_local_file(spec, path)]
     paths = sorted(
-        p for p in path.rglob("*") if p.is_file() and not any(part.startswith(".") for part in p.relative_to(path).parts)
+        p
+        for p in path.rglob("*")
+        if p.is_file() and not any(part.startswith(".") for part in p.relative_to(path).parts)
     )
     if not paths:
         raise HarnessError(f"directory '{spec}' has no (non-hidden) files")
@@ -200,7 +205,11 @@ def _read_cached(
 
 
 def _fetch(
-    corpus: str, url: str, members: dict[str, tuple[int, str | None]], archive_sha256: str | None, folder: Path
+    corpus: str,
+    url: str,
+    members: dict[str, tuple[int, str | None]],
+    archive_sha256: str | None,
+    folder: Path,
 ) -> None:
     hint = (
         f"to work offline, put the files at <dir>/{corpus}/<member> and set HARNESS_DATA_DIR=<dir> "
@@ -223,7 +232,11 @@ def _download(url: str, dest: Path, sha256: str | None, hint: str) -> None:
     part = dest.with_name(f"{dest.name}.{os.getpid()}.part")
     digest = hashlib.sha256()
     try:
-        with urllib.request.urlopen(url, timeout=60) as response, part.open("wb") as out, _progress() as progress:
+        with (
+            urllib.request.urlopen(url, timeout=60) as response,
+            part.open("wb") as out,
+            _progress() as progress,
+        ):
             length = response.headers.get("Content-Length")
             task = progress.add_task(f"downloading {dest.name}", total=int(length) if length else None)
             while chunk := response.read(1 << 20):

@@ -8,7 +8,17 @@ import pandas as pd
 from rich.table import Table
 
 FORMATS = ("table", "md", "csv", "json")
-TERMINAL = ("predictor", "bits_per_byte", "gap_to_floor", "ratio", "params", "flops_per_byte", "encode_kb_s", "decode_kb_s", "verified")
+TERMINAL = (
+    "predictor",
+    "bits_per_byte",
+    "gap_to_floor",
+    "ratio",
+    "params",
+    "flops_per_byte",
+    "encode_kb_s",
+    "decode_kb_s",
+    "verified",
+)
 """Columns that fit a terminal; Markdown, CSV and JSON have all of COLUMNS."""
 COLUMNS = {
     "corpus": "corpus",

@@ -80,9 +80,7 @@ class Predictor:
         """Inverse of `to_symbols`."""
         return np.asarray(symbols, dtype=np.uint8).tobytes()
 
-    def encode_symbols(
-        self, symbols: np.ndarray, progress: Progress = no_progress
-    ) -> tuple[bytes, np.ndarray]:
+    def encode_symbols(self, symbols: np.ndarray, progress: Progress = no_progress) -> tuple[bytes, np.ndarray]:
         """Code `symbols`; return the payload and each symbol's ideal code length in bits."""
         encoder = coder.Encoder(self.alphabet_size)
         bits = np.zeros(len(symbols), dtype=np.float32)
@@ -94,9 +92,7 @@ class Predictor:
             progress(1)
         return encoder.finish(), bits
 
-    def decode_symbols(
-        self, payload: bytes, count: int, progress: Progress = no_progress
-    ) -> np.ndarray:
+    def decode_symbols(self, payload: bytes, count: int, progress: Progress = no_progress) -> np.ndarray:
         """Decode `count` symbols from a payload written by `encode_symbols`."""
         decoder = coder.Decoder(payload, self.alphabet_size)
         symbols = np.zeros(count, dtype=np.int64)

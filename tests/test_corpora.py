@@ -40,7 +40,16 @@ def sha256(data: bytes) -> str:
 
 
 def test_registered_corpora():
-    assert list(CORPORA) == ["python", "synthetic", "canterbury", "calgary", "silesia", "enwik8", "enwik9", "text8"]
+    assert list(CORPORA) == [
+        "python",
+        "synthetic",
+        "canterbury",
+        "calgary",
+        "silesia",
+        "enwik8",
+        "enwik9",
+        "text8",
+    ]
     for corpus in CORPORA.values():
         assert corpus.description and "\n" not in corpus.description
         names = [f.name for f in corpus.files()]
@@ -116,9 +125,11 @@ def test_markov_entropy():
     rate = file.meta["entropy_rate_bits_per_byte"]
     assert file.entropy_bits(0) == 0
     assert file.entropy_bits(1) == pytest.approx(file.meta["first_symbol_bits"])
-    assert file.entropy_bits(len(data)) == pytest.approx(file.meta["first_symbol_bits"] + (len(data) - 1) * rate)
+    assert file.entropy_bits(len(data)) == pytest.approx(
+        file.meta["first_symbol_bits"] + (len(data) - 1) * rate
+    )
     # The empirical conditional entropy H(next | previous) matches the rate.
-    pairs = Counter(zip(data, data[1:]))
+    pairs = Counter(zip(data, data[1:], strict=False))
     previous = Counter(data[:-1])
     empirical = -sum(c / (len(data) - 1) * math.log2(c / previous[a]) for (a, _), c in pairs.items())
     assert empirical == pytest.approx(rate, abs=0.01)
@@ -191,7 +202,10 @@ def test_resolve_local_file_and_directory(tmp_path, monkeypatch):
     [
         ("cantebury", "unknown corpus 'cantebury'; did you mean: canterbury? known: calgary, canterbury,"),
         ("pyton/topics", "unknown corpus 'pyton/topics'; did you mean: python/topics?"),
-        ("canterbury/alice.txt", "unknown member 'canterbury/alice.txt'; did you mean: canterbury/alice29.txt"),
+        (
+            "canterbury/alice.txt",
+            "unknown member 'canterbury/alice.txt'; did you mean: canterbury/alice29.txt",
+        ),
         ("zzzzzz", "unknown corpus 'zzzzzz'; known: calgary"),
         ("", "unknown corpus ''"),
     ],
@@ -275,7 +289,7 @@ def server(tmp_path):
             requests.append(self.path)
 
     httpd = ThreadingHTTPServer(("127.0.0.1", 0), partial(Handler, directory=str(www)))
-    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread = threading.Thread(target=httpd.serve_forever, args=(0.01,), daemon=True)
     thread.start()
     yield f"http://127.0.0.1:{httpd.server_address[1]}", www, requests
     httpd.shutdown()
@@ -293,7 +307,9 @@ def test_download_extracts_caches_and_verifies(server, tmp_path, kind):
     entries = {f"tiny/{name}": data for name, data in MEMBERS.items()} | {"tiny/README": b"extra"}
     archive = tar_gz(entries) if kind == "tar.gz" else zip_bytes(entries)
     (www / f"tiny.{kind}").write_bytes(archive)
-    corpus = archive_corpus("tiny", "test", f"{base}/tiny.{kind}", members_spec(MEMBERS), archive_sha256=sha256(archive))
+    corpus = archive_corpus(
+        "tiny", "test", f"{base}/tiny.{kind}", members_spec(MEMBERS), archive_sha256=sha256(archive)
+    )
 
     files = {f.name: f for f in corpus.files()}
     assert files["tiny/a.txt"].read() == MEMBERS["a.txt"]
@@ -315,17 +331,22 @@ def test_download_rejects_wrong_checksums(server, tmp_path):
 
     wrong_member = members_spec(MEMBERS) | {"b.bin": (2560, "0" * 64)}
     with pytest.raises(HarnessError, match="b.bin in .*: sha256 .*, expected 0000"):
-        archive_corpus("tiny", "test", url, wrong_member).files()[1].read()
+        archive_corpus("bad-member", "test", url, wrong_member).files()[1].read()
 
     wrong_size = {"a.txt": (5, None)}
     with pytest.raises(HarnessError, match="6000 bytes, expected 5"):
-        archive_corpus("tiny", "test", url, wrong_size).files()[0].read()
+        archive_corpus("bad-size", "test", url, wrong_size).files()[0].read()
 
     with pytest.raises(HarnessError, match="expected 1111.*HARNESS_DATA_DIR"):
-        archive_corpus("tiny", "test", url, members_spec(MEMBERS), archive_sha256="1" * 64).files()[0].read()
+        archive_corpus("bad-archive", "test", url, members_spec(MEMBERS), archive_sha256="1" * 64).files()[
+            0
+        ].read()
 
-    # Nothing unverified stays in the cache.
-    assert not any(p.is_file() for p in (tmp_path / "cache").rglob("*"))
+    # Only verified members stay in the cache (a.txt came before the bad b.bin).
+    cached = [
+        p.relative_to(tmp_path).as_posix() for p in tmp_path.rglob("*") if p.is_file() and "cache" in p.parts
+    ]
+    assert cached == ["cache/corpora/bad-member/a.txt"]
 
 
 def test_download_failures_explain_how_to_work_offline(server):
@@ -347,7 +368,9 @@ def test_download_failures_explain_how_to_work_offline(server):
 
 def test_hostile_archive_paths_stay_in_the_cache(server, tmp_path):
     base, www, _ = server
-    (www / "evil.tar.gz").write_bytes(tar_gz({"../../../a.txt": MEMBERS["a.txt"], "/etc/b.bin": MEMBERS["b.bin"]}))
+    (www / "evil.tar.gz").write_bytes(
+        tar_gz({"../../../a.txt": MEMBERS["a.txt"], "/etc/b.bin": MEMBERS["b.bin"]})
+    )
     corpus = archive_corpus("tiny", "test", f"{base}/evil.tar.gz", members_spec(MEMBERS))
     assert [f.read() for f in corpus.files()] == list(MEMBERS.values())
     written = sorted(p.relative_to(tmp_path).as_posix() for p in tmp_path.rglob("*") if p.is_file())

@@ -1,0 +1,36 @@
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from harness.plugins import load_registry
+
+SHARED = Path(__file__).resolve().parents[1].parent / "shared"
+HARNESS = Path(sys.executable).parent / "harness"
+
+
+@pytest.fixture(scope="session")
+def registry():
+    return load_registry()
+
+
+@pytest.fixture(scope="session")
+def shared_corpora() -> Path:
+    path = SHARED / "corpora"
+    if not path.is_dir():
+        pytest.skip("../shared/corpora is absent")
+    return path
+
+
+def run_cli(*args: str, cwd: Path | None = None, env: dict | None = None) -> subprocess.CompletedProcess:
+    """Run the installed `harness` console script, as a user would."""
+    return subprocess.run(
+        [str(HARNESS), *args],
+        cwd=cwd,
+        env={**os.environ, "COLUMNS": "200", **(env or {})},
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )

@@ -1,0 +1,104 @@
+"""The .hz container: round trips, and damaged or mismatched files never decode to wrong bytes."""
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from harness import container
+from harness.errors import HarnessError
+
+SPEC = "order0"
+
+
+def compress(registry, data: bytes, spec: str = SPEC) -> bytes:
+    return container.encode(data, spec, registry.build(spec)).container
+
+
+def decompress(registry, blob: bytes) -> bytes:
+    header = container.unpack(blob)
+    return container.decode(header, registry.build(header.spec))
+
+
+@pytest.mark.parametrize("data", [b"", b"\x00", b"\xff" * 3, bytes(range(256)) * 4, b"hello, world\n" * 50])
+def test_roundtrip(registry, data):
+    assert decompress(registry, compress(registry, data)) == data
+
+
+def test_header_records_spec_config_length_and_crc(registry):
+    header = container.unpack(compress(registry, b"abcabc"))
+    assert header.spec == SPEC
+    assert header.config == registry.build(SPEC).config()
+    assert (header.length, header.symbols) == (6, 6)
+
+
+DATA = b"The quick brown fox jumps over the lazy dog. " * 20
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.data())
+def test_truncated_file_is_an_error(registry, data):
+    blob = compress(registry, DATA)
+    cut = data.draw(st.integers(0, len(blob) - 1))
+    with pytest.raises(HarnessError):
+        decompress(registry, blob[:cut])
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.data())
+def test_bit_flip_is_an_error_never_wrong_bytes(registry, data):
+    blob = bytearray(compress(registry, DATA))
+    position = data.draw(st.integers(0, 8 * len(blob) - 1))
+    blob[position // 8] ^= 1 << (position % 8)
+    try:
+        decoded = decompress(registry, bytes(blob))
+    except HarnessError:
+        return
+    # Only a flip in the payload's slack bits may leave the content intact.
+    assert decoded == DATA
+
+
+def test_trailing_garbage_is_an_error(registry):
+    with pytest.raises(HarnessError, match="unexpected bytes"):
+        decompress(registry, compress(registry, DATA) + b"x")
+
+
+def test_wrong_predictor_config_is_refused_naming_the_difference(registry):
+    blob = compress(registry, DATA)
+    header = container.unpack(blob)
+    forged = container.Header(
+        header.spec, {**header.config, "version": 99}, header.length, header.symbols, header.crc32, header.payload
+    )
+    with pytest.raises(HarnessError, match="version: file has 99, here 1"):
+        container.decode(forged, registry.build(forged.spec))
+
+
+def test_other_predictor_cannot_decode(registry):
+    header = container.unpack(compress(registry, DATA))
+    with pytest.raises(HarnessError, match="another predictor"):
+        container.decode(header, registry.build("ngram"))
+
+
+def test_implausible_symbol_count_is_refused_before_allocating():
+    v = container._varint
+    blob = b"".join(
+        [
+            container.MAGIC,
+            bytes([container.FORMAT_VERSION]),
+            v(6),
+            b"order0",
+            v(2),
+            b"{}",
+            v(10),
+            v(2**60),
+            bytes(4),
+            v(1),
+            b"\x00",
+        ]
+    )
+    with pytest.raises(HarnessError, match="implausible"):
+        container.unpack(blob)
+
+
+def test_not_a_container():
+    with pytest.raises(HarnessError, match="bad magic"):
+        container.unpack(b"PK\x03\x04 a zip file")
