@@ -1,7 +1,8 @@
 """Classic compressors, run in-process, as reference rows for the leaderboards.
 
 Each compresses a whole file as one stream at its strongest usual setting. zstandard,
-brotli and pyppmd are optional: a compressor whose library is missing is left out.
+brotli and pyppmd are optional: a compressor whose library is missing is left out. `stream`
+gives the same stream chunk by chunk (`compress_stream`), so memory does not grow with the input.
 """
 
 from __future__ import annotations
@@ -14,6 +15,18 @@ import struct
 import zlib
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import BinaryIO
+
+STREAM_CHUNK = 1 << 20
+
+
+@dataclass(frozen=True)
+class Stream:
+    """A compressor fed chunk by chunk: write `start`, then compress(chunk)..., then flush()."""
+
+    compress: Callable[[bytes], bytes]
+    flush: Callable[[], bytes]
+    start: bytes = b""
 
 
 @dataclass(frozen=True)
@@ -23,6 +36,17 @@ class Baseline:
     version: str
     compress: Callable[[bytes], bytes]
     decompress: Callable[[bytes], bytes]
+    stream: Callable[[int], Stream]
+    """A Stream for an input of the given length; `decompress` reads what it writes."""
+
+
+def compress_stream(baseline: Baseline, source: BinaryIO, out: BinaryIO, length: int) -> int:
+    """Compress the `length` bytes of `source` into `out` in chunks; return the bytes written."""
+    stream = baseline.stream(length)
+    written = out.write(stream.start)
+    while chunk := source.read(STREAM_CHUNK):
+        written += out.write(stream.compress(chunk))
+    return written + out.write(stream.flush())
 
 
 def standard_baselines() -> list[Baseline]:
@@ -34,6 +58,10 @@ def standard_baselines() -> list[Baseline]:
         except ImportError:
             pass
     return found
+
+
+def _calls(compressor: zlib._Compress | bz2.BZ2Compressor | lzma.LZMACompressor) -> Stream:
+    return Stream(compressor.compress, compressor.flush)
 
 
 def _c_version(extension: object, symbol: str) -> str:
@@ -54,6 +82,7 @@ def _gzip() -> Baseline:
         f"zlib {zlib.ZLIB_RUNTIME_VERSION}",
         lambda data: gzip.compress(data, compresslevel=9, mtime=0),
         gzip.decompress,
+        lambda _: _calls(zlib.compressobj(9, zlib.DEFLATED, 31)),  # 31: gzip framing, mtime 0
     )
 
 
@@ -66,6 +95,7 @@ def _bzip2() -> Baseline:
         f"libbz2 {_c_version(_bz2, 'BZ2_bzlibVersion')}",
         lambda data: bz2.compress(data, 9),
         bz2.decompress,
+        lambda _: _calls(bz2.BZ2Compressor(9)),
     )
 
 
@@ -78,6 +108,7 @@ def _xz() -> Baseline:
         f"liblzma {_c_version(_lzma, 'lzma_version_string')}",
         lambda data: lzma.compress(data, format=lzma.FORMAT_XZ, preset=9 | lzma.PRESET_EXTREME),
         lzma.decompress,
+        lambda _: _calls(lzma.LZMACompressor(format=lzma.FORMAT_XZ, preset=9 | lzma.PRESET_EXTREME)),
     )
 
 
@@ -91,11 +122,16 @@ def _zstd() -> Baseline:
         # New (de)compressor objects per call: they are not safe to share between threads.
         lambda data: zstandard.ZstdCompressor(level=19).compress(data),
         lambda data: zstandard.ZstdDecompressor().decompress(data),
+        lambda length: _calls(zstandard.ZstdCompressor(level=19).compressobj(size=length)),
     )
 
 
 def _brotli() -> Baseline:
     import brotli
+
+    def stream(_: int) -> Stream:
+        compressor = brotli.Compressor(quality=11, lgwin=24)
+        return Stream(compressor.process, compressor.finish)
 
     return Baseline(
         "brotli -q 11",
@@ -103,6 +139,7 @@ def _brotli() -> Baseline:
         f"brotli {brotli.__version__}",
         lambda data: brotli.compress(data, quality=11, lgwin=24),
         brotli.decompress,
+        stream,
     )
 
 
@@ -114,9 +151,13 @@ def _ppmd() -> Baseline:
     import pyppmd
 
     # A PPMd stream does not know its own length: prefix it, as 7-Zip's container does.
-    def compress(data: bytes) -> bytes:
+    def stream(length: int) -> Stream:
         encoder = pyppmd.Ppmd7Encoder(PPMD_ORDER, PPMD_MEMORY)
-        return struct.pack("<Q", len(data)) + encoder.encode(data) + encoder.flush()
+        return Stream(encoder.encode, encoder.flush, struct.pack("<Q", length))
+
+    def compress(data: bytes) -> bytes:
+        coder = stream(len(data))
+        return coder.start + coder.compress(data) + coder.flush()
 
     def decompress(data: bytes) -> bytes:
         (length,) = struct.unpack_from("<Q", data)
@@ -128,4 +169,5 @@ def _ppmd() -> Baseline:
         f"pyppmd {pyppmd.__version__}",
         compress,
         decompress,
+        stream,
     )

@@ -3,25 +3,37 @@
 Layout (integers as LEB128 varints unless noted):
 
     magic  b"\\x89HZ"          3 bytes
-    format version            1 byte
+    format version            1 byte (2)
     predictor spec            varint length + UTF-8, e.g. "ngram:order=5"
     predictor config          varint length + compact JSON: everything the stream depends on
     original length           bytes of the original
     symbol count              symbols coded (differs from the length for tokenizing predictors)
+    segment size              symbols per segment; 0: all symbols in one segment
     crc32 of the original     4 bytes, big-endian
-    payload length            then the range coder's payload
+    segments                  each a varint payload length then the range coder's payload for
+                              the next (up to) segment-size symbols; none for an empty input
+
+Segments are what lets `compress` and `decompress` stream: one predictor instance codes them
+all in order (it keeps learning across segment boundaries), but each segment's coder is flushed
+on its own (a few bytes per MiB), so neither side holds more than one segment's symbols and
+payload. Predictors marked `whole_input` get one segment. The writer learns the CRC while coding
+and patches it in place, so the input is read once.
 
 Decoding rebuilds the predictor from the spec, refuses a config that differs from the recorded
-one (naming the keys that differ), and checks length and CRC of what it decoded, so a damaged
-or mismatched file gives an error, never wrong bytes.
+one (naming the keys that differ), checks every length field against the bytes actually left
+before reading or allocating anything, and checks length and CRC of what it decoded, so a
+damaged or mismatched file gives an error, never wrong bytes.
 """
 
 from __future__ import annotations
 
+import dataclasses
+import io
 import json
 import zlib
+from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, BinaryIO
 
 import numpy as np
 
@@ -29,7 +41,9 @@ from harness.errors import HarnessError
 from harness.predictor import Predictor, Progress, no_progress
 
 MAGIC = b"\x89HZ"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
+SEGMENT_SYMBOLS = 1 << 20
+"""Symbols per segment: bounds streaming memory (a few bytes of flush per MiB coded)."""
 _MAX_VARINT_BYTES = 10
 MAX_SYMBOLS_PER_PAYLOAD_BYTE = 1 << 20
 """No predictor codes a symbol in under 2**-20 bytes (2**-17 bits); a larger claimed count is a
@@ -43,7 +57,11 @@ class Header:
     length: int
     symbols: int
     crc32: int
-    payload: bytes
+    payload: bytes = b""
+    """The segments, when the whole file was read into memory (`unpack`); empty when the
+    caller streams them from the file (`read_header`)."""
+    segment: int = 0
+    """Symbols per segment; 0: one segment."""
 
 
 def _varint(value: int) -> bytes:
@@ -56,14 +74,18 @@ def _varint(value: int) -> bytes:
 
 
 class _Reader:
-    def __init__(self, blob: bytes) -> None:
-        self.blob, self.pos = blob, 0
+    """Reads a container from a stream holding exactly `size` more bytes."""
+
+    def __init__(self, stream: BinaryIO, size: int) -> None:
+        self.stream, self.left = stream, size
 
     def take(self, n: int) -> bytes:
-        if n < 0 or self.pos + n > len(self.blob):
-            raise HarnessError("not a valid .hz file: truncated header")
-        chunk = self.blob[self.pos : self.pos + n]
-        self.pos += n
+        if n < 0 or n > self.left:  # checked before reading: a length field never sizes a buffer
+            raise HarnessError("not a valid .hz file: truncated")
+        chunk = self.stream.read(n)
+        if len(chunk) != n:
+            raise HarnessError("not a valid .hz file: truncated (the file shrank while reading)")
+        self.left -= n
         return chunk
 
     def varint(self) -> int:
@@ -86,7 +108,8 @@ def canonical_json(config: dict[str, Any]) -> str:
     return json.dumps(config, sort_keys=True, separators=(",", ":"))
 
 
-def pack(spec: str, config: dict[str, Any], original: bytes, symbols: int, payload: bytes) -> bytes:
+def _header_bytes(spec: str, config: dict[str, Any], length: int, symbols: int, segment: int) -> bytes:
+    """Everything before the CRC."""
     return b"".join(
         [
             MAGIC,
@@ -95,48 +118,124 @@ def pack(spec: str, config: dict[str, Any], original: bytes, symbols: int, paylo
             spec.encode(),
             _varint(len(canonical_json(config).encode())),
             canonical_json(config).encode(),
-            _varint(len(original)),
+            _varint(length),
             _varint(symbols),
-            zlib.crc32(original).to_bytes(4, "big"),
-            _varint(len(payload)),
-            payload,
+            _varint(segment),
         ]
     )
 
 
-def unpack(blob: bytes) -> Header:
-    reader = _Reader(blob)
-    if blob[: len(MAGIC)] != MAGIC:
+def read_header(stream: BinaryIO, size: int) -> tuple[Header, _Reader]:
+    """Parse the header of a container of `size` bytes; the reader is left at the segments."""
+    reader = _Reader(stream, size)
+    if reader.take(min(len(MAGIC), size)) != MAGIC:
         raise HarnessError("not a .hz file (bad magic bytes)")
-    reader.take(len(MAGIC))
     version = reader.take(1)[0]
     if version != FORMAT_VERSION:
         raise HarnessError(f".hz format version {version} is not supported (this harness reads {FORMAT_VERSION})")
     spec = reader.text()
     try:
         config = json.loads(reader.text())
-    except json.JSONDecodeError:
+    except (ValueError, RecursionError):  # bad JSON, absurdly long numbers, absurd nesting
         raise HarnessError("not a valid .hz file: corrupt predictor config") from None
     if not isinstance(config, dict):
         raise HarnessError("not a valid .hz file: corrupt predictor config")
     length, symbols = reader.varint(), reader.varint()
-    crc = int.from_bytes(reader.take(4), "big")
-    payload_length = reader.varint()
-    payload = reader.take(payload_length)
-    if reader.pos != len(blob):
-        raise HarnessError(f"not a valid .hz file: {len(blob) - reader.pos} unexpected bytes after the payload")
-    if symbols > MAX_SYMBOLS_PER_PAYLOAD_BYTE * (payload_length + 16):
+    if symbols > MAX_SYMBOLS_PER_PAYLOAD_BYTE * (reader.left + 16):
         raise HarnessError("not a valid .hz file: symbol count is implausible for the payload size")
-    return Header(spec, config, length, symbols, crc, payload)
+    segment = reader.varint()
+    crc = int.from_bytes(reader.take(4), "big")
+    return Header(spec, config, length, symbols, crc, segment=segment), reader
+
+
+def unpack(blob: bytes) -> Header:
+    """Parse a container held in memory."""
+    header, reader = read_header(io.BytesIO(blob), len(blob))
+    return dataclasses.replace(header, payload=reader.take(reader.left))
 
 
 @dataclass(frozen=True)
 class Encoded:
-    container: bytes
     payload_bytes: int
+    """Range coder bytes, without the header and the segments' length fields."""
     symbols: int
+    container_bytes: int
     symbol_bits: np.ndarray
-    """Ideal code length of each symbol in bits: the online loss curve."""
+    """Ideal code length of each symbol in bits (the online loss curve); empty unless asked for."""
+    container: bytes = b""
+    """The whole container, when coded in memory (`encode`)."""
+
+
+def _byte_level(predictor: Predictor) -> bool:
+    """True when symbols are the bytes themselves, so the input can be cut anywhere."""
+    cls = type(predictor)
+    return cls.to_symbols is Predictor.to_symbols and cls.from_symbols is Predictor.from_symbols
+
+
+def encode_stream(
+    source: BinaryIO,
+    length: int,
+    out: BinaryIO,
+    spec: str,
+    predictor: Predictor,
+    progress: Progress = no_progress,
+    expect: Progress = no_progress,
+    keep_bits: bool = False,
+) -> Encoded:
+    """Code the `length` bytes of `source` into `out` (seekable), one segment at a time.
+
+    Byte-level predictors read SEGMENT_SYMBOLS bytes at a time, so memory does not grow with the
+    input; a tokenizing predictor needs the whole input to tokenize it. `expect` is told the
+    symbol count before coding starts (for progress bars).
+    """
+    streaming = _byte_level(predictor) and not predictor.whole_input
+    if streaming:
+        count, data = length, b""
+    else:
+        data = _read_exactly(source, length)
+        whole = predictor.to_symbols(data)
+        count = len(whole)
+    expect(count)
+    start = out.tell()
+    segment = 0 if predictor.whole_input else SEGMENT_SYMBOLS
+    out.write(_header_bytes(spec, predictor.config(), length, count, segment))
+    crc_at = out.tell()
+    out.write(bytes(4))
+    crc, payload_bytes, bits = zlib.crc32(data), 0, []
+    for first, n in _segments(count, segment):
+        if streaming:
+            chunk = _read_exactly(source, n)
+            crc = zlib.crc32(chunk, crc)
+            symbols = predictor.to_symbols(chunk)
+        else:
+            symbols = whole[first : first + n]
+        payload, segment_bits = predictor.encode_symbols(symbols, progress)
+        out.write(_varint(len(payload)) + payload)
+        payload_bytes += len(payload)
+        if keep_bits:
+            bits.append(segment_bits)
+    if source.read(1):
+        raise HarnessError("the input grew while it was being compressed")
+    end = out.tell()
+    out.seek(crc_at)
+    out.write(crc.to_bytes(4, "big"))
+    out.seek(end)
+    symbol_bits = np.concatenate(bits) if bits else np.zeros(0, dtype=np.float32)
+    return Encoded(payload_bytes, count, end - start, symbol_bits)
+
+
+def _segments(count: int, segment: int) -> Iterator[tuple[int, int]]:
+    """(first symbol, symbol count) of each segment."""
+    step = segment or max(count, 1)
+    for first in range(0, count, step):
+        yield first, min(step, count - first)
+
+
+def _read_exactly(source: BinaryIO, n: int) -> bytes:
+    chunk = source.read(n)
+    if len(chunk) != n:
+        raise HarnessError("the input shrank while it was being compressed")
+    return chunk
 
 
 def encode(
@@ -146,11 +245,10 @@ def encode(
     progress: Progress = no_progress,
     expect: Progress = no_progress,
 ) -> Encoded:
-    """Code `data`; `expect` is told the symbol count before coding starts (for progress bars)."""
-    symbols = predictor.to_symbols(data)
-    expect(len(symbols))
-    payload, bits = predictor.encode_symbols(symbols, progress)
-    return Encoded(pack(spec, predictor.config(), data, len(symbols), payload), len(payload), len(symbols), bits)
+    """Code `data` in memory, keeping each symbol's ideal code length."""
+    out = io.BytesIO()
+    encoded = encode_stream(io.BytesIO(data), len(data), out, spec, predictor, progress, expect, keep_bits=True)
+    return dataclasses.replace(encoded, container=out.getvalue())
 
 
 def config_mismatch(recorded: dict[str, Any], current: dict[str, Any]) -> str | None:
@@ -161,13 +259,44 @@ def config_mismatch(recorded: dict[str, Any], current: dict[str, Any]) -> str | 
     return "; ".join(f"{k}: file has {recorded.get(k)!r}, here {current.get(k)!r}" for k in keys)
 
 
-def decode(header: Header, predictor: Predictor, progress: Progress = no_progress) -> bytes:
-    """Decode a parsed container with a fresh predictor built from `header.spec`."""
+def decode_stream(
+    header: Header, segments: _Reader, out: BinaryIO, predictor: Predictor, progress: Progress = no_progress
+) -> None:
+    """Decode the segments after `header` into `out`, one segment at a time.
+
+    What was written to `out` is only trustworthy once this returns: the length and CRC of the
+    whole output are checked last.
+    """
     mismatch = config_mismatch(header.config, predictor.config())
     if mismatch:
         raise HarnessError(f"cannot decode: the stream was written with another predictor setup ({mismatch})")
-    symbols = predictor.decode_symbols(header.payload, header.symbols, progress)
-    data = predictor.from_symbols(symbols)
-    if len(data) != header.length or zlib.crc32(data) != header.crc32:
+    streaming = _byte_level(predictor)
+    if streaming and header.symbols != header.length:  # refused now, not after decoding them all
+        raise HarnessError("not a valid .hz file: symbol count differs from the length for a byte predictor")
+    crc, length, pieces = 0, 0, []
+    for _, n in _segments(header.symbols, header.segment):
+        payload = segments.take(segments.varint())
+        if n > MAX_SYMBOLS_PER_PAYLOAD_BYTE * (len(payload) + 16):
+            raise HarnessError("not a valid .hz file: symbol count is implausible for the payload size")
+        symbols = predictor.decode_symbols(payload, n, progress)
+        if streaming:
+            data = predictor.from_symbols(symbols)
+            crc, length = zlib.crc32(data, crc), length + len(data)
+            out.write(data)
+        else:
+            pieces.append(symbols)
+    if segments.left:
+        raise HarnessError(f"not a valid .hz file: {segments.left} unexpected bytes after the payload")
+    if not streaming:
+        data = predictor.from_symbols(np.concatenate(pieces) if pieces else np.zeros(0, dtype=np.int64))
+        crc, length = zlib.crc32(data), len(data)
+        out.write(data)
+    if length != header.length or crc != header.crc32:
         raise HarnessError("decoded data fails its length/CRC check: the file is corrupt")
-    return data
+
+
+def decode(header: Header, predictor: Predictor, progress: Progress = no_progress) -> bytes:
+    """Decode a container parsed by `unpack` with a fresh predictor built from `header.spec`."""
+    out = io.BytesIO()
+    decode_stream(header, _Reader(io.BytesIO(header.payload), len(header.payload)), out, predictor, progress)
+    return out.getvalue()

@@ -12,11 +12,12 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import datetime, timezone
+from pathlib import Path
 from typing import Any
 
 import psutil
 
-from harness import container, results
+from harness import container, curves, results
 from harness.baselines import Baseline
 from harness.corpora import CorpusFile
 from harness.plugins import Registry
@@ -72,22 +73,33 @@ def measure_predictor(
     file: CorpusFile,
     data: bytes,
     progress: Progress = no_progress,
+    curve_store: Path | None = None,
+    expect: Progress = no_progress,
 ) -> dict[str, Any]:
     """Encode `data` with a fresh predictor, decode with another, compare; return the record.
 
-    `progress` is told about symbols done, encode and decode both (2 x symbols in all).
+    `progress` is told about symbols done, encode and decode both (2 x symbols in all), and
+    `expect` that total once it is known (tokenizing predictors code fewer symbols than bytes). With
+    `curve_store`, the per-symbol code lengths (the online loss curve) are saved beside that
+    results store and the record names the file (`curve`).
     """
     cls, _, canonical = registry.predictor(spec)
     with peak_rss() as peak:
         encoder_side = registry.build(canonical)
         start = time.perf_counter()
-        encoded = container.encode(data, canonical, encoder_side, progress)
+        encoded = container.encode(data, canonical, encoder_side, progress, lambda n: expect(2 * n))
         encode_seconds = time.perf_counter() - start
 
         start = time.perf_counter()
         decoded = container.decode(container.unpack(encoded.container), registry.build(canonical), progress)
         decode_seconds = time.perf_counter() - start
     ideal_bits = float(encoded.symbol_bits.sum(dtype="float64"))
+    curve = None
+    if curve_store is not None:
+        # Batched online learners code out of file order; their curve is drawn in coding order.
+        order = getattr(encoder_side, "coding_order", None)
+        bits = encoded.symbol_bits[order(encoded.symbols)] if order else encoded.symbol_bits
+        curve = curves.save(curve_store, bits)
     return {
         "kind": "predictor",
         "predictor": cls.name,
@@ -100,6 +112,7 @@ def measure_predictor(
         "ideal_bits": ideal_bits,
         "coder_overhead_bits": 8 * encoded.payload_bytes - ideal_bits,
         "verified": decoded == data,
+        "curve": curve,
         "params": encoder_side.params,
         "model_bytes": encoder_side.model_bytes,
         "flops_per_byte": encoder_side.flops_per_symbol * encoded.symbols / len(data) if data else None,

@@ -115,13 +115,16 @@ def _collect(pm: pluggy.PluginManager, hook: str, kind: str, errors: list[str]) 
             errors.append(f"plugin {impl.plugin_name!r} failed in {hook}: {error!r}")
             continue
         for item in items or []:
-            name = item.name
+            name = getattr(item, "name", None)
+            if not isinstance(name, str) or not name:
+                errors.append(f"plugin {impl.plugin_name!r} returned {item!r} from {hook}, which has no name")
+                continue
             if name in entries:
                 raise HarnessError(
                     f"{kind} {name!r} is registered twice: by plugin {entries[name].plugin!r}"
                     f" and by plugin {impl.plugin_name!r}"
                 )
-            entries[name] = Entry(name, item, item.description, impl.plugin_name)
+            entries[name] = Entry(name, item, getattr(item, "description", ""), impl.plugin_name)
     return dict(sorted(entries.items()))
 
 

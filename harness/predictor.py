@@ -44,6 +44,14 @@ class Predictor:
     """Option names and defaults; a spec's values are parsed to the default's type."""
     version: ClassVar[int] = 1
     """Bump when the same options would give different bits, so old files are refused."""
+    positional: ClassVar[str] = ""
+    """The option a bare first value sets, as in 'hf:gpt2' for 'hf:model=gpt2'; "" for none."""
+    test_options: ClassVar[dict[str, Any]] = {}
+    """Options that make the predictor small and fast for `harness.conformance` (a tiny model)."""
+    whole_input: ClassVar[bool] = False
+    """True when encode_symbols must see all symbols in one call (it lays them out itself).
+    Otherwise the container codes large inputs in segments, calling encode_symbols once per
+    segment on the same instance, which must go on from where the previous call stopped."""
 
     alphabet_size: int = 256
     params: int = 0
@@ -111,8 +119,11 @@ def parse_spec(spec: str) -> tuple[str, dict[str, str]]:
     if not name:
         raise HarnessError(f"empty predictor name in spec {spec!r}")
     raw: dict[str, str] = {}
-    for item in filter(None, (part.strip() for part in rest.split(","))):
+    for i, item in enumerate(filter(None, (part.strip() for part in rest.split(",")))):
         key, sep, value = item.partition("=")
+        if not sep and i == 0:
+            raw[""] = item  # the predictor's positional option, resolved by `typed_options`
+            continue
         if not sep or not key.strip():
             raise HarnessError(f"bad option {item!r} in spec {spec!r}: expected key=value")
         raw[key.strip()] = value.strip()
@@ -123,6 +134,10 @@ def typed_options(cls: type[Predictor], raw: dict[str, str]) -> dict[str, Any]:
     """Parse raw option strings to the types of `cls.options`' defaults."""
     typed: dict[str, Any] = {}
     for key, value in raw.items():
+        if key == "":
+            if not cls.positional:
+                raise HarnessError(f"predictor {cls.name!r} takes no bare value {value!r}: expected key=value")
+            key = cls.positional
         if key not in cls.options:
             known = ", ".join(sorted(cls.options)) or "none"
             raise HarnessError(f"predictor {cls.name!r} has no option {key!r} (options: {known})")
@@ -147,4 +162,7 @@ def canonical_spec(name: str, settings: dict[str, Any], cls: type[Predictor]) ->
     changed = {k: v for k, v in sorted(settings.items()) if cls.options.get(k) != v}
     if not changed:
         return name
-    return name + ":" + ",".join(f"{k}={v}" for k, v in changed.items())
+    items = [f"{k}={v}" for k, v in changed.items() if k != cls.positional]
+    if cls.positional in changed:
+        items.insert(0, str(changed[cls.positional]))
+    return name + ":" + ",".join(items)

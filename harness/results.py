@@ -25,8 +25,13 @@ def store_path(explicit: str | None = None) -> Path:
 
 def append(path: Path, record: dict[str, Any]) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
-    line = json.dumps(record, sort_keys=True) + "\n"
-    with open(path, "a", encoding="utf-8") as store:
+    line = (json.dumps(record, sort_keys=True) + "\n").encode()
+    with open(path, "a+b") as store:  # "a": every write goes to the end, whatever was read
+        size = store.seek(0, os.SEEK_END)
+        if size:
+            store.seek(size - 1)
+            if store.read(1) != b"\n":
+                line = b"\n" + line  # a killed run left a torn line: end it, don't glue onto it
         store.write(line)
         store.flush()
         os.fsync(store.fileno())

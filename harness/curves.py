@@ -1,0 +1,111 @@
+"""Online loss curves: each symbol's code length in bits, stored beside the results store and drawn.
+
+For a predictor trained while coding, the code length of a symbol is its training loss at the
+moment it was coded, so the area under this curve is the code length of the whole file (the
+payload differs from it only by the coder's overhead of a few bytes). Curves are kept in coding
+order, which is the order the model saw the data in.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+import uuid
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from harness.errors import HarnessError
+
+FOLDER = "curves"
+
+
+def save(store: Path, bits: np.ndarray) -> str:
+    """Write `bits` (per symbol, coding order) next to `store`; return its path relative to the store's folder."""
+    relative = Path(FOLDER) / f"{uuid.uuid4().hex[:16]}.npz"
+    path = store.parent / relative
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handle, temp = tempfile.mkstemp(dir=path.parent, prefix=".curve.", suffix=".npz")
+    try:
+        with os.fdopen(handle, "wb") as out:
+            np.savez_compressed(out, bits=np.asarray(bits, dtype=np.float32))
+        os.chmod(temp, 0o644)  # mkstemp makes it private
+        os.replace(temp, path)
+    except BaseException:
+        Path(temp).unlink(missing_ok=True)
+        raise
+    return relative.as_posix()
+
+
+def load(store: Path, record: dict[str, Any]) -> np.ndarray:
+    path = store.parent / record["curve"]
+    try:
+        with np.load(path) as saved:
+            return saved["bits"]
+    except (OSError, KeyError, ValueError):
+        raise HarnessError(
+            f"cannot read the loss curve {path} of {record.get('spec')} on {record.get('corpus')}"
+        ) from None
+
+
+def smooth(values: np.ndarray, window: int) -> np.ndarray:
+    """Moving average over `window` values (shorter at the start, so nothing is dropped)."""
+    window = max(1, min(window, len(values)))
+    sums = np.cumsum(np.asarray(values, dtype=np.float64))
+    out = sums.copy()
+    out[window:] = sums[window:] - sums[:-window]
+    return out / np.minimum(np.arange(1, len(values) + 1), window)
+
+
+def plot(store: Path, records: list[dict[str, Any]], output: Path, window: int = 0) -> None:
+    """Draw bits/byte against bytes seen for each record with a stored curve, as a PNG.
+
+    x is scaled to bytes and y to bits per byte, so the area under each line is the code
+    length in bits, whatever the predictor's symbols are. A record with a known entropy
+    floor (synthetic corpora) gets it drawn as a dashed line: the gap is what is still learnable.
+    """
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    if not output.parent.is_dir():
+        raise HarnessError(f"output folder {output.parent} does not exist")
+    curves = [(r, load(store, r)) for r in records if r.get("curve")]
+    if not curves:
+        raise HarnessError("none of the selected results has a stored loss curve (they come from `harness run`)")
+    fig, ax = plt.subplots(figsize=(9, 5), dpi=110)
+    floors = set()
+    for record, bits in curves:
+        scale = record["symbols"] / record["raw_bytes"] if record.get("raw_bytes") else 1.0
+        x = np.arange(1, len(bits) + 1) / scale
+        y = smooth(bits, window or max(1, len(bits) // 200)) * scale
+        area = float(bits.sum(dtype=np.float64))
+        label = (
+            f"{record['spec']} on {record['corpus']}: area {area / 8:,.0f} B, "
+            f"payload {record['payload_bytes']:,} B ({8 * record['payload_bytes'] - area:+.0f} bits coder overhead)"
+        )
+        ax.plot(x, y, linewidth=1.2, label=label)
+        if record.get("entropy_bits_per_byte") is not None:
+            floors.add((record["corpus"], record["entropy_bits_per_byte"]))
+    for corpus, floor in sorted(floors):
+        ax.axhline(floor, color="black", linestyle="--", linewidth=1, label=f"entropy floor of {corpus}: {floor:.3f}")
+    ax.set_xlabel("bytes seen (coding order)")
+    ax.set_ylabel("bits per byte (moving average)")
+    ax.set_title("Online loss curves: the area under each is its code length")
+    ax.set_ylim(bottom=0)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=7, loc="upper right")
+    fig.tight_layout()
+    handle, temp = tempfile.mkstemp(dir=output.parent, prefix=f".{output.name}.", suffix=".png")
+    os.close(handle)
+    try:
+        fig.savefig(temp, format="png")
+        os.chmod(temp, 0o644)  # mkstemp makes it private
+        os.replace(temp, output)
+    except BaseException:
+        Path(temp).unlink(missing_ok=True)
+        raise
+    finally:
+        plt.close(fig)

@@ -1,0 +1,192 @@
+"""Sweeps: a grid of predictors x sizes x corpus files, run as independent jobs.
+
+Each job measures one predictor (or baseline) on one corpus file and returns its record; only
+the calling process appends to the results store, whole lines as jobs finish, so an interrupted
+sweep loses at most the jobs still running. Jobs run in a local process pool, or on a Ray
+cluster (`ray.init(address)`) once one machine is not enough: a job carries only names, so any
+worker with the harness installed (and the data dir or download cache) can run it.
+
+A job whose result is already stored (same spec, corpus name and content sha256, --max-bytes,
+harness version) is not run again unless forced. The spec is the cache's idea of the predictor:
+a change of a predictor's defaults needs a new harness version (or --force).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from collections.abc import Callable, Iterator
+from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+from dataclasses import dataclass
+from multiprocessing import get_context
+from typing import Any
+
+import harness
+from harness import corpora, measure
+from harness.errors import HarnessError
+from harness.plugins import Registry, load_registry
+
+EXECUTORS = ("local", "ray")
+
+
+@dataclass(frozen=True)
+class Job:
+    """One measurement, described by names only so that it can travel to another machine."""
+
+    spec: str
+    corpus: str
+    baseline: bool = False
+    max_bytes: int | None = None
+    data_dir: str | None = None
+    plugin_files: tuple[str, ...] = ()
+
+
+def cache(records: list[dict[str, Any]]) -> dict[tuple, dict[str, Any]]:
+    """Verified records by (spec, corpus, sha256, --max-bytes, harness version); later ones win.
+
+    --max-bytes is part of the key because it decides the table a result is shown in.
+    """
+    return {
+        (r["spec"], r["corpus"], r["corpus_sha256"], r.get("max_bytes"), r.get("harness_version")): r
+        for r in records
+        if r.get("verified") and {"spec", "corpus", "corpus_sha256"} <= set(r)
+    }
+
+
+def cached(
+    index: dict[tuple, dict[str, Any]], spec: str, corpus: str, data: bytes, max_bytes: int | None
+) -> dict[str, Any] | None:
+    """The stored result for `spec` on exactly these bytes under this harness version, if any."""
+    return index.get((spec, corpus, hashlib.sha256(data).hexdigest(), max_bytes, harness.__version__))
+
+
+def with_size(spec: str, size: str | None) -> str:
+    """'ngram' + 'order=3' -> 'ngram:order=3'; options already in the spec are kept."""
+    if not size:
+        return spec
+    return f"{spec},{size}" if ":" in spec else f"{spec}:{size}"
+
+
+def sizes(option: str | None) -> list[str | None]:
+    """'order=1,2,4' -> ['order=1', 'order=2', 'order=4']; None -> [None] (no size axis)."""
+    if not option:
+        return [None]
+    key, sep, values = option.partition("=")
+    if not sep or not key.strip() or not values.strip():
+        raise HarnessError(f"bad --sizes {option!r}: expected KEY=V1,V2,... (e.g. order=1,2,4)")
+    return [f"{key.strip()}={v.strip()}" for v in values.split(",") if v.strip()]
+
+
+def grid(
+    registry: Registry,
+    predictors: list[str],
+    size_option: str | None,
+    corpus_specs: list[str],
+    *,
+    baselines: bool,
+    max_bytes: int | None,
+    data_dir: str | None,
+    plugin_files: list[str],
+) -> list[Job]:
+    """Every (predictor at each size, corpus file) job, plus each baseline on each file."""
+    specs = [registry.predictor(with_size(p, s))[2] for p in predictors for s in sizes(size_option)]
+    known = {name: entry.item for name, entry in registry.corpora.items()}
+    files = [f.name for c in corpus_specs for f in corpora.resolve(c, known, data_dir=corpora.data_dir(data_dir))]
+    names = [(spec, False) for spec in dict.fromkeys(specs)]
+    names += [(name, True) for name in registry.baselines] if baselines else []
+    return [
+        Job(spec, corpus, baseline, max_bytes, data_dir, tuple(plugin_files))
+        for corpus in dict.fromkeys(files)
+        for spec, baseline in names
+    ]
+
+
+def _data(registry: Registry, job: Job) -> tuple[corpora.CorpusFile, bytes]:
+    known = {name: entry.item for name, entry in registry.corpora.items()}
+    (file,) = corpora.resolve(job.corpus, known, data_dir=corpora.data_dir(job.data_dir))
+    return file, corpora.take_prefix(file.read(), job.max_bytes)
+
+
+def run_job(job: Job) -> dict[str, Any]:
+    """Measure one job from scratch, in whatever process or machine runs it.
+
+    Bad input comes back as {"error": message} rather than as an exception, so that one bad
+    job is reported by name while the others go on.
+    """
+    try:
+        registry = load_registry(plugin_files=list(job.plugin_files))
+        file, data = _data(registry, job)
+        if job.baseline:
+            record = measure.measure_baseline(registry.baselines[job.spec].item, file, data)
+        else:
+            record = measure.measure_predictor(registry, job.spec, file, data)
+        return record | {"max_bytes": job.max_bytes}  # leaderboards keep prefix runs apart
+    except HarnessError as error:
+        return {"error": str(error), "spec": job.spec, "corpus": job.corpus}
+
+
+def pending(registry: Registry, jobs: list[Job], records: list[dict[str, Any]]) -> list[Job]:
+    """The jobs whose result is not in `records` yet."""
+    index, data = cache(records), {}
+    todo = []
+    for job in jobs:
+        key = (job.corpus, job.max_bytes)
+        if key not in data:
+            data[key] = _data(registry, job)[1]
+        if cached(index, job.spec, job.corpus, data[key], job.max_bytes) is None:
+            todo.append(job)
+    return todo
+
+
+def run_local(jobs: list[Job], workers: int | None = None) -> Iterator[dict[str, Any]]:
+    """Run jobs in a pool of fresh processes (spawned: torch and numba do not survive fork well)."""
+    workers = workers or os.cpu_count() or 1
+    with ProcessPoolExecutor(max_workers=min(workers, len(jobs)) or 1, mp_context=get_context("spawn")) as pool:
+        futures = {pool.submit(run_job, job) for job in jobs}
+        try:
+            while futures:
+                done, futures = wait(futures, return_when=FIRST_COMPLETED)
+                for future in done:
+                    yield future.result()
+        finally:
+            for future in futures:
+                future.cancel()
+
+
+def run_ray(jobs: list[Job], address: str | None = None) -> Iterator[dict[str, Any]]:
+    """Run jobs as Ray tasks on the cluster at `address` (None: start a local Ray instance)."""
+    try:
+        import ray
+    except ImportError:
+        raise HarnessError("--executor ray needs Ray: pip install 'compression-harness[ray]'") from None
+    started_here = not ray.is_initialized()
+    if started_here:
+        try:
+            ray.init(address=address, include_dashboard=False, log_to_driver=False, configure_logging=False)
+        except (ConnectionError, ValueError, RuntimeError) as error:
+            raise HarnessError(f"cannot connect to Ray at {address or 'a new local instance'}: {error}") from None
+    remote = ray.remote(num_cpus=1)(run_job)
+    refs = [remote.remote(job) for job in jobs]
+    try:
+        while refs:
+            done, refs = ray.wait(refs, num_returns=1)
+            try:
+                yield ray.get(done[0])
+            except ray.exceptions.RayError as error:  # a worker died or a job raised a bug
+                raise HarnessError(f"a Ray job failed: {str(error).splitlines()[0]}") from error
+    finally:
+        for ref in refs:
+            ray.cancel(ref, force=True)
+        if started_here:
+            ray.shutdown()
+
+
+def execute(jobs: list[Job], executor: str, workers: int | None, address: str | None) -> Iterator[dict[str, Any]]:
+    """Records of `jobs` as they finish, in any order."""
+    if not jobs:  # nothing to do: do not start a pool or a Ray instance for it
+        return iter(())
+    runners: dict[str, Callable[[], Iterator[dict[str, Any]]]] = {
+        "local": lambda: run_local(jobs, workers),
+        "ray": lambda: run_ray(jobs, address),
+    }
+    return runners[executor]()

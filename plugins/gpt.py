@@ -1,0 +1,194 @@
+"""`gpt`: a byte-level decoder-only transformer trained online while coding, nanoGPT-style.
+
+The model is nanoGPT's (pre-norm blocks of causal self-attention and a 4x GELU MLP, tied input
+and output embeddings, scaled init of residual projections), with two changes for online
+coding in blocks:
+
+- Memory (as in Transformer-XL and NNCP): the keys and values of the previous block stay
+  cached, so a byte sees between `context` and 2 x `context` bytes back, while training costs
+  only one block per update. The memory is computed with the weights of its own time and not
+  trained through.
+- ALiBi instead of learned positions: attention scores get a per-head penalty linear in the
+  distance, so a cached key keeps its meaning when its block becomes memory.
+- Token shift ("smear", as in RWKV and modded-nanoGPT): the input of each position is its byte's
+  embedding plus an embedding of the byte before it. Without it a small model has to learn an
+  attention head for the previous byte first; with it, it learns about 0.2 bits/byte faster
+  early on, which matters when every byte is seen once.
+
+Coding steps one byte at a time through the cache (`step`); training recomputes the block in
+one pass (`block_loss`) with the same weights, hence the same probabilities up to rounding.
+See harness/online.py for the shared loop.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any, ClassVar
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from harness.errors import HarnessError
+from harness.hookspecs import hookimpl
+from harness.online import OnlineModel, OnlinePredictor
+
+
+def alibi(heads: int, memory: int, length: int) -> torch.Tensor:
+    """Additive attention bias [heads, length, memory + length]: -slope * distance, -inf ahead."""
+    slopes = 2.0 ** (-8.0 * torch.arange(1, heads + 1) / heads)
+    query = memory + torch.arange(length)[:, None]
+    distance = (query - torch.arange(memory + length)[None, :]).float()
+    bias = -slopes[:, None, None] * distance
+    return bias.masked_fill(distance < 0, float("-inf"))
+
+
+class CausalSelfAttention(nn.Module):
+    def __init__(self, width: int, heads: int) -> None:
+        super().__init__()
+        self.heads = heads
+        self.c_attn = nn.Linear(width, 3 * width)
+        self.c_proj = nn.Linear(width, width)
+
+    def forward(
+        self, x: torch.Tensor, past: tuple[torch.Tensor, torch.Tensor], bias: torch.Tensor
+    ) -> tuple[torch.Tensor, tuple[torch.Tensor, torch.Tensor]]:
+        """x [B, t, C] attends to `past` keys/values [B, h, m, C/h] and itself; returns y and its k, v."""
+        b, t, c = x.shape
+        q, k, v = (z.view(b, t, self.heads, c // self.heads).transpose(1, 2) for z in self.c_attn(x).split(c, dim=2))
+        keys, values = torch.cat([past[0], k], dim=2), torch.cat([past[1], v], dim=2)
+        att = (q @ keys.transpose(-2, -1)) * (1.0 / math.sqrt(k.size(-1))) + bias
+        y = F.softmax(att, dim=-1) @ values
+        return self.c_proj(y.transpose(1, 2).reshape(b, t, c)), (k, v)
+
+
+class MLP(nn.Module):
+    def __init__(self, width: int) -> None:
+        super().__init__()
+        self.c_fc = nn.Linear(width, 4 * width)
+        self.c_proj = nn.Linear(4 * width, width)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.c_proj(F.gelu(self.c_fc(x)))
+
+
+class Block(nn.Module):
+    def __init__(self, width: int, heads: int) -> None:
+        super().__init__()
+        self.ln_1 = nn.LayerNorm(width)
+        self.attn = CausalSelfAttention(width, heads)
+        self.ln_2 = nn.LayerNorm(width)
+        self.mlp = MLP(width)
+
+    def forward(
+        self, x: torch.Tensor, past: tuple[torch.Tensor, torch.Tensor], bias: torch.Tensor
+    ) -> tuple[torch.Tensor, tuple[torch.Tensor, torch.Tensor]]:
+        y, kv = self.attn(self.ln_1(x), past, bias)
+        x = x + y
+        return x + self.mlp(self.ln_2(x)), kv
+
+
+class GPTModel(OnlineModel):
+    def __init__(self, layers: int, width: int, heads: int, context: int) -> None:
+        super().__init__()
+        self.heads, self.context = heads, context
+        self.wte = nn.Embedding(256, width)
+        self.wpt = nn.Embedding(256, width)  # token shift: the byte before each input
+        self.h = nn.ModuleList(Block(width, heads) for _ in range(layers))
+        self.ln_f = nn.LayerNorm(width)
+        self.lm_head = nn.Linear(width, 256, bias=False)
+        self.lm_head.weight = self.wte.weight  # weight tying, as in nanoGPT
+        for name, p in self.named_parameters():
+            if name.endswith("c_proj.weight"):
+                nn.init.normal_(p, mean=0.0, std=0.02 / math.sqrt(2 * layers))
+            elif p.dim() == 2:
+                nn.init.normal_(p, mean=0.0, std=0.02)
+            elif name.endswith(".bias") and "ln_" not in name:
+                nn.init.zeros_(p)
+        self.register_buffer("bias_first", alibi(heads, 0, context), persistent=False)
+        self.register_buffer("bias_later", alibi(heads, context, context), persistent=False)
+        self.memory: list[tuple[torch.Tensor, torch.Tensor]] = []
+        self.cache: list[tuple[torch.Tensor, torch.Tensor]] = []
+        self.prev = self.block_prev = torch.zeros(0, dtype=torch.long)  # last input; the one before the block
+
+    def reset(self, batch: int) -> None:
+        width = self.wte.weight.shape[1]
+        empty = self.wte.weight.new_zeros(batch, self.heads, 0, width // self.heads)
+        self.memory = [(empty, empty) for _ in self.h]
+        self.cache = self.memory
+        self.prev = torch.zeros(batch, dtype=torch.long, device=empty.device)
+        self.block_prev = self.prev
+
+    def _forward(
+        self,
+        tokens: torch.Tensor,
+        prev: torch.Tensor,
+        past: list[tuple[torch.Tensor, torch.Tensor]],
+        bias: torch.Tensor,
+    ) -> tuple[torch.Tensor, list[tuple[torch.Tensor, torch.Tensor]]]:
+        x, new = self.wte(tokens) + self.wpt(prev), []
+        for block, kv in zip(self.h, past, strict=True):
+            x, kv_new = block(x, kv, bias)
+            new.append(kv_new)
+        return self.lm_head(self.ln_f(x)), new
+
+    def _bias(self) -> torch.Tensor:
+        return self.bias_first if self.memory[0][0].shape[2] == 0 else self.bias_later
+
+    def step(self, tokens: torch.Tensor) -> torch.Tensor:
+        j = self.cache[0][0].shape[2] - self.memory[0][0].shape[2]  # position within the block
+        seen = self.cache[0][0].shape[2] + 1
+        logits, new = self._forward(tokens[:, None], self.prev[:, None], self.cache, self._bias()[:, j : j + 1, :seen])
+        self.cache = [
+            (torch.cat([k0, k], dim=2), torch.cat([v0, v], dim=2))
+            for (k0, v0), (k, v) in zip(self.cache, new, strict=True)
+        ]
+        self.prev = tokens
+        return logits[:, 0]
+
+    def block_loss(self, inputs: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+        prev = torch.cat([self.block_prev[:, None], inputs[:, :-1]], dim=1)
+        logits, _ = self._forward(inputs, prev, self.memory, self._bias())
+        return F.cross_entropy(logits.transpose(1, 2), targets, reduction="none")
+
+    def next_block(self) -> None:
+        m = self.memory[0][0].shape[2]
+        self.memory = [(k[:, :, m:], v[:, :, m:]) for k, v in self.cache]
+        self.block_prev = self.prev
+        self.cache = self.memory
+
+    def forward_flops(self, context: int) -> float:
+        width = self.wte.weight.shape[1]
+        matmul_weights = sum(p.numel() for n, p in self.h.named_parameters() if n.endswith("weight") and p.dim() == 2)
+        attention = 2 * 2 * width * 1.5 * context * len(self.h)  # q.k and att.v over 1.5 blocks on average
+        return 2.0 * (matmul_weights + self.lm_head.weight.numel()) + attention
+
+
+class GPT(OnlinePredictor):
+    name = "gpt"
+    description = "byte-level decoder-only transformer trained online while coding (nanoGPT-style)"
+    version = 2  # 2: token shift
+    options: ClassVar[dict[str, Any]] = {
+        **OnlinePredictor.options,
+        "layers": 2,
+        "width": 128,
+        "heads": 4,
+        "batch": 16,
+        "context": 16,
+        "lr": 2e-3,
+    }
+
+    test_options: ClassVar[dict[str, Any]] = {"layers": 1, "width": 16, "heads": 2, "batch": 32, "context": 8}
+
+    def make_model(self) -> GPTModel:
+        s = self.settings
+        if s["layers"] < 1 or s["heads"] < 1 or s["width"] < 1 or s["width"] % s["heads"]:
+            raise HarnessError(
+                f"gpt: need layers, heads >= 1 and width a multiple of heads (got {s['width']}, {s['heads']})"
+            )
+        return GPTModel(s["layers"], s["width"], s["heads"], s["context"])
+
+
+@hookimpl
+def harness_predictors() -> list[type[OnlinePredictor]]:
+    return [GPT]

@@ -1,0 +1,407 @@
+"""`hf`: frozen pretrained Hugging Face causal language models as predictors.
+
+    harness run --predictor gpt2
+    harness run --predictor hf:HuggingFaceTB/SmolLM2-135M,dtype=float32
+    harness run --predictor hf:path/to/dir,gguf_file=model.gguf
+
+Symbols are token ids plus 256 literal-byte symbols. `to_symbols` tokenizes and keeps a token
+only where its bytes (from a fixed id -> bytes table) are exactly the next input bytes; anything
+else (invalid UTF-8, binary, text the tokenizer normalises) is coded as literal bytes. Decoding
+concatenates table entries and never re-tokenizes, so every input round-trips. The literals get
+an adaptive share of the probability mass (a KT estimate of how often they occurred) spread by
+an adaptive order-0 byte model, so binary input costs about 8 bits/byte, not the 30 a floor
+frequency would. The model itself sees only the tokens (a literal leaves its prediction as it
+was), so binary data costs no forward passes.
+
+The model runs incrementally with its KV cache, one token per step, on both sides: the decoder
+repeats the encoder's computation exactly, so the distributions agree bit for bit on the same
+setup (library versions, dtype, device and thread count are in `config()`). When the window
+of `context` tokens is full, it restarts from the start token plus the last `overlap` tokens.
+
+Weights come through the Hugging Face cache (HF_HOME, HF_HUB_OFFLINE are honoured) or from a
+local folder; transformers is imported only when a model is built, so listing stays fast.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import json
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from harness import coder
+from harness.errors import HarnessError
+from harness.hookspecs import hookimpl
+from harness.predictor import Predictor
+
+LITERALS = 256
+_DTYPES = ("float32", "float64", "bfloat16", "float16")
+_WEIGHT_PATTERNS = ("*.safetensors", "pytorch_model*.bin")
+_FETCH_PATTERNS = ["*.json", "*.safetensors", "*.txt", "*.model", "*.tiktoken"]
+_BYTE_TOKEN = re.compile(r"<0x([0-9A-Fa-f]{2})>")
+# Text worth tokenizing: 4+ characters of valid UTF-8 without control characters other than
+# \t \n \f \r (undecodable bytes are the surrogates of "surrogateescape"). Shorter runs inside
+# binary data cost more as tokens, which an LM finds unlikely there, than as literal bytes.
+_TEXT_RUN = re.compile("[^\x00-\x08\x0b\x0e-\x1f\x7f\udc80-\udcff]{4,}")
+
+
+def _byte_level_alphabet() -> dict[str, int]:
+    """GPT-2's printable stand-in character for each byte, inverted (char -> byte)."""
+    printable = [*range(ord("!"), ord("~") + 1), *range(ord("¡"), ord("¬") + 1), *range(ord("®"), ord("ÿ") + 1)]
+    chars, extra = {}, 0
+    for byte in range(256):
+        if byte in printable:
+            chars[chr(byte)] = byte
+        else:
+            chars[chr(256 + extra)] = byte
+            extra += 1
+    return chars
+
+
+def token_table(tokenizer: Any, vocab: int) -> list[bytes]:
+    """The bytes each token id stands for: what decoding concatenates (b"" = never emitted)."""
+    decoder = json.loads(tokenizer.backend_tokenizer.to_str()).get("decoder") or {}
+    parts = decoder.get("decoders", [decoder]) if decoder.get("type") == "Sequence" else [decoder]
+    byte_level = any(part.get("type") == "ByteLevel" for part in parts)
+    inverse = _byte_level_alphabet()
+    added = {i: t.content for i, t in tokenizer.added_tokens_decoder.items()}
+    table = []
+    for i, token in enumerate(tokenizer.convert_ids_to_tokens(list(range(min(vocab, len(tokenizer)))))):
+        if token is None:
+            table.append(b"")
+        elif i in added:
+            table.append(added[i].encode())
+        elif byte_level:
+            table.append(bytes(inverse[c] for c in token) if all(c in inverse for c in token) else b"")
+        elif match := _BYTE_TOKEN.fullmatch(token):
+            table.append(bytes([int(match.group(1), 16)]))
+        else:  # SentencePiece style: "▁" marks a space
+            table.append(token.replace("▁", " ").encode())
+    return table + [b""] * (vocab - len(table))
+
+
+@dataclass(frozen=True)
+class Loaded:
+    """A model and tokenizer loaded once per process and shared by encoder and decoder."""
+
+    model: Any
+    tokenizer: Any
+    table: list[bytes]
+    start: int
+    vocab: int
+    max_context: int
+    revision: str | None
+    model_sha256: str
+    tokenizer_sha256: str
+    model_bytes: int
+    params: int
+    embedding_params: int
+
+
+def _fetch(model: str, revision: str, gguf_file: str) -> tuple[Path, str | None]:
+    """The folder holding `model` (a local folder, or the HF cache's snapshot) and its revision."""
+    if Path(model).is_dir():
+        return Path(model), None
+    if model.startswith((".", "/", "~")) or model.count("/") > 1:  # a path, not an "org/name" hub id
+        raise HarnessError(f"no model folder {model} (relative paths count from the current directory)")
+    from huggingface_hub import snapshot_download
+    from huggingface_hub.errors import HfHubHTTPError, LocalEntryNotFoundError, OfflineModeIsEnabled
+
+    patterns = [gguf_file, "*.json"] if gguf_file else _FETCH_PATTERNS
+    try:
+        folder = Path(snapshot_download(model, revision=revision, allow_patterns=patterns, ignore_patterns=["*/*"]))
+        if not gguf_file and not any(folder.glob("*.safetensors")):
+            snapshot_download(model, revision=revision, allow_patterns=["pytorch_model*.bin"], ignore_patterns=["*/*"])
+    except (LocalEntryNotFoundError, OfflineModeIsEnabled, FileNotFoundError):
+        raise HarnessError(
+            f"model {model!r} is not in the Hugging Face cache and cannot be downloaded here (offline): run "
+            f"`hf download {model}` where there is network (same HF_HOME), or point at a local folder: hf:/path/to/dir"
+        ) from None
+    except (HfHubHTTPError, OSError, ValueError) as error:
+        raise HarnessError(f"cannot get model {model!r} from the Hugging Face Hub: {error}") from None
+    return folder, folder.name
+
+
+def _weight_files(folder: Path, gguf_file: str) -> list[Path]:
+    if gguf_file:
+        files = [folder / gguf_file]
+        if not files[0].is_file():
+            raise HarnessError(f"no GGUF file {gguf_file!r} in {folder}")
+        return files
+    files = sorted(f for pattern in _WEIGHT_PATTERNS for f in folder.glob(pattern))
+    safetensors = [f for f in files if f.suffix == ".safetensors"]
+    if not files:
+        raise HarnessError(f"no model weights (*.safetensors, pytorch_model*.bin) in {folder}")
+    return [*(safetensors or files), *sorted(folder.glob("config.json"))]
+
+
+def _sha256(files: list[Path]) -> str:
+    digest = hashlib.sha256()
+    for file in files:
+        with open(file, "rb") as stream:
+            while chunk := stream.read(1 << 22):
+                digest.update(chunk)
+    return digest.hexdigest()
+
+
+@functools.lru_cache(maxsize=2)
+def load(model: str, revision: str, gguf_file: str, dtype: str, device: str) -> Loaded:
+    """Load (download on first use) a causal LM and its tokenizer; frozen, in eval mode."""
+    if not model:
+        raise HarnessError("hf needs a model: hf:<model id or local folder>[,key=value...]")
+    if dtype not in _DTYPES:
+        raise HarnessError(f"hf: dtype must be one of {', '.join(_DTYPES)}, not {dtype!r}")
+    folder, commit = _fetch(model, revision, gguf_file)
+    files = _weight_files(folder, gguf_file)
+    import torch
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    extra = {"gguf_file": gguf_file} if gguf_file else {}
+    try:
+        tokenizer = AutoTokenizer.from_pretrained(folder, **extra)
+        network = AutoModelForCausalLM.from_pretrained(folder, dtype=getattr(torch, dtype), **extra)
+        network = network.to(torch.device(device)).eval().requires_grad_(False)
+    except (OSError, ValueError, ImportError, RuntimeError) as error:
+        raise HarnessError(f"cannot load model {model!r} from {folder}: {error}") from None
+    if not tokenizer.is_fast:
+        raise HarnessError(f"model {model!r}: needs a fast (tokenizers) tokenizer for exact byte offsets")
+    vocab = network.get_output_embeddings().weight.shape[0]
+    table = token_table(tokenizer, vocab)
+    start = next((i for i in (tokenizer.bos_token_id, tokenizer.eos_token_id) if i is not None), 0)
+    embeddings = {id(m.weight): m.weight.numel() for m in network.modules() if isinstance(m, torch.nn.Embedding)}
+    return Loaded(
+        model=network,
+        tokenizer=tokenizer,
+        table=table,
+        start=start,
+        vocab=vocab,
+        max_context=int(getattr(network.config, "max_position_embeddings", 0) or 1024),
+        revision=commit,
+        model_sha256=_sha256(files),
+        tokenizer_sha256=hashlib.sha256(b"\0".join(table)).hexdigest(),
+        model_bytes=sum(f.stat().st_size for f in files),
+        params=sum(p.numel() for p in network.parameters()),
+        embedding_params=sum(embeddings.values()),
+    )
+
+
+class HF(Predictor):
+    name = "hf"
+    description = "frozen pretrained Hugging Face causal LM: hf:<model id or local folder>[,key=value...]"
+    positional = "model"
+    options = {
+        "model": "",
+        "revision": "main",
+        "gguf_file": "",
+        "dtype": "float32",
+        "device": "cpu",
+        "context": 1024,
+        "overlap": -1,
+        "threads": 1,
+    }
+    """context: tokens in the window (capped at the model's maximum); overlap: tokens kept when
+    the window is full (-1: half the context); threads: torch CPU threads (results depend on it,
+    so it is recorded)."""
+
+    def __init__(self, **settings: Any) -> None:
+        super().__init__(**settings)
+        import torch
+
+        s = self.settings
+        self.m = load(s["model"], s["revision"], s["gguf_file"], s["dtype"], s["device"])
+        self.context = min(s["context"], self.m.max_context)
+        self.overlap = self.context // 2 if s["overlap"] == -1 else s["overlap"]
+        if not 0 <= self.overlap < self.context - 1:
+            raise HarnessError(f"hf: overlap must be in [0, context - 1) = [0, {self.context - 1}), not {self.overlap}")
+        if s["threads"] < 1:
+            raise HarnessError("hf: threads must be >= 1")
+        torch.set_num_threads(s["threads"])
+        self.alphabet_size = self.m.vocab + LITERALS
+        self.params = self.m.params
+        self.model_bytes = self.m.model_bytes
+        self.flops_per_symbol = 2.0 * (self.m.params - self.m.embedding_params)
+        self._torch = torch
+        self._device = torch.device(s["device"])
+        self._history: list[int] = []
+        self._literal_counts = np.full(LITERALS, 0.5)
+        self._literals = 0
+        self._symbols = 0
+        self._restart()
+
+    def config(self) -> dict[str, Any]:
+        import transformers
+
+        m = self.m
+        return {
+            **super().config(),
+            "revision": m.revision,  # the hub commit; None for a local folder (its sha256 says it all)
+            "model_sha256": m.model_sha256,
+            "tokenizer_sha256": m.tokenizer_sha256,
+            "vocab": m.vocab,
+            "start_token": m.start,
+            "context": self.context,
+            "overlap": self.overlap,
+            "torch": self._torch.__version__,
+            "transformers": transformers.__version__,
+            "device_type": self._device.type,
+        }
+
+    def _restart(self) -> None:
+        """A fresh KV cache over the start token and the last `overlap` tokens."""
+        from transformers import DynamicCache
+
+        self._history = self._history[-self.overlap :] if self.overlap else []
+        self._cache = DynamicCache(config=self.m.model.config)
+        self._forward([self.m.start, *self._history])
+
+    def _forward(self, tokens: list[int]) -> None:
+        torch = self._torch
+        with torch.inference_mode():
+            ids = torch.tensor([tokens], dtype=torch.long, device=self._device)
+            out = self.m.model(input_ids=ids, past_key_values=self._cache, use_cache=True, logits_to_keep=1)
+            self._token_probs = torch.softmax(out.logits[0, -1].double(), dim=-1).cpu().numpy()
+
+    def predict(self) -> np.ndarray:
+        literal_share = (self._literals + 0.5) / (self._symbols + 1)
+        return np.concatenate(
+            [
+                self._token_probs * (1.0 - literal_share),
+                self._literal_counts * (literal_share / self._literal_counts.sum()),
+            ]
+        )
+
+    def update(self, symbol: int) -> None:
+        self._symbols += 1
+        if symbol >= self.m.vocab:  # the model sees tokens only: its prediction stands
+            self._literals += 1
+            self._literal_counts[symbol - self.m.vocab] += 1.0
+            return
+        self._history.append(symbol)
+        if len(self._history) + 1 > self.context:
+            self._restart()
+        else:
+            self._forward([symbol])
+
+    def to_symbols(self, data: bytes) -> np.ndarray:
+        text = data.decode("utf-8", "surrogateescape")
+        symbols: list[int] = []
+        done = 0
+        for run in _TEXT_RUN.finditer(text):
+            symbols += self._literals_of(text[done : run.start()])
+            symbols += self._align(run.group())
+            done = run.end()
+        symbols += self._literals_of(text[done:])
+        return np.array(symbols, dtype=np.int64)
+
+    def _literals_of(self, text: str) -> list[int]:
+        return [self.m.vocab + b for b in text.encode("utf-8", "surrogateescape")]
+
+    def _align(self, text: str) -> list[int]:
+        """Token ids whose table bytes are exactly the next bytes, literals for the rest."""
+        data = text.encode()
+        codes = np.frombuffer(text.encode("utf-32-le"), dtype=np.uint32)
+        widths = 1 + (codes >= 0x80) + (codes >= 0x800) + (codes >= 0x10000)
+        byte_at = np.concatenate([[0], np.cumsum(widths)]).tolist()
+        encoding = self.m.tokenizer(text, add_special_tokens=False, return_offsets_mapping=True)
+        literal = self.m.vocab
+        out: list[int] = []
+        pos = 0
+        for token, (_, end) in zip(encoding["input_ids"], encoding["offset_mapping"], strict=True):
+            piece = self.m.table[token] if token < len(self.m.table) else b""
+            if piece and data.startswith(piece, pos):
+                out.append(token)
+                pos += len(piece)
+            elif byte_at[end] > pos:
+                out += [literal + b for b in data[pos : byte_at[end]]]
+                pos = byte_at[end]
+        return out + [literal + b for b in data[pos:]]
+
+    def batched_ideal_bits(self, symbols: np.ndarray, batch: int = 4) -> np.ndarray:
+        """Each symbol's ideal code length in bits, from batched full-window forward passes.
+
+        The fast path for large corpora: the same windows and literal model as the coded path,
+        but each window runs as one forward pass (`batch` windows at a time) instead of token by
+        token, and nothing is coded or decoded. Unverified: it agrees with the coded path's
+        ideal bits only up to float rounding (about 1e-4 bits per symbol).
+        """
+        torch = self._torch
+        vocab, start = self.m.vocab, self.m.start
+        tokens = [s for s in np.asarray(symbols).tolist() if s < vocab]
+        # Replay `update`'s window schedule: (window, tokens it predicts, index of the first).
+        spans: list[tuple[list[int], int, int]] = []
+        window, first = [start], 0
+        for i, token in enumerate(tokens):
+            if len(window) + 1 > self.context:  # `update` restarts after appending this token
+                spans.append((window, i + 1 - first, first))
+                window, first = [start, *(tokens[i + 1 - self.overlap : i + 1] if self.overlap else [])], i + 1
+            else:
+                window = window + [token]
+        spans.append((window[:-1], len(tokens) - first, first))  # the last token predicts nothing coded
+        token_probs = np.zeros(len(tokens))
+        for group in range(0, len(spans), batch):
+            chunk = [span for span in spans[group : group + batch] if span[1]]
+            if not chunk:
+                continue
+            width = max(len(w) for w, _, _ in chunk)
+            keep = max(width - len(w) + n for w, n, _ in chunk)  # right padding: keep every needed position
+            ids = torch.tensor([w + [start] * (width - len(w)) for w, _, _ in chunk], device=self._device)
+            with torch.inference_mode():
+                logits = self.m.model(input_ids=ids, logits_to_keep=keep).logits
+                for row, (w, n, first) in enumerate(chunk):
+                    end = keep - (width - len(w))  # the window's last position within the kept tail
+                    log_probs = torch.log_softmax(logits[row, end - n : end].double(), dim=-1)
+                    targets = torch.tensor(tokens[first : first + n], device=self._device)
+                    picked = log_probs.gather(1, targets[:, None])[:, 0].exp().cpu().numpy()
+                    token_probs[first : first + n] = picked
+        return self._coded_bits(np.asarray(symbols), token_probs)
+
+    def _coded_bits(self, symbols: np.ndarray, token_probs: np.ndarray) -> np.ndarray:
+        """Per-symbol bits under `predict`'s mixture, quantized as the coder does (every symbol
+        gets at least 1 of 2**30, which caps a very unlikely symbol's cost), given each token's
+        probability under the model."""
+        spare = coder.TOTAL - self.alphabet_size
+        probs = np.zeros(len(symbols))
+        counts = np.full(LITERALS, 0.5)
+        literals = tokens = 0
+        for n, symbol in enumerate(symbols.tolist()):
+            share = (literals + 0.5) / (n + 1)
+            if symbol < self.m.vocab:
+                probs[n] = token_probs[tokens] * (1.0 - share)
+                tokens += 1
+            else:
+                probs[n] = share * counts[symbol - self.m.vocab] / counts.sum()
+                counts[symbol - self.m.vocab] += 1.0
+                literals += 1
+        return coder.TOTAL_BITS - np.log2(1.0 + np.floor(probs * spare))
+
+    def from_symbols(self, symbols: np.ndarray) -> bytes:
+        table, vocab = self.m.table, self.m.vocab
+        return b"".join(table[s] if s < vocab else bytes([s - vocab]) for s in np.asarray(symbols).tolist())
+
+
+def alias(name: str, model: str, about: str) -> type[HF]:
+    """A registered short name for one hub model, e.g. `gpt2` for hf:openai-community/gpt2."""
+    options = {**HF.options, "model": model}
+    fields = {"name": name, "description": f"{about} ({model})", "positional": "", "options": options}
+    return type(name.replace("-", "_").upper(), (HF,), fields)
+
+
+ALIASES = [
+    alias("gpt2", "openai-community/gpt2", "GPT-2 small, 124M params, pretrained, frozen"),
+    alias("gpt2-medium", "openai-community/gpt2-medium", "GPT-2 medium, 355M params, pretrained, frozen"),
+    alias("gpt2-large", "openai-community/gpt2-large", "GPT-2 large, 774M params, pretrained, frozen"),
+    alias("gpt2-xl", "openai-community/gpt2-xl", "GPT-2 XL, 1.5B params, pretrained, frozen"),
+    alias("distilgpt2", "distilbert/distilgpt2", "DistilGPT-2, 82M params, pretrained, frozen"),
+    alias("smollm2-135m", "HuggingFaceTB/SmolLM2-135M", "SmolLM2 135M, pretrained, frozen"),
+    alias("smollm2-360m", "HuggingFaceTB/SmolLM2-360M", "SmolLM2 360M, pretrained, frozen"),
+]
+
+
+@hookimpl
+def harness_predictors() -> list[type[Predictor]]:
+    return [HF, *ALIASES]

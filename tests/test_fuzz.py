@@ -1,0 +1,125 @@
+"""Hostile .hz files: random, crafted, truncated and bit-flipped input to the parser and decoder.
+
+Whatever the bytes, the result is the original data or a clean HarnessError: never another
+exception, never a hang (a deadline per case), never a large allocation sized by a length field
+(tracemalloc, which sees numpy's buffers too), never a partial output file.
+The README's reliability section counts these cases: keep it in step with max_examples.
+"""
+
+from __future__ import annotations
+
+import tracemalloc
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from harness import cli, container
+from harness.errors import HarnessError
+
+DATA = b"Hostile input must give a clean error, never wrong bytes.\n" * 12
+SEGMENT = 100  # several segments in a small file, so segment framing gets fuzzed too
+ALLOCATION_LIMIT = 16 << 20
+FUZZ = settings(deadline=2000, suppress_health_check=[HealthCheck.function_scoped_fixture])
+
+
+@pytest.fixture(scope="module")
+def blob(registry) -> bytes:
+    saved, container.SEGMENT_SYMBOLS = container.SEGMENT_SYMBOLS, SEGMENT
+    try:
+        packed = container.encode(DATA, "order0", registry.build("order0")).container
+    finally:
+        container.SEGMENT_SYMBOLS = saved
+    assert container.unpack(packed).segment == SEGMENT
+    return packed
+
+
+def outcome(registry, data: bytes) -> bytes | None:
+    """The decoded bytes, or None for a clean error; anything else fails the test."""
+    tracemalloc.start()
+    try:
+        header = container.unpack(data)
+        return container.decode(header, registry.build(header.spec))
+    except HarnessError as error:
+        assert "\n" not in str(error)
+        return None
+    finally:
+        peak = tracemalloc.get_traced_memory()[1]
+        tracemalloc.stop()
+        assert peak < ALLOCATION_LIMIT, f"{peak:,} bytes allocated for a {len(data)}-byte file"
+
+
+def test_fixture_has_several_segments(registry, blob):
+    assert outcome(registry, blob) == DATA and len(DATA) // SEGMENT >= 5
+
+
+@settings(FUZZ, max_examples=300)
+@given(st.binary(max_size=300))
+def test_random_bytes(registry, data):
+    assert outcome(registry, data) is None
+
+
+@settings(FUZZ, max_examples=300)
+@given(st.binary(max_size=200))
+def test_random_bytes_after_a_valid_prefix(registry, blob, data):
+    header_end = blob.index(b"}") + 1  # magic, version, spec, config
+    assert outcome(registry, blob[:header_end] + data) is None
+
+
+# Small values, or values past any plausible bound. In between lies what a legitimate file may
+# claim (order0 codes a million zero bytes in a few bytes): decoding such a claim costs time in
+# proportion to it, like any decompressor, but memory stays at one segment.
+varints = st.one_of(st.integers(0, 300), st.integers(2**36, 2**70))
+
+
+@settings(FUZZ, max_examples=400)
+@given(varints, varints, varints, st.lists(varints, max_size=4), st.binary(max_size=40))
+def test_crafted_length_fields(registry, length, symbols, segment, payloads, tail):
+    """Well-formed headers whose every length field may lie, up to 2**70."""
+    v = container._varint
+    config = container.canonical_json(registry.build("order0").config()).encode()
+    data = b"".join(
+        [container.MAGIC, bytes([container.FORMAT_VERSION]), v(6), b"order0", v(len(config)), config]
+        + [v(length), v(symbols), v(segment), bytes(4)]
+        + [v(n) + bytes(min(n, 50)) for n in payloads]
+        + [tail]
+    )
+    decoded = outcome(registry, data)
+    assert decoded is None or len(decoded) == length  # e.g. a true empty file with CRC 0
+
+
+@settings(FUZZ, max_examples=300)
+@given(st.data())
+def test_bit_flips_in_a_segmented_file(registry, blob, data):
+    flipped = bytearray(blob)
+    for _ in range(data.draw(st.integers(1, 3))):
+        position = data.draw(st.integers(0, 8 * len(blob) - 1))
+        flipped[position // 8] ^= 1 << (position % 8)
+    assert outcome(registry, bytes(flipped)) in (None, DATA)
+
+
+@settings(FUZZ, max_examples=200)
+@given(st.data())
+def test_truncated_or_extended_segmented_file(registry, blob, data):
+    cut = data.draw(st.integers(0, len(blob) - 1))
+    assert outcome(registry, blob[:cut]) is None
+    assert outcome(registry, blob + data.draw(st.binary(min_size=1, max_size=8))) is None
+
+
+@settings(FUZZ, max_examples=100)
+@given(st.data())
+def test_decompress_command_streams_damaged_files_to_no_output(registry, blob, tmp_path, capsys, data):
+    """The streaming path of `harness decompress`: clean error, exit 2, nothing written."""
+    damaged = bytearray(blob[: data.draw(st.integers(1, len(blob)))])
+    position = data.draw(st.integers(0, 8 * len(damaged) - 1))
+    damaged[position // 8] ^= 1 << (position % 8)
+    folder = tmp_path / f"case{position}-{len(damaged)}"
+    folder.mkdir()
+    (folder / "x.hz").write_bytes(bytes(damaged))
+    code = cli.main(["decompress", str(folder / "x.hz"), "-o", str(folder / "out")])
+    error = capsys.readouterr().err
+    if code == 0:  # a flip in slack bits of the last segment can leave the data intact
+        assert (folder / "out").read_bytes() == DATA
+    else:
+        assert code == 2 and "harness: error:" in error and "Traceback" not in error
+        assert sorted(p.name for p in folder.iterdir()) == ["x.hz"]

@@ -1,0 +1,203 @@
+"""Leaderboard tables: per-file rows, group aggregates, Pareto flags, formats, cached re-runs."""
+
+import json
+import os
+import signal
+import subprocess
+import time
+
+import pytest
+
+from harness import leaderboard
+from tests.conftest import HARNESS, run_cli
+
+
+def record(spec, corpus, raw, compressed, *, kind="predictor", params=None, flops=None, verified=True, **extra):
+    return {
+        "kind": kind,
+        "predictor": spec.partition(":")[0],
+        "spec": spec,
+        "corpus": corpus,
+        "corpus_sha256": f"sha-{corpus}-{raw}",
+        "raw_bytes": raw,
+        "compressed_bytes": compressed,
+        "bits_per_byte": 8 * compressed / raw,
+        "ratio": raw / compressed,
+        "adjusted_ratio": raw / (compressed + extra.get("model_bytes", 0)),
+        "params": params,
+        "model_bytes": extra.pop("model_bytes", 0),
+        "flops_per_byte": flops,
+        "encode_seconds": 2.0,
+        "decode_seconds": 4.0,
+        "peak_rss_bytes": 2**20,
+        "verified": verified,
+        "timestamp": extra.pop("timestamp", "2026-01-01T00:00:00+00:00"),
+        **extra,
+    }
+
+
+def two_file_records():
+    return [
+        record("small", "g/a", 1000, 500, params=10, flops=20, model_bytes=100),
+        record("small", "g/b", 3000, 300, params=10, flops=20, model_bytes=100),
+        record("big", "g/a", 1000, 400, params=1000, flops=2000),
+        record("big", "g/b", 3000, 250, params=1000, flops=2000),
+        record("gzip -9", "g/a", 1000, 450, kind="baseline"),
+        record("gzip -9", "g/b", 3000, 350, kind="baseline"),
+        record("partial", "g/a", 1000, 100, params=5, flops=5),  # never ran on g/b
+    ]
+
+
+def test_group_rows_total_bytes_and_mean_of_files():
+    df = leaderboard.frame(two_file_records())
+    groups = df[df["scope"] == "group"].set_index("predictor")
+    assert set(groups.index) == {"small", "big", "gzip -9"}  # "partial" covers one file of two
+    small = groups.loc["small"]
+    assert small["raw_bytes"] == 4000 and small["compressed_bytes"] == 800 and small["files"] == 2
+    assert small["bits_per_byte"] == pytest.approx(8 * 800 / 4000)
+    assert small["mean_bits_per_byte"] == pytest.approx((8 * 500 / 1000 + 8 * 300 / 3000) / 2)
+    assert small["adjusted_ratio"] == pytest.approx(4000 / (800 + 100))  # one model for the whole group
+    assert small["encode_bytes_per_s"] == pytest.approx(4000 / 4.0)
+    assert small["flops_per_byte"] == pytest.approx(20)
+    files = df[df["scope"] == "file"]
+    assert len(files) == 7 and set(files["corpus"]) == {"g/a", "g/b"}
+    # groups first, then each table sorted by bits/byte
+    assert list(df["scope"]).index("file") == 3
+    for _, table in df.groupby(["scope", "corpus"]):
+        assert list(table["bits_per_byte"]) == sorted(table["bits_per_byte"])
+
+
+def test_pareto_frontier_flags_best_for_size_and_compute():
+    records = [
+        record("a", "x", 1000, 400, params=10, flops=500),
+        record("b", "x", 1000, 300, params=100, flops=50),
+        record("c", "x", 1000, 350, params=1000, flops=10),
+        record("d", "x", 1000, 200, params=50, flops=5, verified=False),  # not decoded right: no claim
+        record("xz", "x", 1000, 100, kind="baseline"),
+    ]
+    flags = leaderboard.frame(records).set_index("predictor")["frontier"]
+    assert flags["a"] == "size"
+    assert flags["b"] == "size, compute"
+    assert flags["c"] == "compute"
+    assert flags["d"] == "" and flags["xz"] == ""
+
+
+def test_newest_result_wins_and_filters_select_groups():
+    records = two_file_records() + [
+        record("small", "g/a", 1000, 200, params=10, flops=20, timestamp="2026-02-01T00:00:00+00:00"),
+        record("big", "other/z", 500, 100, params=1000),
+    ]
+    df = leaderboard.frame(records, ["g"])
+    assert set(df["corpus"]) == {"g", "g/a", "g/b"}
+    row = df[(df["corpus"] == "g/a") & (df["predictor"] == "small")]
+    assert list(row["compressed_bytes"]) == [200]
+    assert leaderboard.frame(records, ["other"], scope="group").empty  # a one-file group adds nothing
+
+
+def test_markdown_marks_baselines_and_leaves_out_empty_columns():
+    md = leaderboard.render(leaderboard.frame(two_file_records()), "md")
+    assert "### g (2 files, 4,000 bytes)" in md and "### g/a (1,000 bytes)" in md
+    assert "| gzip -9 * |" in md and "| small |" in md
+    header = next(line for line in md.splitlines() if line.startswith("| predictor"))
+    assert "gap to floor" not in header  # no file here has a known entropy floor
+    assert "adj. ratio" in header and "frontier" in header
+
+
+def test_csv_and_json_hold_every_column():
+    df = leaderboard.frame(two_file_records())
+    rows = json.loads(leaderboard.render(df, "json"))
+    assert len(rows) == len(df) and set(rows[0]) == set(leaderboard.COLUMNS)
+    assert leaderboard.render(df, "csv").splitlines()[0] == ",".join(leaderboard.COLUMNS)
+
+
+def test_run_reuses_stored_results_unless_forced(tmp_path):
+    store = tmp_path / "results.jsonl"
+    corpus = tmp_path / "c"
+    corpus.mkdir()
+    (corpus / "one.txt").write_bytes(b"abracadabra " * 200)
+    (corpus / "two.txt").write_bytes(b"the quick brown fox " * 100)
+    args = ("run", "-p", "order0", "-c", str(corpus), "--results", str(store))
+    first = run_cli(*args)
+    assert first.returncode == 0, first.stderr
+    lines = store.read_text().splitlines()
+    assert "reused" not in first.stderr and len(lines) == 2 * 7  # order0 + 6 baselines, two files
+
+    with store.open("a") as torn:  # an interrupted writer leaves at most a torn last line
+        torn.write('{"kind": "predictor", "spec": "ord')
+    again = run_cli(*args)
+    assert again.returncode == 0, again.stderr
+    assert "14 of 14 results reused" in again.stderr
+    assert store.read_text().count("\n") == len(lines)  # nothing recomputed, nothing appended
+    assert "order0" in again.stdout and "files" in again.stdout  # the group table is still shown
+
+    forced = run_cli(*args, "--force", "--no-baselines")
+    assert forced.returncode == 0 and "reused" not in forced.stderr
+    board = json.loads(run_cli("leaderboard", "--results", str(store), "--format", "json").stdout)
+    assert {(r["scope"], r["predictor"]) for r in board} >= {("group", "order0"), ("file", "order0")}
+
+
+def test_leaderboard_writes_html_and_md_files(tmp_path):
+    store = tmp_path / "results.jsonl"
+    store.write_text("\n".join(json.dumps(r) for r in two_file_records()) + "\n")
+    page = tmp_path / "board.html"
+    result = run_cli("leaderboard", "--results", str(store), "--format", "html", "-o", str(page))
+    assert result.returncode == 0, result.stderr
+    assert page.read_text().startswith("<!DOCTYPE html>") and "gzip -9 *" in page.read_text()
+    table = run_cli("leaderboard", "--results", str(store), "--scope", "group")
+    assert "g (2 files, 4,000 bytes)" in table.stdout and "g/a" not in table.stdout
+
+
+def test_prefix_runs_get_tables_of_their_own():
+    records = two_file_records() + [
+        record("small", "g/a", 500, 300, params=10, max_bytes=500),
+        record("small", "g/b", 500, 100, params=10, max_bytes=500),
+    ]
+    df = leaderboard.frame(records)
+    prefix = df[df["corpus"] == "g[:500]"]
+    assert list(prefix["predictor"]) == ["small"] and list(prefix["raw_bytes"]) == [1000]
+    assert set(df.loc[df["scope"] == "file", "corpus"]) == {"g/a", "g/b", "g[:500]/a", "g[:500]/b"}
+    full = df[(df["corpus"] == "g") & (df["predictor"] == "small")]
+    assert list(full["raw_bytes"]) == [4000]  # the prefix rows do not leak into the full table
+
+
+def test_publish_writes_markdown_charts_and_page(tmp_path):
+    store = tmp_path / "results.jsonl"
+    records = two_file_records() + [
+        record("small", "g/a", 500, 300, params=10, max_bytes=500),
+        record("small", "g/b", 500, 100, params=10, max_bytes=500),
+    ]
+    store.write_text("".join(json.dumps(r) + "\n" for r in records))
+    out = tmp_path / "published"
+    result = run_cli("publish", "--results", str(store), "-o", str(out))
+    assert result.returncode == 0, result.stderr
+    names = {p.name for p in out.iterdir()}
+    assert {"README.md", "g.md", "g-500.md", "index.html"} <= names
+    assert {f"g-{kind}.png" for kind in ("size", "compute", "time")} <= names
+    readme = (out / "README.md").read_text()
+    for label in ("**git commit**", "**CPU**", "**torch threads**", "**torch / numpy / numba**", "first N bytes"):
+        assert label in readme
+    assert "## g (2 files, 4,000 bytes)" in readme and "## g[:500] (2 files, 1,000 bytes)" in readme
+    assert "(g-size.png)" in readme and "g/a" not in readme  # per-file tables live in g.md
+    assert "## g/a (1,000 bytes)" in (out / "g.md").read_text()
+
+
+def test_interrupted_run_keeps_whole_records_and_resumes(tmp_path):
+    store = tmp_path / "results.jsonl"
+    corpus = tmp_path / "c"
+    corpus.mkdir()
+    for name in ("a", "b", "c", "d"):
+        (corpus / name).write_bytes(os.urandom(50_000))
+    args = [str(HARNESS), "run", "-p", "order0", "-c", str(corpus), "--no-baselines", "--results", str(store)]
+    process = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 300
+    while not (store.exists() and store.read_text().count("\n") >= 1) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    process.send_signal(signal.SIGINT)
+    assert process.wait(timeout=120) == 130 and "interrupted" in process.stderr.read()
+    lines = store.read_text().splitlines()
+    assert 1 <= len(lines) < 4 and all(json.loads(line)["verified"] for line in lines)
+
+    resumed = run_cli(*args[1:])
+    assert resumed.returncode == 0, resumed.stderr
+    assert f"{len(lines)} of 4 results reused" in resumed.stderr
+    assert len(store.read_text().splitlines()) == 4

@@ -1,0 +1,103 @@
+"""The online-trained predictors `lstm` and `gpt`: lossless, deterministic, and code length = loss."""
+
+import dataclasses
+import json
+
+import numpy as np
+import pytest
+import torch
+
+from harness import container
+from harness.errors import HarnessError
+from tests.conftest import run_cli
+
+TINY = {
+    "lstm": "lstm:layers=2,hidden=16,batch=8,context=8",
+    "gpt": "gpt:layers=2,width=16,heads=2,batch=8,context=8",
+}
+TEXT = b"the quick brown fox jumps over the lazy dog; " * 12 + b"1+1=2\n2+2=4\n"
+BINARY = np.random.default_rng(1).integers(0, 256, 300, dtype=np.uint8).tobytes() + bytes(40) + b"\xff" * 7
+
+
+def _encode(registry, spec, data):
+    predictor = registry.build(spec)
+    return predictor, container.encode(data, spec, predictor)
+
+
+@pytest.mark.parametrize("name", sorted(TINY))
+@pytest.mark.parametrize("data", [TEXT, BINARY, b"", b"x"], ids=["text", "binary", "empty", "one"])
+def test_round_trip_through_the_container(registry, name, data):
+    _, encoded = _encode(registry, TINY[name], data)
+    assert container.decode(container.unpack(encoded.container), registry.build(TINY[name])) == data
+
+
+@pytest.mark.parametrize("name", sorted(TINY))
+def test_fresh_instances_give_identical_payloads(registry, name):
+    _, first = _encode(registry, TINY[name], TEXT)
+    _, second = _encode(registry, TINY[name], TEXT)
+    assert first.container == second.container
+    _, other_seed = _encode(registry, TINY[name] + ",seed=1", TEXT)
+    assert other_seed.container != first.container  # the seed really sets the initial weights
+
+
+@pytest.mark.parametrize("name", sorted(TINY))
+def test_code_length_is_the_area_under_the_training_loss_curve(registry, name):
+    predictor, encoded = _encode(registry, TINY[name], TEXT)
+    ideal = float(encoded.symbol_bits.sum(dtype=np.float64))
+    model = float(predictor.model_bits.sum())
+    # The coder codes the model's own probabilities: quantization costs a tiny fraction...
+    assert abs(ideal - model) < 1e-4 * model
+    # ...and the payload is the ideal code length plus a few bytes of flush.
+    assert abs(8 * encoded.payload_bytes - ideal) < 8 * 4
+    # Each training step's loss, computed in its own forward pass before its update, is the
+    # code length of the block it trains on (every block but the last is trained on).
+    length, steps = predictor.layout(len(TEXT))
+    trained = np.arange(len(TEXT)) % length < steps - predictor.settings["context"]
+    assert len(predictor.train_bits) == steps // predictor.settings["context"] - 1
+    assert sum(predictor.train_bits) == pytest.approx(predictor.model_bits[trained].sum(), rel=1e-4)
+
+
+@pytest.mark.parametrize("name", sorted(TINY))
+def test_decoding_with_another_setup_is_refused(registry, name):
+    predictor, encoded = _encode(registry, TINY[name], TEXT)
+    config = predictor.config()
+    assert {"torch", "device_type", "dtype", "threads"} <= config.keys()
+    header = container.unpack(encoded.container)
+    for key, value in [("torch", "0.0.1"), ("threads", 7), ("cpu_capability", "NO AVX")]:
+        changed = dataclasses.replace(header, config={**header.config, key: value})
+        with pytest.raises(HarnessError, match=key):
+            container.decode(changed, registry.build(TINY[name]))
+
+
+def test_bad_options_give_clear_errors(registry):
+    with pytest.raises(HarnessError, match="multiple of heads"):
+        registry.build("gpt:width=10,heads=3")
+    with pytest.raises(HarnessError, match="optimizer"):
+        registry.build("lstm:optimizer=rmsprop")
+    with pytest.raises(HarnessError, match="batch"):
+        registry.build("lstm:batch=0")
+    if not torch.cuda.is_available():
+        with pytest.raises(HarnessError, match="CUDA"):
+            registry.build("gpt:device=cuda")
+
+
+def test_run_stores_the_loss_curve_and_plot_draws_it(tmp_path):
+    data = tmp_path / "sample.txt"
+    data.write_bytes(TEXT)
+    store = tmp_path / "results.jsonl"
+    run = run_cli("run", "-p", TINY["gpt"], "-c", str(data), "--no-baselines", "--results", str(store))
+    assert run.returncode == 0, run.stderr
+    (record,) = [json.loads(line) for line in store.read_text().splitlines()]
+    assert record["verified"] and record["model_bytes"] == 0
+    with np.load(tmp_path / record["curve"]) as saved:
+        bits = saved["bits"]
+    assert len(bits) == len(TEXT)
+    assert float(bits.sum(dtype=np.float64)) == pytest.approx(record["ideal_bits"], rel=1e-6)
+
+    plot = run_cli("plot", "curve", "--results", str(store), "-o", str(tmp_path / "plots"))
+    assert plot.returncode == 0, plot.stderr
+    png = (tmp_path / "plots" / "loss-curve.png").read_bytes()
+    assert png.startswith(b"\x89PNG\r\n\x1a\n") and len(png) > 1000
+
+    nothing = run_cli("plot", "curve", "--results", str(store), "--spec", "order0", "-o", str(tmp_path))
+    assert nothing.returncode == 2 and "no results with a loss curve" in nothing.stderr

@@ -1,0 +1,96 @@
+"""Sweeps: a grid of jobs on a local process pool or on Ray, landing in the same store."""
+
+import json
+
+import pytest
+
+from harness import sweep
+from harness.errors import HarnessError
+from tests.conftest import run_cli
+
+# A predictor with a size knob, loaded from a file in every worker: add-k order-0 counts.
+TOY_PLUGIN = """
+import numpy as np
+from harness.hookspecs import hookimpl
+from harness.predictor import Predictor
+
+class Toy(Predictor):
+    name = "toy"
+    description = "order-0 counts with add-1/width smoothing"
+    options = {"width": 1}
+
+    def __init__(self, width=1):
+        super().__init__(width=width)
+        self.counts = np.full(256, 1.0 / width)
+        self.params = 256 * width
+        self.flops_per_symbol = 256.0 * width
+
+    def predict(self):
+        return self.counts / self.counts.sum()
+
+    def update(self, symbol):
+        self.counts[symbol] += 1
+
+@hookimpl
+def harness_predictors():
+    return [Toy]
+"""
+
+
+@pytest.fixture
+def grid_inputs(tmp_path):
+    plugin = tmp_path / "toy_plugin.py"
+    plugin.write_text(TOY_PLUGIN)
+    corpus = tmp_path / "texts"
+    corpus.mkdir()
+    (corpus / "a.txt").write_bytes(b"aaaaabbbc " * 60)
+    (corpus / "b.txt").write_bytes(bytes(range(256)) * 2)
+    return plugin, corpus, tmp_path / "results.jsonl"
+
+
+def test_sizes_and_specs():
+    assert sweep.sizes("order=1, 2,4") == ["order=1", "order=2", "order=4"]
+    assert sweep.sizes(None) == [None]
+    with pytest.raises(HarnessError, match="KEY=V1,V2"):
+        sweep.sizes("order")
+    assert sweep.with_size("ngram", "order=3") == "ngram:order=3"
+    assert sweep.with_size("ngram:limit=9", "order=3") == "ngram:limit=9,order=3"
+
+
+def sweep_cli(plugin, corpus, store, *extra):
+    return run_cli(
+        "sweep", "--plugin", str(plugin), "-p", "toy", "--sizes", "width=2,4,16", "-c", str(corpus),
+        "--no-baselines", "--results", str(store), *extra,
+    )
+
+
+def check_store(store):
+    records = [json.loads(line) for line in store.read_text().splitlines()]
+    assert sorted((r["spec"], r["corpus"].rpartition("/")[2]) for r in records) == sorted(
+        (f"toy:width={w}", name) for w in (2, 4, 16) for name in ("a.txt", "b.txt")
+    )
+    assert all(r["verified"] for r in records)
+    params = {r["spec"]: r["params"] for r in records}
+    assert params == {"toy:width=2": 512, "toy:width=4": 1024, "toy:width=16": 4096}
+    return records
+
+
+def test_local_sweep_runs_the_grid_then_reuses_it(grid_inputs):
+    plugin, corpus, store = grid_inputs
+    result = sweep_cli(plugin, corpus, store, "--workers", "2")
+    assert result.returncode == 0, result.stderr
+    assert "6 jobs: 0 already in" in result.stderr
+    check_store(store)
+    again = sweep_cli(plugin, corpus, store)
+    assert again.returncode == 0 and "6 jobs: 6 already in" in again.stderr and "0 to run" in again.stderr
+    assert len(store.read_text().splitlines()) == 6
+
+
+def test_ray_sweep_on_a_local_ray_instance(grid_inputs):
+    pytest.importorskip("ray", reason="Ray is not installed (pip install 'compression-harness[ray]')")
+    plugin, corpus, store = grid_inputs
+    result = sweep_cli(plugin, corpus, store, "--executor", "ray")
+    assert result.returncode == 0, result.stderr
+    assert "6 to run (ray)" in result.stderr
+    check_store(store)
+
