@@ -173,19 +173,11 @@ def cmd_decompress(args: argparse.Namespace) -> None:
     console.print(f"{args.file}: -> {header.length:,} bytes -> {output}")
 
 
-def _corpus_files(registry: Registry, specs: list[str], data_dir: str | None) -> list[corpora.CorpusFile]:
-    known = {name: entry.item for name, entry in registry.corpora.items()}
-    files = []
-    for spec in specs:
-        files += corpora.resolve(spec, known, data_dir=corpora.data_dir(data_dir))
-    return files
-
-
 def cmd_run(args: argparse.Namespace) -> None:
     registry = _registry(args)
     specs = [registry.predictor(spec)[2] for spec in args.predictor or DEFAULT_PREDICTORS]
     baselines = [] if args.no_baselines else list(registry.baselines.values())
-    files = _corpus_files(registry, args.corpus or [DEFAULT_CORPUS], args.data_dir)
+    files = registry.corpus_files(args.corpus or [DEFAULT_CORPUS], args.data_dir)
     store = results.store_path(args.results)
     stored = {} if args.force else sweep.cache(results.read(store))
     done, reused = [], 0
@@ -204,7 +196,8 @@ def cmd_run(args: argparse.Namespace) -> None:
                         lambda n, task=task: progress.advance(task, n),
                         curve_store=store,
                         expect=lambda total, task=task: progress.update(task, total=total),
-                    ) | {"max_bytes": args.max_bytes}  # leaderboards keep prefix runs apart
+                        max_bytes=args.max_bytes,
+                    )
                     progress.remove_task(task)
                     results.append(store, record)
                 else:
@@ -213,7 +206,7 @@ def cmd_run(args: argparse.Namespace) -> None:
             for baseline in baselines:
                 record = sweep.cached(stored, baseline.item.name, file.name, data, args.max_bytes)
                 if record is None:
-                    record = measure.measure_baseline(baseline.item, file, data) | {"max_bytes": args.max_bytes}
+                    record = measure.measure_baseline(baseline.item, file, data, args.max_bytes)
                     results.append(store, record)
                 else:
                     reused += 1
@@ -222,8 +215,10 @@ def cmd_run(args: argparse.Namespace) -> None:
     for table in leaderboard.rich_tables(leaderboard.frame(done)):
         stdout.print(table)
     if reused:
-        console.print(f"{reused} of {len(done)} results reused from the store (same spec, data, harness version); "
-                      "--force recomputes them")
+        console.print(
+            f"{reused} of {len(done)} results reused from the store (same spec, data, harness version); "
+            "--force recomputes them"
+        )
     console.print(f"results appended to {store}")
     if failed:
         names = ", ".join(f"{r['spec']} on {r['corpus']}" for r in failed)

@@ -55,11 +55,12 @@ def _ratios(raw: int, compressed: int, model_bytes: int = 0) -> dict[str, Any]:
     }
 
 
-def _common(file: CorpusFile, data: bytes) -> dict[str, Any]:
+def _common(file: CorpusFile, data: bytes, max_bytes: int | None) -> dict[str, Any]:
     entropy = file.entropy_bits(len(data)) if file.entropy_bits else None
     return {
         "corpus": file.name,
         "corpus_sha256": hashlib.sha256(data).hexdigest(),
+        "max_bytes": max_bytes,  # leaderboards keep prefix runs apart from whole files
         "entropy_bits": entropy,
         "entropy_bits_per_byte": entropy / len(data) if entropy is not None and data else None,
         "timestamp": datetime.now(timezone.utc).isoformat(timespec="seconds"),
@@ -75,13 +76,15 @@ def measure_predictor(
     progress: Progress = no_progress,
     curve_store: Path | None = None,
     expect: Progress = no_progress,
+    max_bytes: int | None = None,
 ) -> dict[str, Any]:
     """Encode `data` with a fresh predictor, decode with another, compare; return the record.
 
     `progress` is told about symbols done, encode and decode both (2 x symbols in all), and
     `expect` that total once it is known (tokenizing predictors code fewer symbols than bytes). With
     `curve_store`, the per-symbol code lengths (the online loss curve) are saved beside that
-    results store and the record names the file (`curve`).
+    results store and the record names the file (`curve`). `max_bytes` records the prefix
+    limit `data` was cut to, if any.
     """
     cls, _, canonical = registry.predictor(spec)
     with peak_rss() as peak:
@@ -119,11 +122,11 @@ def measure_predictor(
         "encode_seconds": encode_seconds,
         "decode_seconds": decode_seconds,
         "peak_rss_bytes": peak(),
-        **_common(file, data),
+        **_common(file, data, max_bytes),
     }
 
 
-def measure_baseline(baseline: Baseline, file: CorpusFile, data: bytes) -> dict[str, Any]:
+def measure_baseline(baseline: Baseline, file: CorpusFile, data: bytes, max_bytes: int | None = None) -> dict[str, Any]:
     """Run a reference compressor both ways on `data` and compare."""
     with peak_rss() as peak:
         start = time.perf_counter()
@@ -145,5 +148,5 @@ def measure_baseline(baseline: Baseline, file: CorpusFile, data: bytes) -> dict[
         "encode_seconds": encode_seconds,
         "decode_seconds": decode_seconds,
         "peak_rss_bytes": peak(),
-        **_common(file, data),
+        **_common(file, data, max_bytes),
     }

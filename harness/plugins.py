@@ -18,7 +18,8 @@ from typing import Any, Generic, TypeVar
 
 import pluggy
 
-from harness import hookspecs
+from harness import corpora, hookspecs
+from harness.corpora import CorpusFile
 from harness.errors import HarnessError
 from harness.predictor import Predictor, canonical_spec, parse_spec, typed_options
 
@@ -50,6 +51,12 @@ class Registry:
         cls = lookup(self.predictors, name, "predictor").item
         settings = {**cls.options, **typed_options(cls, raw)}
         return cls, settings, canonical_spec(name, settings, cls)
+
+    def corpus_files(self, specs: list[str], data_dir: str | None = None) -> list[CorpusFile]:
+        """The files the corpus specs name (registered corpora, members or local paths), in order."""
+        known = {name: entry.item for name, entry in self.corpora.items()}
+        root = corpora.data_dir(data_dir)
+        return [file for spec in specs for file in corpora.resolve(spec, known, data_dir=root)]
 
     def build(self, spec: str) -> Predictor:
         """A fresh predictor instance for `spec`."""

@@ -90,8 +90,7 @@ def grid(
 ) -> list[Job]:
     """Every (predictor at each size, corpus file) job, plus each baseline on each file."""
     specs = [registry.predictor(with_size(p, s))[2] for p in predictors for s in sizes(size_option)]
-    known = {name: entry.item for name, entry in registry.corpora.items()}
-    files = [f.name for c in corpus_specs for f in corpora.resolve(c, known, data_dir=corpora.data_dir(data_dir))]
+    files = [f.name for f in registry.corpus_files(corpus_specs, data_dir)]
     names = [(spec, False) for spec in dict.fromkeys(specs)]
     names += [(name, True) for name in registry.baselines] if baselines else []
     return [
@@ -102,8 +101,7 @@ def grid(
 
 
 def _data(registry: Registry, job: Job) -> tuple[corpora.CorpusFile, bytes]:
-    known = {name: entry.item for name, entry in registry.corpora.items()}
-    (file,) = corpora.resolve(job.corpus, known, data_dir=corpora.data_dir(job.data_dir))
+    (file,) = registry.corpus_files([job.corpus], job.data_dir)
     return file, corpora.take_prefix(file.read(), job.max_bytes)
 
 
@@ -117,10 +115,8 @@ def run_job(job: Job) -> dict[str, Any]:
         registry = load_registry(plugin_files=list(job.plugin_files))
         file, data = _data(registry, job)
         if job.baseline:
-            record = measure.measure_baseline(registry.baselines[job.spec].item, file, data)
-        else:
-            record = measure.measure_predictor(registry, job.spec, file, data)
-        return record | {"max_bytes": job.max_bytes}  # leaderboards keep prefix runs apart
+            return measure.measure_baseline(registry.baselines[job.spec].item, file, data, job.max_bytes)
+        return measure.measure_predictor(registry, job.spec, file, data, max_bytes=job.max_bytes)
     except HarnessError as error:
         return {"error": str(error), "spec": job.spec, "corpus": job.corpus}
 
