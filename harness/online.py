@@ -107,6 +107,7 @@ class OnlinePredictor(Predictor):
         "batch": 16,
         "context": 32,
         "lr": 1e-3,
+        "updates": 1,
         "optimizer": "adam",
         "seed": 0,
         "threads": 1,
@@ -116,7 +117,7 @@ class OnlinePredictor(Predictor):
     def __init__(self, **settings: Any) -> None:
         super().__init__(**settings)
         s = self.settings
-        for key in ("batch", "context", "threads"):
+        for key in ("batch", "context", "updates", "threads"):
             if s[key] < 1:
                 raise HarnessError(f"{self.name}: {key} must be at least 1, not {s[key]}")
         if not s["lr"] > 0:
@@ -127,8 +128,8 @@ class OnlinePredictor(Predictor):
         model = self._fresh_model()
         self.params = sum(p.numel() for p in model.parameters())
         # Each byte: one forward step to predict it, and forward + backward (about 3 forwards)
-        # when its block is trained on.
-        self.flops_per_symbol = 4 * model.forward_flops(s["context"])
+        # for each of the `updates` steps on its block.
+        self.flops_per_symbol = (1 + 3 * s["updates"]) * model.forward_flops(s["context"])
         self.train_bits: list[float] = []
         """Training loss of each trained block in bits, summed over its bytes, before its update."""
         self.model_bits = np.zeros(0)
@@ -155,10 +156,14 @@ class OnlinePredictor(Predictor):
         return model.to(self.device)
 
     def _optimizer(self, model: nn.Module) -> torch.optim.Optimizer:
-        lr = self.settings["lr"]
+        lr = self.learning_rate()
         if self.settings["optimizer"] == "sgd":
             return torch.optim.SGD(model.parameters(), lr=lr, foreach=False)
         return torch.optim.Adam(model.parameters(), lr=lr, betas=(0.9, 0.99), foreach=False)
+
+    def learning_rate(self) -> float:
+        """The optimizer's rate; a model family may scale the `lr` option with its size."""
+        return self.settings["lr"]
 
     def predict(self) -> np.ndarray:
         raise HarnessError(f"{self.name} codes a batch of streams at a time; use encode_symbols/decode_symbols")
@@ -250,13 +255,18 @@ class OnlinePredictor(Predictor):
         count: int,
         length: int,
     ) -> None:
-        """One update on the block: inputs window[:, :-1] predict targets window[:, 1:]."""
+        """`updates` steps on the block: inputs window[:, :-1] predict targets window[:, 1:].
+
+        The first step's loss, taken before any update, is the block's code length up to rounding.
+        """
         mask = _live(starts, block + np.arange(window.shape[1] - 1), count, length)
         tokens = torch.from_numpy(window).to(self.device)
         weight = torch.from_numpy(mask.astype(np.float32)).to(self.device)
-        loss = (model.block_loss(tokens[:, :-1], tokens[:, 1:]) * weight).sum()
-        optimizer.zero_grad(set_to_none=True)
-        (loss / weight.sum()).backward()
-        nn.utils.clip_grad_norm_(model.parameters(), 1.0, foreach=False)
-        optimizer.step()
-        self.train_bits.append(loss.item() / math.log(2))
+        for update in range(self.settings["updates"]):
+            loss = (model.block_loss(tokens[:, :-1], tokens[:, 1:]) * weight).sum()
+            optimizer.zero_grad(set_to_none=True)
+            (loss / weight.sum()).backward()
+            nn.utils.clip_grad_norm_(model.parameters(), 1.0, foreach=False)
+            optimizer.step()
+            if update == 0:
+                self.train_bits.append(loss.item() / math.log(2))

@@ -164,10 +164,13 @@ class GPTModel(OnlineModel):
         return 2.0 * (matmul_weights + self.lm_head.weight.numel()) + attention
 
 
+BASE_WIDTH = 128
+
+
 class GPT(OnlinePredictor):
     name = "gpt"
     description = "byte-level decoder-only transformer trained online while coding (nanoGPT-style)"
-    version = 2  # 2: token shift
+    version = 3  # 2: token shift; 3: learning rate scaled with width
     options: ClassVar[dict[str, Any]] = {
         **OnlinePredictor.options,
         "layers": 2,
@@ -178,7 +181,13 @@ class GPT(OnlinePredictor):
         "lr": 2e-3,
     }
 
+    """lr is the rate at width 128; other widths get lr x 128 / width (muP's rule for Adam), so
+    one setting serves a size sweep instead of being too high for the widest model."""
+
     test_options: ClassVar[dict[str, Any]] = {"layers": 1, "width": 16, "heads": 2, "batch": 32, "context": 8}
+
+    def learning_rate(self) -> float:
+        return self.settings["lr"] * BASE_WIDTH / self.settings["width"]
 
     def make_model(self) -> GPTModel:
         s = self.settings

@@ -17,6 +17,8 @@ The model runs incrementally with its KV cache, one token per step, on both side
 repeats the encoder's computation exactly, so the distributions agree bit for bit on the same
 setup (library versions, dtype, device and thread count are in `config()`). When the window
 of `context` tokens is full, it restarts from the start token plus the last `overlap` tokens.
+With `batch=B` the symbols are cut into B streams whose tokens go through the model together,
+one forward pass of B tokens per step: on a CPU that pass costs about what one token's does.
 
 Weights come through the Hugging Face cache (HF_HOME, HF_HUB_OFFLINE are honoured) or from a
 local folder; transformers is imported only when a model is built, so listing stays fast.
@@ -28,6 +30,7 @@ import functools
 import hashlib
 import json
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -37,7 +40,7 @@ import numpy as np
 from harness import coder
 from harness.errors import HarnessError
 from harness.hookspecs import hookimpl
-from harness.predictor import Predictor
+from harness.predictor import Predictor, Progress, no_progress
 
 LITERALS = 256
 _DTYPES = ("float32", "float64", "bfloat16", "float16")
@@ -190,10 +193,19 @@ def load(model: str, revision: str, gguf_file: str, dtype: str, device: str) -> 
     )
 
 
+def _mixture(token_probs: np.ndarray, literal_counts: np.ndarray, literal_share: float) -> np.ndarray:
+    """The next symbol's distribution: the model's over tokens, and `literal_share` spread over
+    the 256 literal bytes by their counts so far."""
+    literal_probs = literal_counts * (literal_share / literal_counts.sum())
+    return np.concatenate([token_probs * (1.0 - literal_share), literal_probs])
+
+
 class HF(Predictor):
     name = "hf"
     description = "frozen pretrained Hugging Face causal LM: hf:<model id or local folder>[,key=value...]"
+    version = 2
     positional = "model"
+    whole_input = True  # the symbols are cut into `batch` streams, so encode_symbols sees all of them
     options = {
         "model": "",
         "revision": "main",
@@ -202,11 +214,14 @@ class HF(Predictor):
         "device": "cpu",
         "context": 1024,
         "overlap": -1,
+        "batch": 1,
         "threads": 1,
     }
     """context: tokens in the window (capped at the model's maximum); overlap: tokens kept when
-    the window is full (-1: half the context); threads: torch CPU threads (results depend on it,
-    so it is recorded)."""
+    the window is full (-1: half the context); batch: streams the input is cut into and coded in
+    lockstep, one forward pass of `batch` tokens per step (much faster per token where a pass is
+    memory-bound, as on a CPU; each stream starts without context); threads: torch CPU threads
+    (results depend on it, so it is recorded)."""
 
     def __init__(self, **settings: Any) -> None:
         super().__init__(**settings)
@@ -218,8 +233,9 @@ class HF(Predictor):
         self.overlap = self.context // 2 if s["overlap"] == -1 else s["overlap"]
         if not 0 <= self.overlap < self.context - 1:
             raise HarnessError(f"hf: overlap must be in [0, context - 1) = [0, {self.context - 1}), not {self.overlap}")
-        if s["threads"] < 1:
-            raise HarnessError("hf: threads must be >= 1")
+        for key in ("batch", "threads"):
+            if s[key] < 1:
+                raise HarnessError(f"hf: {key} must be >= 1, not {s[key]}")
         torch.set_num_threads(s["threads"])
         self.alphabet_size = self.m.vocab + LITERALS
         self.params = self.m.params
@@ -227,11 +243,6 @@ class HF(Predictor):
         self.flops_per_symbol = 2.0 * (self.m.params - self.m.embedding_params)
         self._torch = torch
         self._device = torch.device(s["device"])
-        self._history: list[int] = []
-        self._literal_counts = np.full(LITERALS, 0.5)
-        self._literals = 0
-        self._symbols = 0
-        self._restart()
 
     def config(self) -> dict[str, Any]:
         import transformers
@@ -251,41 +262,97 @@ class HF(Predictor):
             "device_type": self._device.type,
         }
 
-    def _restart(self) -> None:
-        """A fresh KV cache over the start token and the last `overlap` tokens."""
-        from transformers import DynamicCache
-
-        self._history = self._history[-self.overlap :] if self.overlap else []
-        self._cache = DynamicCache(config=self.m.model.config)
-        self._forward([self.m.start, *self._history])
-
-    def _forward(self, tokens: list[int]) -> None:
-        torch = self._torch
-        with torch.inference_mode():
-            ids = torch.tensor([tokens], dtype=torch.long, device=self._device)
-            out = self.m.model(input_ids=ids, past_key_values=self._cache, use_cache=True, logits_to_keep=1)
-            self._token_probs = torch.softmax(out.logits[0, -1].double(), dim=-1).cpu().numpy()
-
     def predict(self) -> np.ndarray:
-        literal_share = (self._literals + 0.5) / (self._symbols + 1)
-        return np.concatenate(
-            [
-                self._token_probs * (1.0 - literal_share),
-                self._literal_counts * (literal_share / self._literal_counts.sum()),
-            ]
-        )
+        raise HarnessError("hf codes a batch of streams at a time; use encode_symbols/decode_symbols")
 
     def update(self, symbol: int) -> None:
-        self._symbols += 1
-        if symbol >= self.m.vocab:  # the model sees tokens only: its prediction stands
-            self._literals += 1
-            self._literal_counts[symbol - self.m.vocab] += 1.0
+        raise HarnessError("hf codes a batch of streams at a time; use encode_symbols/decode_symbols")
+
+    def streams(self, count: int) -> list[tuple[int, int]]:
+        """[first, end) of each stream: `batch` contiguous runs of the symbols, the last one shorter."""
+        length = -(-count // self.settings["batch"])
+        return [(min(b * length, count), min((b + 1) * length, count)) for b in range(self.settings["batch"])]
+
+    def encode_symbols(self, symbols: np.ndarray, progress: Progress = no_progress) -> tuple[bytes, np.ndarray]:
+        encoder = coder.Encoder(self.alphabet_size)
+        bits = np.zeros(len(symbols), dtype=np.float32)
+        symbols = np.asarray(symbols, dtype=np.int64)
+
+        def code(position: int, probs: np.ndarray) -> int:
+            before = encoder.ideal_bits
+            encoder.encode(int(symbols[position]), probs)
+            bits[position] = encoder.ideal_bits - before
+            return int(symbols[position])
+
+        self._run(len(symbols), code, progress)
+        return encoder.finish(), bits
+
+    def decode_symbols(self, payload: bytes, count: int, progress: Progress = no_progress) -> np.ndarray:
+        decoder = coder.Decoder(payload, self.alphabet_size)
+        symbols = np.zeros(count, dtype=np.int64)
+
+        def code(position: int, probs: np.ndarray) -> int:
+            symbols[position] = decoder.decode(probs)
+            return int(symbols[position])
+
+        self._run(count, code, progress)
+        return symbols
+
+    def _run(self, count: int, code: Callable[[int, np.ndarray], int], progress: Progress) -> None:
+        """Code `count` symbols as `batch` streams in lockstep; `code(position, probs)` codes one.
+
+        A step codes, stream by stream, the literals before the stream's next token and that
+        token, then feeds the tokens to the model in one forward pass (a finished stream feeds
+        the start token, which keeps shapes fixed). Each stream has its own window and literal
+        model, so it is coded exactly as if it were alone. Encoder and decoder differ only in `code`.
+        """
+        if count == 0:
             return
-        self._history.append(symbol)
-        if len(self._history) + 1 > self.context:
-            self._restart()
-        else:
-            self._forward([symbol])
+        vocab = self.m.vocab
+        position, end = (np.array(column) for column in zip(*self.streams(count), strict=True))
+        batch = len(position)
+        literal_counts = np.full((batch, LITERALS), 0.5)
+        literals, coded = np.zeros(batch), np.zeros(batch)
+        history = np.zeros((batch, 0), dtype=np.int64)  # the tokens of the current window
+        token_probs = self._restart(history)
+        while True:
+            fed = np.full(batch, self.m.start)
+            for b in range(batch):
+                while position[b] < end[b]:
+                    share = (literals[b] + 0.5) / (coded[b] + 1)
+                    probs = _mixture(token_probs[b], literal_counts[b], share)
+                    symbol = code(int(position[b]), probs)
+                    position[b] += 1
+                    coded[b] += 1
+                    progress(1)
+                    if symbol < vocab:  # the model sees tokens only: a literal leaves its prediction as it was
+                        fed[b] = symbol
+                        break
+                    literals[b] += 1
+                    literal_counts[b, symbol - vocab] += 1.0
+            if (position >= end).all():
+                return
+            history = np.concatenate([history, fed[:, None]], axis=1)
+            if history.shape[1] + 1 > self.context:
+                history = history[:, history.shape[1] - self.overlap :]
+                token_probs = self._restart(history)
+            else:
+                token_probs = self._forward(fed[:, None])
+
+    def _restart(self, history: np.ndarray) -> np.ndarray:
+        """A fresh KV cache over the start token and `history`; the next token's probabilities."""
+        from transformers import DynamicCache
+
+        self._cache = DynamicCache(config=self.m.model.config)
+        return self._forward(np.concatenate([np.full((len(history), 1), self.m.start), history], axis=1))
+
+    def _forward(self, tokens: np.ndarray) -> np.ndarray:
+        """Feed [streams, n] tokens through the cache; float64 probabilities [streams, vocab]."""
+        torch = self._torch
+        with torch.inference_mode():
+            ids = torch.from_numpy(tokens).to(self._device)
+            out = self.m.model(input_ids=ids, past_key_values=self._cache, use_cache=True, logits_to_keep=1)
+            return torch.softmax(out.logits[:, -1].double(), dim=-1).cpu().numpy()
 
     def to_symbols(self, data: bytes) -> np.ndarray:
         text = data.decode("utf-8", "surrogateescape")
@@ -321,30 +388,35 @@ class HF(Predictor):
                 pos = byte_at[end]
         return out + [literal + b for b in data[pos:]]
 
-    def batched_ideal_bits(self, symbols: np.ndarray, batch: int = 4) -> np.ndarray:
+    def batched_ideal_bits(self, symbols: np.ndarray, windows: int = 4) -> np.ndarray:
         """Each symbol's ideal code length in bits, from batched full-window forward passes.
 
-        The fast path for large corpora: the same windows and literal model as the coded path,
-        but each window runs as one forward pass (`batch` windows at a time) instead of token by
-        token, and nothing is coded or decoded. Unverified: it agrees with the coded path's
-        ideal bits only up to float rounding (about 1e-4 bits per symbol).
+        The fast path for large corpora: the same streams, windows and literal model as the coded
+        path, but each window runs as one forward pass (`windows` windows at a time) instead of
+        token by token, and nothing is coded or decoded. Unverified: it agrees with the coded
+        path's ideal bits only up to float rounding (about 1e-4 bits per symbol).
         """
+        symbols = np.asarray(symbols)
+        streams = [self._stream_ideal_bits(symbols[first:end], windows) for first, end in self.streams(len(symbols))]
+        return np.concatenate([np.zeros(0), *streams])
+
+    def _stream_ideal_bits(self, symbols: np.ndarray, windows: int) -> np.ndarray:
         torch = self._torch
         vocab, start = self.m.vocab, self.m.start
         tokens = [s for s in np.asarray(symbols).tolist() if s < vocab]
-        # Replay `update`'s window schedule: (window, tokens it predicts, index of the first).
+        # Replay `_run`'s window schedule: (window, tokens it predicts, index of the first).
         spans: list[tuple[list[int], int, int]] = []
         window, first = [start], 0
         for i, token in enumerate(tokens):
-            if len(window) + 1 > self.context:  # `update` restarts after appending this token
+            if len(window) + 1 > self.context:  # `_run` restarts after appending this token
                 spans.append((window, i + 1 - first, first))
                 window, first = [start, *(tokens[i + 1 - self.overlap : i + 1] if self.overlap else [])], i + 1
             else:
                 window = window + [token]
         spans.append((window[:-1], len(tokens) - first, first))  # the last token predicts nothing coded
         token_probs = np.zeros(len(tokens))
-        for group in range(0, len(spans), batch):
-            chunk = [span for span in spans[group : group + batch] if span[1]]
+        for group in range(0, len(spans), windows):
+            chunk = [span for span in spans[group : group + windows] if span[1]]
             if not chunk:
                 continue
             width = max(len(w) for w, _, _ in chunk)
@@ -358,10 +430,10 @@ class HF(Predictor):
                     targets = torch.tensor(tokens[first : first + n], device=self._device)
                     picked = log_probs.gather(1, targets[:, None])[:, 0].exp().cpu().numpy()
                     token_probs[first : first + n] = picked
-        return self._coded_bits(np.asarray(symbols), token_probs)
+        return self._coded_bits(symbols, token_probs)
 
     def _coded_bits(self, symbols: np.ndarray, token_probs: np.ndarray) -> np.ndarray:
-        """Per-symbol bits under `predict`'s mixture, quantized as the coder does (every symbol
+        """Per-symbol bits under `_mixture`, quantized as the coder does (every symbol
         gets at least 1 of 2**30, which caps a very unlikely symbol's cost), given each token's
         probability under the model."""
         spare = coder.TOTAL - self.alphabet_size

@@ -147,8 +147,28 @@ def test_window_restarts_round_trip_and_the_batched_fast_path_agrees(registry, t
     predictor = registry.build(spec)
     symbols = predictor.to_symbols(data)
     assert (symbols < predictor.m.vocab).sum() > 4 * 16 and (symbols >= predictor.m.vocab).any()
-    fast = predictor.batched_ideal_bits(symbols, batch=2)
+    fast = predictor.batched_ideal_bits(symbols, windows=2)
     assert np.allclose(fast, encoded.symbol_bits, atol=1e-3)
+
+
+def test_streams_coded_in_lockstep_round_trip_each_as_if_alone(registry, tiny):
+    """batch=3: three streams share each forward pass, and each is coded as the stream alone would be.
+
+    Literals inside a stream, window restarts and a last stream that runs out first are all
+    covered; the fast path replays the same streams.
+    """
+    spec = f"{tiny},context=16,overlap=4,batch=3"
+    data = TEXT + AWKWARD + TEXT + AWKWARD[:20]
+    encoded = _round_trip(registry, spec, data)
+    predictor = registry.build(spec)
+    symbols = predictor.to_symbols(data)
+    streams = predictor.streams(len(symbols))
+    assert len(streams) == 3 and streams[0][1] - streams[0][0] > streams[2][1] - streams[2][0] > 0
+    alone = registry.build(f"{tiny},context=16,overlap=4")
+    for first, end in streams:
+        _, bits = alone.encode_symbols(symbols[first:end])
+        assert np.allclose(bits, encoded.symbol_bits[first:end], atol=1e-3)
+    assert np.allclose(predictor.batched_ideal_bits(symbols, windows=2), encoded.symbol_bits, atol=1e-3)
 
 
 def test_a_changed_model_is_refused_at_decode(registry, tmp_path):

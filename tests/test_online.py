@@ -40,9 +40,10 @@ def test_fresh_instances_give_identical_payloads(registry, name):
     assert other_seed.container != first.container  # the seed really sets the initial weights
 
 
+@pytest.mark.parametrize("updates", [1, 3])
 @pytest.mark.parametrize("name", sorted(TINY))
-def test_code_length_is_the_area_under_the_training_loss_curve(registry, name):
-    predictor, encoded = _encode(registry, TINY[name], TEXT)
+def test_code_length_is_the_area_under_the_training_loss_curve(registry, name, updates):
+    predictor, encoded = _encode(registry, f"{TINY[name]},updates={updates}", TEXT)
     ideal = float(encoded.symbol_bits.sum(dtype=np.float64))
     model = float(predictor.model_bits.sum())
     # The coder codes the model's own probabilities: quantization costs a tiny fraction...
@@ -55,6 +56,20 @@ def test_code_length_is_the_area_under_the_training_loss_curve(registry, name):
     trained = np.arange(len(TEXT)) % length < steps - predictor.settings["context"]
     assert len(predictor.train_bits) == steps // predictor.settings["context"] - 1
     assert sum(predictor.train_bits) == pytest.approx(predictor.model_bits[trained].sum(), rel=1e-4)
+
+
+@pytest.mark.parametrize("name", sorted(TINY))
+def test_more_updates_per_block_learn_a_repetitive_text_faster(registry, name):
+    _, once = _encode(registry, TINY[name], TEXT)
+    predictor, thrice = _encode(registry, f"{TINY[name]},updates=3", TEXT)
+    assert thrice.payload_bytes < once.payload_bytes
+    assert predictor.flops_per_symbol == pytest.approx(10 / 4 * registry.build(TINY[name]).flops_per_symbol)
+    assert container.decode(container.unpack(thrice.container), registry.build(f"{TINY[name]},updates=3")) == TEXT
+
+
+def test_gpt_scales_its_learning_rate_with_width(registry):
+    rates = {w: registry.build(f"gpt:width={w},lr=0.002").learning_rate() for w in (64, 128, 256)}
+    assert rates == {64: pytest.approx(0.004), 128: pytest.approx(0.002), 256: pytest.approx(0.001)}
 
 
 @pytest.mark.parametrize("name", sorted(TINY))
