@@ -183,16 +183,15 @@ def cmd_run(args: argparse.Namespace) -> None:
     done, reused = [], 0
     with _progress() as progress:
         for file in files:
-            data = corpora.take_prefix(file.read(), args.max_bytes)
+            sha256 = corpora.prefix_sha256(file, args.max_bytes)  # files are streamed, never held whole
             for spec in specs:
-                record = sweep.cached(stored, spec, file.name, data, args.max_bytes)
+                record = sweep.cached(stored, spec, sweep.meaning(registry, spec), file.name, sha256, args.max_bytes)
                 if record is None:
-                    task = progress.add_task(f"{spec} on {file.name}", total=2 * len(data))
+                    task = progress.add_task(f"{spec} on {file.name}", total=None)
                     record = measure.measure_predictor(
                         registry,
                         spec,
                         file,
-                        data,
                         lambda n, task=task: progress.advance(task, n),
                         curve_store=store,
                         expect=lambda total, task=task: progress.update(task, total=total),
@@ -204,9 +203,11 @@ def cmd_run(args: argparse.Namespace) -> None:
                     reused += 1
                 done.append(record)
             for baseline in baselines:
-                record = sweep.cached(stored, baseline.item.name, file.name, data, args.max_bytes)
+                record = sweep.cached(
+                    stored, baseline.item.name, baseline.item.version, file.name, sha256, args.max_bytes
+                )
                 if record is None:
-                    record = measure.measure_baseline(baseline.item, file, data, args.max_bytes)
+                    record = measure.measure_baseline(baseline.item, file, args.max_bytes)
                     results.append(store, record)
                 else:
                     reused += 1
@@ -216,7 +217,7 @@ def cmd_run(args: argparse.Namespace) -> None:
         stdout.print(table)
     if reused:
         console.print(
-            f"{reused} of {len(done)} results reused from the store (same spec, data, harness version); "
+            f"{reused} of {len(done)} results reused from the store (same spec and options, data, versions); "
             "--force recomputes them"
         )
     console.print(f"results appended to {store}")

@@ -160,13 +160,15 @@ class Encoded:
     """Range coder bytes, without the header and the segments' length fields."""
     symbols: int
     container_bytes: int
+    ideal_bits: float
+    """Sum of the symbols' ideal code lengths (-log2 p of the quantized distributions)."""
     symbol_bits: np.ndarray
     """Ideal code length of each symbol in bits (the online loss curve); empty unless asked for."""
     container: bytes = b""
     """The whole container, when coded in memory (`encode`)."""
 
 
-def _byte_level(predictor: Predictor) -> bool:
+def byte_level(predictor: Predictor) -> bool:
     """True when symbols are the bytes themselves, so the input can be cut anywhere."""
     cls = type(predictor)
     return cls.to_symbols is Predictor.to_symbols and cls.from_symbols is Predictor.from_symbols
@@ -188,7 +190,7 @@ def encode_stream(
     input; a tokenizing predictor needs the whole input to tokenize it. `expect` is told the
     symbol count before coding starts (for progress bars).
     """
-    streaming = _byte_level(predictor) and not predictor.whole_input
+    streaming = byte_level(predictor) and not predictor.whole_input
     if streaming:
         count, data = length, b""
     else:
@@ -201,7 +203,7 @@ def encode_stream(
     out.write(_header_bytes(spec, predictor.config(), length, count, segment))
     crc_at = out.tell()
     out.write(bytes(4))
-    crc, payload_bytes, bits = zlib.crc32(data), 0, []
+    crc, payload_bytes, ideal_bits, bits = zlib.crc32(data), 0, 0.0, []
     for first, n in _segments(count, segment):
         if streaming:
             chunk = _read_exactly(source, n)
@@ -212,6 +214,7 @@ def encode_stream(
         payload, segment_bits = predictor.encode_symbols(symbols, progress)
         out.write(_varint(len(payload)) + payload)
         payload_bytes += len(payload)
+        ideal_bits += float(segment_bits.sum(dtype=np.float64))
         if keep_bits:
             bits.append(segment_bits)
     if source.read(1):
@@ -221,7 +224,7 @@ def encode_stream(
     out.write(crc.to_bytes(4, "big"))
     out.seek(end)
     symbol_bits = np.concatenate(bits) if bits else np.zeros(0, dtype=np.float32)
-    return Encoded(payload_bytes, count, end - start, symbol_bits)
+    return Encoded(payload_bytes, count, end - start, ideal_bits, symbol_bits)
 
 
 def _segments(count: int, segment: int) -> Iterator[tuple[int, int]]:
@@ -270,7 +273,7 @@ def decode_stream(
     mismatch = config_mismatch(header.config, predictor.config())
     if mismatch:
         raise HarnessError(f"cannot decode: the stream was written with another predictor setup ({mismatch})")
-    streaming = _byte_level(predictor)
+    streaming = byte_level(predictor)
     if streaming and header.symbols != header.length:  # refused now, not after decoding them all
         raise HarnessError("not a valid .hz file: symbol count differs from the length for a byte predictor")
     crc, length, pieces = 0, 0, []

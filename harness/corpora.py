@@ -12,16 +12,18 @@ from __future__ import annotations
 import difflib
 import hashlib
 import http.client
+import io
 import os
 import tarfile
 import urllib.request
 import zipfile
 import zlib
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from functools import partial
 from pathlib import Path, PurePosixPath
-from typing import IO
+from typing import IO, Any, BinaryIO
 from urllib.parse import urlparse
 
 from rich.console import Console
@@ -36,12 +38,19 @@ class CorpusFile:
 
     `entropy_bits(n)` is the true information content of the first n bytes, for synthetic
     sources whose floor is known; `meta` describes the source (sha256, size, url, ...).
+    `opener` opens a file on disk (checked like `read`) so that its bytes are streamed rather
+    than held; without one, `open` serves what `read` makes in memory (generated corpora).
     """
 
     name: str
     read: Callable[[], bytes]
     entropy_bits: Callable[[int], float] | None = None
     meta: dict = field(default_factory=dict)
+    opener: Callable[[], BinaryIO] | None = None
+
+    def open(self) -> BinaryIO:
+        """The bytes as a binary file, read as they are used where they lie on disk."""
+        return self.opener() if self.opener else io.BytesIO(self.read())
 
 
 @dataclass(frozen=True)
@@ -63,13 +72,43 @@ def cache_dir() -> Path:
     return Path(value).expanduser() if value else Path.home() / ".cache" / "harness"
 
 
-def take_prefix(data: bytes, max_bytes: int | None) -> bytes:
-    """The first `max_bytes` bytes of `data` (all of it for None)."""
+def prefix_length(size: int, max_bytes: int | None) -> int:
+    """How many of `size` bytes a `max_bytes` limit takes (all of them for None)."""
     if max_bytes is None:
-        return data
+        return size
     if max_bytes < 0:
         raise HarnessError(f"max bytes must be >= 0, got {max_bytes}")
-    return data[:max_bytes]
+    return min(size, max_bytes)
+
+
+class Prefix:
+    """The first `length` bytes of a binary file as a stream, hashed (sha256) as they are read."""
+
+    def __init__(self, file: BinaryIO, length: int) -> None:
+        self.file, self.length, self.left, self.sha256 = file, length, length, hashlib.sha256()
+
+    def read(self, n: int = -1) -> bytes:
+        chunk = self.file.read(self.left if n < 0 else min(n, self.left))
+        self.left -= len(chunk)
+        self.sha256.update(chunk)
+        return chunk
+
+
+@contextmanager
+def open_prefix(file: CorpusFile, max_bytes: int | None) -> Iterator[Prefix]:
+    """`file`'s first `max_bytes` bytes (all for None) as a `Prefix` stream."""
+    with file.open() as stream:
+        size = stream.seek(0, os.SEEK_END)
+        stream.seek(0)
+        yield Prefix(stream, prefix_length(size, max_bytes))
+
+
+def prefix_sha256(file: CorpusFile, max_bytes: int | None) -> str:
+    """The sha256 of `file`'s first `max_bytes` bytes, read a MB at a time."""
+    with open_prefix(file, max_bytes) as prefix:
+        while prefix.read(1 << 20):
+            pass
+        return prefix.sha256.hexdigest()
 
 
 def resolve(spec: str, corpora: dict[str, Corpus], *, data_dir: Path | None = None) -> list[CorpusFile]:
@@ -136,7 +175,7 @@ def _local_files(spec: str) -> list[CorpusFile]:
 
 
 def _local_file(name: str, path: Path) -> CorpusFile:
-    return CorpusFile(name, path.read_bytes, meta={"path": str(path.resolve())})
+    return CorpusFile(name, path.read_bytes, meta={"path": str(path.resolve())}, opener=partial(open, path, "rb"))
 
 
 def _served_from(root: Path, file: CorpusFile) -> CorpusFile:
@@ -144,14 +183,38 @@ def _served_from(root: Path, file: CorpusFile) -> CorpusFile:
     path = root / file.name
     if "url" not in file.meta or not path.is_file():
         return file
-    return replace(file, read=partial(_read_verified, path, file.meta), meta={**file.meta, "path": str(path)})
+    return replace(
+        file,
+        read=partial(_read_verified, path, file.meta),
+        meta={**file.meta, "path": str(path)},
+        opener=partial(_open_verified, path, file.meta),
+    )
+
+
+def _open_checked(path: Path, meta: dict, complaint: Callable[[str], str]) -> BinaryIO:
+    """`path` opened at its start once its size and sha256 (hashed a MB at a time) match `meta`."""
+    file = open(path, "rb")
+    try:
+        digest, size = hashlib.sha256(), 0
+        while chunk := file.read(1 << 20):
+            digest.update(chunk)
+            size += len(chunk)
+        if problem := _problem(meta, size, digest.hexdigest()):
+            raise HarnessError(complaint(problem))
+        file.seek(0)
+    except BaseException:
+        file.close()
+        raise
+    return file
+
+
+def _open_verified(path: Path, meta: dict) -> BinaryIO:
+    return _open_checked(path, meta, lambda problem: f"{path} is not the expected file: {problem}")
 
 
 def _read_verified(path: Path, meta: dict) -> bytes:
-    data = path.read_bytes()
-    if problem := _problem(meta, len(data), hashlib.sha256(data).hexdigest()):
-        raise HarnessError(f"{path} is not the expected file: {problem}")
-    return data
+    with _open_verified(path, meta) as file:
+        return file.read()
 
 
 def _problem(meta: dict, size: int, sha256: str) -> str | None:
@@ -183,6 +246,7 @@ def archive_corpus(
                 f"{name}/{member}",
                 partial(_read_cached, name, member, url, members, archive_sha256),
                 meta={"url": url, "size": size, "sha256": sha256},
+                opener=partial(_open_cached, name, member, url, members, archive_sha256),
             )
             for member, (size, sha256) in members.items()
         ]
@@ -190,18 +254,24 @@ def archive_corpus(
     return Corpus(name, description, files)
 
 
-def _read_cached(
+def _open_cached(
     corpus: str, member: str, url: str, members: dict[str, tuple[int, str | None]], archive_sha256: str | None
-) -> bytes:
+) -> BinaryIO:
     folder = cache_dir() / "corpora" / corpus
     path = folder / member
     if not path.is_file():
         _fetch(corpus, url, members, archive_sha256, folder)
     size, sha256 = members[member]
-    data = path.read_bytes()
-    if problem := _problem({"size": size, "sha256": sha256}, len(data), hashlib.sha256(data).hexdigest()):
-        raise HarnessError(f"cached {path} is damaged ({problem}); delete it to download again")
-    return data
+    return _open_checked(
+        path,
+        {"size": size, "sha256": sha256},
+        lambda problem: f"cached {path} is damaged ({problem}); delete it to download again",
+    )
+
+
+def _read_cached(*where: Any) -> bytes:
+    with _open_cached(*where) as file:
+        return file.read()
 
 
 def _fetch(

@@ -1,12 +1,13 @@
 """One measurement: code a corpus file, decode it again, compare, and make the result record.
 
 A ratio is only claimed for data we got back: `verified` is true only when the decoded bytes
-equal the original byte for byte.
+equal the original byte for byte. The coded stream goes to a temporary file and the input is
+read from its file a piece at a time, so a file larger than memory can be measured.
 """
 
 from __future__ import annotations
 
-import hashlib
+import tempfile
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -17,11 +18,16 @@ from typing import Any
 
 import psutil
 
-from harness import container, curves, results
-from harness.baselines import Baseline
+from harness import container, corpora, curves, results
+from harness.baselines import Baseline, compress_stream, decompress_stream
 from harness.corpora import CorpusFile
+from harness.errors import HarnessError
 from harness.plugins import Registry
 from harness.predictor import Progress, no_progress
+
+CURVE_MAX_SYMBOLS = 1 << 24
+"""Longest loss curve kept for a streaming predictor (float32 per symbol: 64 MiB); a longer
+input is measured with no curve, so that memory stays bounded."""
 
 
 @contextmanager
@@ -55,98 +61,142 @@ def _ratios(raw: int, compressed: int, model_bytes: int = 0) -> dict[str, Any]:
     }
 
 
-def _common(file: CorpusFile, data: bytes, max_bytes: int | None) -> dict[str, Any]:
-    entropy = file.entropy_bits(len(data)) if file.entropy_bits else None
+def _common(file: CorpusFile, length: int, sha256: str, max_bytes: int | None) -> dict[str, Any]:
+    entropy = file.entropy_bits(length) if file.entropy_bits else None
     return {
         "corpus": file.name,
-        "corpus_sha256": hashlib.sha256(data).hexdigest(),
+        "corpus_sha256": sha256,
         "max_bytes": max_bytes,  # leaderboards keep prefix runs apart from whole files
         "entropy_bits": entropy,
-        "entropy_bits_per_byte": entropy / len(data) if entropy is not None and data else None,
+        "entropy_bits_per_byte": entropy / length if entropy is not None and length else None,
         "timestamp": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         **results.environment(),
     }
+
+
+class _Compare:
+    """A sink for decoded bytes that checks each piece against the original as it comes."""
+
+    def __init__(self, original: corpora.Prefix) -> None:
+        self.original, self.equal = original, True
+
+    def write(self, data: bytes) -> int:
+        self.equal = self.equal and self.original.read(len(data)) == data
+        return len(data)
+
+
+def _decodes_to_original(file: CorpusFile, max_bytes: int | None, decode: Callable[[_Compare], object]) -> bool:
+    """True when `decode` writes exactly the original bytes; a decoder that refuses its input
+    (a HarnessError: corrupt stream, failed CRC, ...) got nothing back, so that is False too."""
+    with corpora.open_prefix(file, max_bytes) as original:
+        sink = _Compare(original)
+        try:
+            decode(sink)
+        except HarnessError:
+            return False
+        return sink.equal and not original.left
 
 
 def measure_predictor(
     registry: Registry,
     spec: str,
     file: CorpusFile,
-    data: bytes,
     progress: Progress = no_progress,
     curve_store: Path | None = None,
     expect: Progress = no_progress,
     max_bytes: int | None = None,
 ) -> dict[str, Any]:
-    """Encode `data` with a fresh predictor, decode with another, compare; return the record.
+    """Encode `file` (its first `max_bytes` bytes, if given) with a fresh predictor, decode with
+    another, compare; return the record.
 
-    `progress` is told about symbols done, encode and decode both (2 x symbols in all), and
-    `expect` that total once it is known (tokenizing predictors code fewer symbols than bytes). With
-    `curve_store`, the per-symbol code lengths (the online loss curve) are saved beside that
-    results store and the record names the file (`curve`). `max_bytes` records the prefix
-    limit `data` was cut to, if any.
+    Both directions stream through a temporary file, so memory does not grow with the input for
+    predictors that code it a segment at a time (not `whole_input`): the input is read twice, a
+    piece at a time, to encode it and to compare the decoded pieces with. `progress` is told about
+    symbols done, encode and decode both (2 x symbols in all), and `expect` that total once it
+    is known (tokenizing predictors code fewer symbols than bytes). With `curve_store`, the
+    per-symbol code lengths (the online loss curve) are saved beside that results store and the
+    record names the file (`curve`), for inputs of up to CURVE_MAX_SYMBOLS symbols (float32
+    each, held until the end) or from predictors that hold the whole input anyway.
     """
-    cls, _, canonical = registry.predictor(spec)
-    with peak_rss() as peak:
+    cls, settings, canonical = registry.predictor(spec)
+    with corpora.open_prefix(file, max_bytes) as source, tempfile.TemporaryFile() as coded, peak_rss() as peak:
         encoder_side = registry.build(canonical)
+        keep_bits = curve_store is not None and (
+            encoder_side.whole_input or not container.byte_level(encoder_side) or source.length <= CURVE_MAX_SYMBOLS
+        )
         start = time.perf_counter()
-        encoded = container.encode(data, canonical, encoder_side, progress, lambda n: expect(2 * n))
+        encoded = container.encode_stream(
+            source, source.length, coded, canonical, encoder_side, progress, lambda n: expect(2 * n), keep_bits
+        )
         encode_seconds = time.perf_counter() - start
 
+        def decode(out: _Compare) -> None:
+            coded.seek(0)
+            header, segments = container.read_header(coded, encoded.container_bytes)
+            container.decode_stream(header, segments, out, registry.build(canonical), progress)
+
         start = time.perf_counter()
-        decoded = container.decode(container.unpack(encoded.container), registry.build(canonical), progress)
+        verified = _decodes_to_original(file, max_bytes, decode)
         decode_seconds = time.perf_counter() - start
-    ideal_bits = float(encoded.symbol_bits.sum(dtype="float64"))
     curve = None
-    if curve_store is not None:
+    if keep_bits:
         # Batched online learners code out of file order; their curve is drawn in coding order.
         order = getattr(encoder_side, "coding_order", None)
         bits = encoded.symbol_bits[order(encoded.symbols)] if order else encoded.symbol_bits
         curve = curves.save(curve_store, bits)
+    length = source.length
     return {
         "kind": "predictor",
         "predictor": cls.name,
         "spec": canonical,
+        "predictor_version": cls.version,
+        "settings": settings,  # every option, defaults included: what the spec meant when it ran
         "fingerprint": encoder_side.fingerprint(),
-        **_ratios(len(data), len(encoded.container), encoder_side.model_bytes),
+        **_ratios(length, encoded.container_bytes, encoder_side.model_bytes),
         "payload_bytes": encoded.payload_bytes,
-        "header_bytes": len(encoded.container) - encoded.payload_bytes,
+        "header_bytes": encoded.container_bytes - encoded.payload_bytes,
         "symbols": encoded.symbols,
-        "ideal_bits": ideal_bits,
-        "coder_overhead_bits": 8 * encoded.payload_bytes - ideal_bits,
-        "verified": decoded == data,
+        "ideal_bits": encoded.ideal_bits,
+        "coder_overhead_bits": 8 * encoded.payload_bytes - encoded.ideal_bits,
+        "verified": verified,
         "curve": curve,
         "params": encoder_side.params,
         "model_bytes": encoder_side.model_bytes,
-        "flops_per_byte": encoder_side.flops_per_symbol * encoded.symbols / len(data) if data else None,
+        "flops_per_byte": encoder_side.flops_per_symbol * encoded.symbols / length if length else None,
         "encode_seconds": encode_seconds,
         "decode_seconds": decode_seconds,
         "peak_rss_bytes": peak(),
-        **_common(file, data, max_bytes),
+        **_common(file, length, source.sha256.hexdigest(), max_bytes),
     }
 
 
-def measure_baseline(baseline: Baseline, file: CorpusFile, data: bytes, max_bytes: int | None = None) -> dict[str, Any]:
-    """Run a reference compressor both ways on `data` and compare."""
-    with peak_rss() as peak:
+def measure_baseline(baseline: Baseline, file: CorpusFile, max_bytes: int | None = None) -> dict[str, Any]:
+    """Run a reference compressor both ways on `file` (its first `max_bytes` bytes, if given)
+    and compare, streaming through a temporary file as `measure_predictor` does."""
+    with corpora.open_prefix(file, max_bytes) as source, tempfile.TemporaryFile() as coded, peak_rss() as peak:
         start = time.perf_counter()
-        compressed = baseline.compress(data)
+        compressed = compress_stream(baseline, source, coded, source.length)
         encode_seconds = time.perf_counter() - start
+
+        def decode(out: _Compare) -> None:
+            coded.seek(0)
+            decompress_stream(baseline, coded, out)
+
         start = time.perf_counter()
-        decoded = baseline.decompress(compressed)
+        verified = _decodes_to_original(file, max_bytes, decode)
         decode_seconds = time.perf_counter() - start
     return {
         "kind": "baseline",
         "predictor": baseline.name,
         "spec": baseline.name,
         "baseline_version": baseline.version,
-        **_ratios(len(data), len(compressed)),
-        "verified": decoded == data,
+        **_ratios(source.length, compressed),
+        "verified": verified,
         "params": None,
         "model_bytes": 0,
         "flops_per_byte": None,
         "encode_seconds": encode_seconds,
         "decode_seconds": decode_seconds,
         "peak_rss_bytes": peak(),
-        **_common(file, data, max_bytes),
+        **_common(file, source.length, source.sha256.hexdigest(), max_bytes),
     }

@@ -157,6 +157,12 @@ def typed_options(cls: type[Predictor], raw: dict[str, str]) -> dict[str, Any]:
     return typed
 
 
+def definition(name: str, version: int, settings: dict[str, Any]) -> str:
+    """What a predictor's results mean besides the data: name, version and every option value,
+    defaults included, so that a changed default or a new version never reuses an old result."""
+    return f"{name}@{version}:" + json.dumps(settings, sort_keys=True, separators=(",", ":"))
+
+
 def canonical_spec(name: str, settings: dict[str, Any], cls: type[Predictor]) -> str:
     """'name:key=value,...' listing only options that differ from their defaults, sorted."""
     changed = {k: v for k, v in sorted(settings.items()) if cls.options.get(k) != v}

@@ -6,14 +6,14 @@ sweep loses at most the jobs still running. Jobs run in a local process pool, or
 cluster (`ray.init(address)`) once one machine is not enough: a job carries only names, so any
 worker with the harness installed (and the data dir or download cache) can run it.
 
-A job whose result is already stored (same spec, corpus name and content sha256, --max-bytes,
-harness version) is not run again unless forced. The spec is the cache's idea of the predictor:
-a change of a predictor's defaults needs a new harness version (or --force).
+A job whose result is already stored is not run again unless forced: same spec, corpus name and
+content sha256, --max-bytes, harness version, and the same definition (a predictor's version and
+every option value, defaults included; a baseline's library version), so a changed default or
+a new predictor version never reuses an old result.
 """
 
 from __future__ import annotations
 
-import hashlib
 import os
 from collections.abc import Callable, Iterator
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
@@ -25,6 +25,7 @@ import harness
 from harness import corpora, measure
 from harness.errors import HarnessError
 from harness.plugins import Registry, load_registry
+from harness.predictor import definition
 
 EXECUTORS = ("local", "ray")
 
@@ -41,23 +42,46 @@ class Job:
     plugin_files: tuple[str, ...] = ()
 
 
+def _recorded_definition(record: dict[str, Any]) -> str | None:
+    if record.get("kind") == "baseline":
+        return record.get("baseline_version")
+    if "settings" not in record:  # written before settings were recorded: never reused
+        return None
+    return definition(record["predictor"], record["predictor_version"], record["settings"])
+
+
 def cache(records: list[dict[str, Any]]) -> dict[tuple, dict[str, Any]]:
-    """Verified records by (spec, corpus, sha256, --max-bytes, harness version); later ones win.
+    """Verified records by (spec, definition, corpus, sha256, --max-bytes, harness version); later ones win.
 
     --max-bytes is part of the key because it decides the table a result is shown in.
     """
     return {
-        (r["spec"], r["corpus"], r["corpus_sha256"], r.get("max_bytes"), r.get("harness_version")): r
+        (
+            r["spec"],
+            _recorded_definition(r),
+            r["corpus"],
+            r["corpus_sha256"],
+            r.get("max_bytes"),
+            r.get("harness_version"),
+        ): r
         for r in records
         if r.get("verified") and {"spec", "corpus", "corpus_sha256"} <= set(r)
     }
 
 
+def meaning(registry: Registry, spec: str, baseline: bool = False) -> str:
+    """The definition a stored result must have been made under to stand for `spec` now."""
+    if baseline:
+        return registry.baselines[spec].item.version
+    cls, settings, _ = registry.predictor(spec)
+    return definition(cls.name, cls.version, settings)
+
+
 def cached(
-    index: dict[tuple, dict[str, Any]], spec: str, corpus: str, data: bytes, max_bytes: int | None
+    index: dict[tuple, dict[str, Any]], spec: str, meant: str, corpus: str, sha256: str, max_bytes: int | None
 ) -> dict[str, Any] | None:
-    """The stored result for `spec` on exactly these bytes under this harness version, if any."""
-    return index.get((spec, corpus, hashlib.sha256(data).hexdigest(), max_bytes, harness.__version__))
+    """The stored result for `spec` (as `meaning` defines it) on the bytes with this sha256, if any."""
+    return index.get((spec, meant, corpus, sha256, max_bytes, harness.__version__))
 
 
 def with_size(spec: str, size: str | None) -> str:
@@ -100,9 +124,9 @@ def grid(
     ]
 
 
-def _data(registry: Registry, job: Job) -> tuple[corpora.CorpusFile, bytes]:
+def _file(registry: Registry, job: Job) -> corpora.CorpusFile:
     (file,) = registry.corpus_files([job.corpus], job.data_dir)
-    return file, corpora.take_prefix(file.read(), job.max_bytes)
+    return file
 
 
 def run_job(job: Job) -> dict[str, Any]:
@@ -113,23 +137,26 @@ def run_job(job: Job) -> dict[str, Any]:
     """
     try:
         registry = load_registry(plugin_files=list(job.plugin_files))
-        file, data = _data(registry, job)
+        file = _file(registry, job)
         if job.baseline:
-            return measure.measure_baseline(registry.baselines[job.spec].item, file, data, job.max_bytes)
-        return measure.measure_predictor(registry, job.spec, file, data, max_bytes=job.max_bytes)
+            return measure.measure_baseline(registry.baselines[job.spec].item, file, job.max_bytes)
+        return measure.measure_predictor(registry, job.spec, file, max_bytes=job.max_bytes)
     except HarnessError as error:
         return {"error": str(error), "spec": job.spec, "corpus": job.corpus}
 
 
 def pending(registry: Registry, jobs: list[Job], records: list[dict[str, Any]]) -> list[Job]:
     """The jobs whose result is not in `records` yet."""
-    index, data = cache(records), {}
+    index, digests = cache(records), {}
     todo = []
     for job in jobs:
         key = (job.corpus, job.max_bytes)
-        if key not in data:
-            data[key] = _data(registry, job)[1]
-        if cached(index, job.spec, job.corpus, data[key], job.max_bytes) is None:
+        if key not in digests:
+            digests[key] = corpora.prefix_sha256(_file(registry, job), job.max_bytes)
+        if (
+            cached(index, job.spec, meaning(registry, job.spec, job.baseline), job.corpus, digests[key], job.max_bytes)
+            is None
+        ):
             todo.append(job)
     return todo
 

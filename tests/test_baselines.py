@@ -1,12 +1,17 @@
+import io
+import struct
 import sys
 from pathlib import Path
 
 import numpy as np
+import pyppmd
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from harness import baselines
 from harness.baselines import standard_baselines
+from harness.errors import HarnessError
 from harness_plugins.baselines import harness_baselines
 
 SHARED = Path(__file__).resolve().parents[1].parent / "shared"
@@ -63,3 +68,93 @@ BOOK1 = {"gzip -9": 312_281, "bzip2 -9": 232_598, "xz -9e": 261_116}
 def test_book1_sizes_match_the_command_line_tools(name):
     data = (SHARED / "corpora" / "calgary" / "book1").read_bytes()
     assert len(BASELINES[name].compress(data)) == pytest.approx(BOOK1[name], rel=0.002)
+
+
+TEXT = Path(baselines.__file__).read_bytes() * 4
+
+
+@pytest.mark.parametrize("name", BASELINES)
+def test_streamed_decompression_gives_bounded_pieces_whatever_the_ratio(name, monkeypatch):
+    monkeypatch.setattr(baselines, "PPMD_BLOCK", 1 << 20)
+    baseline = BASELINES[name]
+    for data in (TEXT, bytes(4 << 20)):  # 4 MB of zeros packs into a few KB
+        packed = io.BytesIO()
+        baselines.compress_stream(baseline, io.BytesIO(data), packed, len(data))
+        pieces = list(baseline.unstream(io.BytesIO(packed.getvalue())))
+        assert b"".join(pieces) == data
+        assert max(map(len, pieces)) <= 2 * baselines.STREAM_CHUNK  # brotli's limit is loose, up to 2x
+        out = io.BytesIO()
+        assert baselines.decompress_stream(baseline, io.BytesIO(packed.getvalue()), out) == len(data)
+        assert out.getvalue() == data
+
+
+@pytest.mark.parametrize("name", BASELINES)
+def test_truncated_streams_are_a_harness_error(name):
+    baseline = BASELINES[name]
+    packed = baseline.compress(TEXT)
+    for cut in (5, len(packed) // 2, len(packed) - 1):  # (an empty file is zero gzip members: no error)
+        with pytest.raises(HarnessError, match=f"{name} cannot decompress"):
+            baselines.decompress_stream(baseline, io.BytesIO(packed[:cut]), io.BytesIO())
+
+
+def test_ppmd_blocks_round_trip_across_block_boundaries(monkeypatch):
+    monkeypatch.setattr(baselines, "PPMD_BLOCK", 1000)
+    monkeypatch.setattr(baselines, "STREAM_CHUNK", 300)
+    ppmd = BASELINES["ppmd -o6"]
+    for n in (0, 1, 999, 1000, 1001, 2000, 2001, 4567):
+        data = TEXT[:n]
+        packed = ppmd.compress(data)
+        streamed = io.BytesIO()
+        baselines.compress_stream(ppmd, io.BytesIO(data), streamed, n)
+        assert streamed.getvalue() == packed
+        assert ppmd.decompress(packed) == data
+        assert b"".join(ppmd.unstream(io.BytesIO(packed))) == data
+    # 8-byte length, then every block but the last preceded by its coded size; each block is
+    # a PPMd stream of its own, so the first one decodes by itself.
+    packed = ppmd.compress(TEXT[:2500])
+    assert struct.unpack_from("<Q", packed) == (2500,)
+    (first,) = struct.unpack_from("<I", packed, 8)
+    assert pyppmd.Ppmd7Decoder(6, 16 << 20).decode(packed[12 : 12 + first], 1000) == TEXT[:1000]
+
+
+def test_ppmd_of_one_block_is_one_plain_ppmd_stream():
+    """So results on inputs under PPMD_BLOCK are those of the whole-stream coder, byte for byte."""
+    data = TEXT[:50_000]
+    encoder = pyppmd.Ppmd7Encoder(6, 16 << 20)
+    plain = struct.pack("<Q", len(data)) + encoder.encode(bytes(data)) + encoder.flush()
+    assert BASELINES["ppmd -o6"].compress(data) == plain
+
+
+def test_ppmd_hands_its_encoder_small_pieces_of_one_reused_buffer(monkeypatch):
+    """pyppmd's encode() keeps every buffer it is given alive, and corrupts its output when one
+    call's output passes 32 KiB: it gets one reused buffer, at most 16 KiB at a time."""
+    calls = []
+    real = pyppmd.Ppmd7Encoder
+
+    class Spy:
+        def __init__(self, *args):
+            self.encoder = real(*args)
+
+        def encode(self, data):
+            calls.append((data.obj if isinstance(data, memoryview) else data, len(data)))
+            return self.encoder.encode(data)
+
+        def flush(self):
+            return self.encoder.flush()
+
+    monkeypatch.setattr(pyppmd, "Ppmd7Encoder", Spy)
+    data = (TEXT * 3)[: 6 * baselines.PPMD_FEED + 5]
+    before = sys.getrefcount(data)
+    packed = BASELINES["ppmd -o6"].compress(data)
+    assert sys.getrefcount(data) == before
+    assert [n for _, n in calls] == [baselines.PPMD_FEED] * 6 + [5] and baselines.PPMD_FEED <= 16 << 10
+    assert len({id(buffer) for buffer, _ in calls}) == 1 and isinstance(calls[0][0], bytearray)
+    monkeypatch.undo()
+    assert BASELINES["ppmd -o6"].decompress(packed) == data
+
+
+def test_ppmd_refuses_an_implausible_block_size_before_reading_it(monkeypatch):
+    monkeypatch.setattr(baselines, "PPMD_BLOCK", 1000)
+    crafted = struct.pack("<QI", 5000, 2**32 - 1) + b"x" * 10
+    with pytest.raises(HarnessError, match="implausible block size"):
+        baselines.decompress_stream(BASELINES["ppmd -o6"], io.BytesIO(crafted), io.BytesIO())

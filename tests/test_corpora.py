@@ -16,7 +16,7 @@ import pytest
 
 import harness_corpora
 from harness.baselines import standard_baselines
-from harness.corpora import archive_corpus, cache_dir, data_dir, resolve, take_prefix
+from harness.corpora import archive_corpus, cache_dir, data_dir, prefix_length, resolve
 from harness.errors import HarnessError
 from harness_corpora import python, standard, synthetic
 
@@ -218,11 +218,11 @@ def test_resolve_unknown_suggests_close_matches(spec, expected):
 
 
 def test_small_helpers(monkeypatch, tmp_path):
-    assert take_prefix(b"abcdef", None) == b"abcdef"
-    assert take_prefix(b"abcdef", 2) == b"ab"
-    assert take_prefix(b"abcdef", 100) == b"abcdef"
+    assert prefix_length(6, None) == 6
+    assert prefix_length(6, 2) == 2
+    assert prefix_length(6, 100) == 6
     with pytest.raises(HarnessError):
-        take_prefix(b"abc", -1)
+        prefix_length(3, -1)
     assert data_dir() is None
     monkeypatch.setenv("HARNESS_DATA_DIR", str(tmp_path))
     assert data_dir() == tmp_path
@@ -249,9 +249,13 @@ def test_data_dir_serves_verified_standard_files(tmp_path, monkeypatch):
     monkeypatch.setenv("HARNESS_DATA_DIR", str(copy))  # found through the environment
     [book1] = resolve("calgary/book1", CORPORA)
     assert sha256(book1.read()) == standard.CALGARY["book1"][1]
+    with book1.open() as stream:  # streamed from the file, checked the same way
+        assert stream.read(10) == book1.read()[:10]
     [paper1] = resolve("calgary/paper1", CORPORA)
     with pytest.raises(HarnessError, match="paper1 is not the expected file: sha256"):
         paper1.read()
+    with pytest.raises(HarnessError, match="paper1 is not the expected file: sha256"):
+        paper1.open()
 
 
 # --- download (through a local web server) ----------------------------------------------
@@ -318,9 +322,13 @@ def test_download_extracts_caches_and_verifies(server, tmp_path, kind):
     folder = tmp_path / "cache" / "corpora" / "tiny"
     assert sorted(p.name for p in folder.iterdir()) == ["a.txt", "b.bin"]  # archive and temp files gone
 
+    with files["tiny/b.bin"].open() as stream:
+        assert stream.read() == MEMBERS["b.bin"]
     (folder / "a.txt").write_bytes(b"damaged")
     with pytest.raises(HarnessError, match="damaged .*delete it"):
         files["tiny/a.txt"].read()
+    with pytest.raises(HarnessError, match="damaged .*delete it"):
+        files["tiny/a.txt"].open()
 
 
 def test_download_rejects_wrong_checksums(server, tmp_path):

@@ -59,8 +59,19 @@ def test_sizes_and_specs():
 
 def sweep_cli(plugin, corpus, store, *extra):
     return run_cli(
-        "sweep", "--plugin", str(plugin), "-p", "toy", "--sizes", "width=2,4,16", "-c", str(corpus),
-        "--no-baselines", "--results", str(store), *extra,
+        "sweep",
+        "--plugin",
+        str(plugin),
+        "-p",
+        "toy",
+        "--sizes",
+        "width=2,4,16",
+        "-c",
+        str(corpus),
+        "--no-baselines",
+        "--results",
+        str(store),
+        *extra,
     )
 
 
@@ -86,6 +97,27 @@ def test_local_sweep_runs_the_grid_then_reuses_it(grid_inputs):
     assert len(store.read_text().splitlines()) == 6
 
 
+@pytest.mark.parametrize(
+    "change",
+    [
+        ('options = {"width": 1}', 'options = {"width": 1, "smooth": 0.5}'),
+        ('name = "toy"', 'name = "toy"; version = 2'),
+    ],
+    ids=["a new default", "a new version"],
+)
+def test_a_changed_predictor_definition_is_not_reused(grid_inputs, change):
+    """The same spec under a new default option or a new predictor version means other bits."""
+    plugin, corpus, store = grid_inputs
+    assert sweep_cli(plugin, corpus, store).returncode == 0
+    plugin.write_text(
+        TOY_PLUGIN.replace(*change).replace("def __init__(self, width=1)", "def __init__(self, width=1, **_)")
+    )
+    again = sweep_cli(plugin, corpus, store)
+    assert again.returncode == 0, again.stderr
+    assert "6 jobs: 0 already in" in again.stderr
+    assert len(store.read_text().splitlines()) == 12
+
+
 def test_ray_sweep_on_a_local_ray_instance(grid_inputs):
     pytest.importorskip("ray", reason="Ray is not installed (pip install 'compression-harness[ray]')")
     plugin, corpus, store = grid_inputs
@@ -93,4 +125,3 @@ def test_ray_sweep_on_a_local_ray_instance(grid_inputs):
     assert result.returncode == 0, result.stderr
     assert "6 to run (ray)" in result.stderr
     check_store(store)
-

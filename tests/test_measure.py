@@ -1,0 +1,161 @@
+"""`harness run`'s measurement: streamed from the corpus file through a temporary file both ways,
+the same record as coding in memory, and `verified` only for the original's exact bytes."""
+
+from __future__ import annotations
+
+import hashlib
+import io
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from harness import baselines, container, corpora, curves, measure
+from harness.baselines import standard_baselines
+from harness.corpora import CorpusFile
+from harness_corpora import synthetic
+
+TEXT = Path(container.__file__).read_bytes() * 3
+BASELINES = {b.name: b for b in standard_baselines()}
+
+
+def local_file(tmp_path: Path, data: bytes) -> CorpusFile:
+    path = tmp_path / "input.txt"
+    path.write_bytes(data)
+    (file,) = corpora.resolve(str(path), {})
+    return file
+
+
+def never_read_whole() -> bytes:
+    raise AssertionError("the measurement read the whole file into memory")
+
+
+@pytest.mark.parametrize("spec", ["order0", "ngram"])
+def test_predictor_record_is_that_of_coding_in_memory(registry, tmp_path, spec):
+    file = local_file(tmp_path, TEXT)
+    store = tmp_path / "results.jsonl"
+    record = measure.measure_predictor(registry, spec, file, curve_store=store, max_bytes=20_000)
+    data = TEXT[:20_000]
+    encoded = container.encode(data, spec, registry.build(spec))
+    assert record["verified"] is True
+    assert (record["raw_bytes"], record["max_bytes"], record["symbols"]) == (20_000, 20_000, 20_000)
+    assert record["compressed_bytes"] == len(encoded.container)
+    assert record["payload_bytes"] == encoded.payload_bytes
+    assert record["ideal_bits"] == float(encoded.symbol_bits.sum(dtype=np.float64))
+    assert record["corpus_sha256"] == hashlib.sha256(data).hexdigest()
+    assert np.array_equal(curves.load(store, record), encoded.symbol_bits.astype(np.float32))
+
+
+def test_generated_corpora_are_measured_from_memory(registry):
+    file = synthetic.markov(n=5_000)
+    record = measure.measure_predictor(registry, "order0", file)
+    assert record["verified"] and record["raw_bytes"] == 5_000
+    assert record["corpus_sha256"] == hashlib.sha256(file.read()).hexdigest()
+    assert record["entropy_bits"] == pytest.approx(file.entropy_bits(5_000))
+
+
+@pytest.mark.parametrize("name", BASELINES)
+def test_baseline_record_is_that_of_the_one_shot_compressor(tmp_path, name):
+    baseline = BASELINES[name]
+    record = measure.measure_baseline(baseline, local_file(tmp_path, TEXT), max_bytes=20_000)
+    data = TEXT[:20_000]
+    assert record["verified"] is True and record["raw_bytes"] == 20_000
+    assert record["compressed_bytes"] == len(baseline.compress(data))
+    assert record["corpus_sha256"] == hashlib.sha256(data).hexdigest()
+
+
+def test_files_are_read_a_piece_at_a_time(registry, monkeypatch):
+    """Encode, decode and compare each hold one piece of the input, never the file."""
+    monkeypatch.setattr(container, "SEGMENT_SYMBOLS", 1000)
+    monkeypatch.setattr(baselines, "STREAM_CHUNK", 1000)
+    monkeypatch.setattr(baselines, "PPMD_BLOCK", 1000)
+    reads: list[int] = []
+
+    class Source(io.BytesIO):
+        def read(self, n: int = -1) -> bytes:
+            reads.append(n)
+            return super().read(n)
+
+    file = CorpusFile("pieces", never_read_whole, opener=lambda: Source(TEXT[:9_500]))
+    records = [
+        measure.measure_predictor(registry, "order0", file),
+        measure.measure_baseline(BASELINES["gzip -9"], file),
+        measure.measure_baseline(BASELINES["ppmd -o6"], file),
+    ]
+    assert all(r["verified"] and r["raw_bytes"] == 9_500 for r in records)
+    assert len(reads) > 3 * 2 * 9 and all(0 <= n <= 1000 for n in reads), sorted(set(reads))
+
+
+def test_only_short_curves_are_kept_for_streaming_predictors(registry, tmp_path, monkeypatch):
+    monkeypatch.setattr(measure, "CURVE_MAX_SYMBOLS", 1000)
+    store = tmp_path / "results.jsonl"
+    (tmp_path / "short").mkdir()
+    (tmp_path / "long").mkdir()
+    short, long = local_file(tmp_path / "short", TEXT[:1000]), local_file(tmp_path / "long", TEXT[:1001])
+    assert measure.measure_predictor(registry, "order0", short, curve_store=store)["curve"]
+    record = measure.measure_predictor(registry, "order0", long, curve_store=store)
+    assert record["curve"] is None and record["verified"] and record["ideal_bits"] > 0
+
+
+def damage(stream, size: int, how: str) -> int:
+    """Flip a byte in the middle of a coded file, or cut it in half; return its new size."""
+    if how == "flip":
+        stream.seek(size // 2)
+        byte = stream.read(1)
+        stream.seek(size // 2)
+        stream.write(bytes([byte[0] ^ 0x55]))
+    else:
+        stream.truncate(size // 2)
+    stream.seek(0)
+    return size if how == "flip" else size // 2
+
+
+@pytest.mark.parametrize("how", ["flip", "truncate"])
+def test_a_damaged_stream_is_not_verified(registry, tmp_path, monkeypatch, how):
+    file = local_file(tmp_path, TEXT[:5000])
+    read_header = container.read_header
+
+    def damaged_header(stream, size):
+        return read_header(stream, damage(stream, size, how))
+
+    monkeypatch.setattr(container, "read_header", damaged_header)
+    record = measure.measure_predictor(registry, "order0", file)
+    assert record["verified"] is False and record["raw_bytes"] == 5000
+
+
+def test_decoded_bytes_that_differ_are_not_verified(registry, tmp_path, monkeypatch):
+    """Wrong bytes that pass the decoder's own checks are still caught by the comparison."""
+    file = local_file(tmp_path, TEXT[:5000])
+    decode_stream = container.decode_stream
+
+    class Altered:
+        def __init__(self, out, change):
+            self.out, self.change = out, change
+
+        def write(self, data: bytes) -> int:
+            return self.out.write(self.change(data))
+
+    for change in (lambda d: d[:-1], lambda d: d + b"!", lambda d: bytes([d[0] ^ 1]) + d[1:]):
+        monkeypatch.setattr(
+            container,
+            "decode_stream",
+            lambda header, segments, out, *rest, change=change: decode_stream(
+                header, segments, Altered(out, change), *rest
+            ),
+        )
+        assert measure.measure_predictor(registry, "order0", file)["verified"] is False
+
+
+@pytest.mark.parametrize("how", ["flip", "truncate"])
+@pytest.mark.parametrize("name", BASELINES)
+def test_a_damaged_baseline_stream_is_not_verified(tmp_path, monkeypatch, name, how):
+    file = local_file(tmp_path, TEXT[:20_000])
+    decompress_stream = baselines.decompress_stream
+
+    def damaged(baseline, source, out):
+        damage(source, source.seek(0, io.SEEK_END), how)
+        return decompress_stream(baseline, source, out)
+
+    monkeypatch.setattr(measure, "decompress_stream", damaged)
+    record = measure.measure_baseline(BASELINES[name], file)
+    assert record["verified"] is False and record["raw_bytes"] == 20_000
