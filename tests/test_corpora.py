@@ -125,9 +125,7 @@ def test_markov_entropy():
     rate = file.meta["entropy_rate_bits_per_byte"]
     assert file.entropy_bits(0) == 0
     assert file.entropy_bits(1) == pytest.approx(file.meta["first_symbol_bits"])
-    assert file.entropy_bits(len(data)) == pytest.approx(
-        file.meta["first_symbol_bits"] + (len(data) - 1) * rate
-    )
+    assert file.entropy_bits(len(data)) == pytest.approx(file.meta["first_symbol_bits"] + (len(data) - 1) * rate)
     # The empirical conditional entropy H(next | previous) matches the rate.
     pairs = Counter(zip(data, data[1:], strict=False))
     previous = Counter(data[:-1])
@@ -346,14 +344,10 @@ def test_download_rejects_wrong_checksums(server, tmp_path):
         archive_corpus("bad-size", "test", url, wrong_size).files()[0].read()
 
     with pytest.raises(HarnessError, match="expected 1111.*HARNESS_DATA_DIR"):
-        archive_corpus("bad-archive", "test", url, members_spec(MEMBERS), archive_sha256="1" * 64).files()[
-            0
-        ].read()
+        archive_corpus("bad-archive", "test", url, members_spec(MEMBERS), archive_sha256="1" * 64).files()[0].read()
 
     # Only verified members stay in the cache (a.txt came before the bad b.bin).
-    cached = [
-        p.relative_to(tmp_path).as_posix() for p in tmp_path.rglob("*") if p.is_file() and "cache" in p.parts
-    ]
+    cached = [p.relative_to(tmp_path).as_posix() for p in tmp_path.rglob("*") if p.is_file() and "cache" in p.parts]
     assert cached == ["cache/corpora/bad-member/a.txt"]
 
 
@@ -376,9 +370,7 @@ def test_download_failures_explain_how_to_work_offline(server):
 
 def test_hostile_archive_paths_stay_in_the_cache(server, tmp_path):
     base, www, _ = server
-    (www / "evil.tar.gz").write_bytes(
-        tar_gz({"../../../a.txt": MEMBERS["a.txt"], "/etc/b.bin": MEMBERS["b.bin"]})
-    )
+    (www / "evil.tar.gz").write_bytes(tar_gz({"../../../a.txt": MEMBERS["a.txt"], "/etc/b.bin": MEMBERS["b.bin"]}))
     corpus = archive_corpus("tiny", "test", f"{base}/evil.tar.gz", members_spec(MEMBERS))
     assert [f.read() for f in corpus.files()] == list(MEMBERS.values())
     written = sorted(p.relative_to(tmp_path).as_posix() for p in tmp_path.rglob("*") if p.is_file())
