@@ -203,9 +203,8 @@ def cmd_run(args: argparse.Namespace) -> None:
                     reused += 1
                 done.append(record)
             for baseline in baselines:
-                record = sweep.cached(
-                    stored, baseline.item.name, baseline.item.version, file.name, sha256, args.max_bytes
-                )
+                meant = sweep.meaning(registry, baseline.item.name, baseline=True)
+                record = sweep.cached(stored, baseline.item.name, meant, file.name, sha256, args.max_bytes)
                 if record is None:
                     record = measure.measure_baseline(baseline.item, file, args.max_bytes)
                     results.append(store, record)

@@ -1,3 +1,4 @@
+import io
 import os
 import subprocess
 import sys
@@ -34,3 +35,15 @@ def run_cli(*args: str, cwd: Path | None = None, env: dict | None = None) -> sub
         text=True,
         timeout=600,
     )
+
+
+class ReadLog(io.BytesIO):
+    """An in-memory input that records the size of every read, to show input is read in pieces."""
+
+    def __init__(self, data: bytes) -> None:
+        super().__init__(data)
+        self.reads: list[int] = []
+
+    def read(self, n: int | None = -1) -> bytes:
+        self.reads.append(n)
+        return super().read(n)

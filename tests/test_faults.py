@@ -23,7 +23,7 @@ import pytest
 from harness import baselines, cli, container, results
 from harness.baselines import standard_baselines
 from harness.errors import HarnessError
-from tests.conftest import HARNESS
+from tests.conftest import HARNESS, ReadLog
 
 TEXT = (Path(cli.__file__).read_bytes() + Path(container.__file__).read_bytes()) * 2
 
@@ -147,17 +147,10 @@ def test_file_size_limit_in_a_real_process(tmp_path):
 def test_compress_reads_in_segments(registry, monkeypatch):
     """Memory does not grow with the input: the input is read one segment at a time."""
     monkeypatch.setattr(container, "SEGMENT_SYMBOLS", 1000)
-    reads: list[int] = []
-
-    class Source(io.BytesIO):
-        def read(self, n: int = -1) -> bytes:
-            reads.append(n)
-            return super().read(n)
-
     data = TEXT[:5500]
-    out = io.BytesIO()
-    container.encode_stream(Source(data), len(data), out, "order0", registry.build("order0"))
-    assert 0 < max(reads) <= 1000 and len(reads) == 7  # six segments and the end-of-input check
+    source, out = ReadLog(data), io.BytesIO()
+    container.encode_stream(source, len(data), out, "order0", registry.build("order0"))
+    assert 0 < max(source.reads) <= 1000 and len(source.reads) == 7  # six segments and the end-of-input check
     assert container.decode(container.unpack(out.getvalue()), registry.build("order0")) == data
 
 

@@ -14,6 +14,7 @@ from harness import baselines, container, corpora, curves, measure
 from harness.baselines import standard_baselines
 from harness.corpora import CorpusFile
 from harness_corpora import synthetic
+from tests.conftest import ReadLog
 
 TEXT = Path(container.__file__).read_bytes() * 3
 BASELINES = {b.name: b for b in standard_baselines()}
@@ -69,20 +70,20 @@ def test_files_are_read_a_piece_at_a_time(registry, monkeypatch):
     monkeypatch.setattr(container, "SEGMENT_SYMBOLS", 1000)
     monkeypatch.setattr(baselines, "STREAM_CHUNK", 1000)
     monkeypatch.setattr(baselines, "PPMD_BLOCK", 1000)
-    reads: list[int] = []
+    opened: list[ReadLog] = []
 
-    class Source(io.BytesIO):
-        def read(self, n: int = -1) -> bytes:
-            reads.append(n)
-            return super().read(n)
+    def opener() -> ReadLog:
+        opened.append(ReadLog(TEXT[:9_500]))
+        return opened[-1]
 
-    file = CorpusFile("pieces", never_read_whole, opener=lambda: Source(TEXT[:9_500]))
+    file = CorpusFile("pieces", never_read_whole, opener=opener)
     records = [
         measure.measure_predictor(registry, "order0", file),
         measure.measure_baseline(BASELINES["gzip -9"], file),
         measure.measure_baseline(BASELINES["ppmd -o6"], file),
     ]
     assert all(r["verified"] and r["raw_bytes"] == 9_500 for r in records)
+    reads = [n for source in opened for n in source.reads]
     assert len(reads) > 3 * 2 * 9 and all(0 <= n <= 1000 for n in reads), sorted(set(reads))
 
 
