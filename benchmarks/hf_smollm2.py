@@ -28,7 +28,7 @@ DEFAULT_SPEC = f"hf:{_SMOLLM2},gguf_file=SmolLM2-135M-Instruct.Q4_1.gguf"
 _TEXTS = ["alice29.txt", "asyoulik.txt", "cp.html", "fields.c", "grammar.lsp", "lcet10.txt", "plrabn12.txt", "xargs.1"]
 _DEFAULT_FILES = [_SHARED / "corpora" / "canterbury" / name for name in _TEXTS]
 # Functions whose cumulative time says where the encoder spends it.
-_PARTS = {"_forward": "model forward", "_encode_step": "coder (quantize + code)", "_mixture": "literal mixing"}
+_PARTS = {"_forward": "model forward", "_encode_step": "coder (quantize + code)", "mixture": "literal mixing"}
 
 
 def _peak_rss_mib() -> float:

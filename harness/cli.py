@@ -26,7 +26,7 @@ from rich.progress import (
 )
 from rich.table import Table
 
-from harness import container, corpora, leaderboard, measure, results, sweep
+from harness import container, leaderboard, results, sweep
 from harness.errors import HarnessError
 from harness.plugins import Registry, load_registry
 
@@ -175,42 +175,35 @@ def cmd_decompress(args: argparse.Namespace) -> None:
 
 def cmd_run(args: argparse.Namespace) -> None:
     registry = _registry(args)
-    specs = [registry.predictor(spec)[2] for spec in args.predictor or DEFAULT_PREDICTORS]
-    baselines = [] if args.no_baselines else list(registry.baselines.values())
-    files = registry.corpus_files(args.corpus or [DEFAULT_CORPUS], args.data_dir)
+    jobs = sweep.grid(
+        registry,
+        args.predictor or DEFAULT_PREDICTORS,
+        None,
+        args.corpus or [DEFAULT_CORPUS],
+        baselines=not args.no_baselines,
+        max_bytes=args.max_bytes,
+        data_dir=args.data_dir,
+        plugin_files=args.plugin,
+    )
     store = results.store_path(args.results)
-    stored = {} if args.force else sweep.cache(results.read(store))
+    found = [None] * len(jobs) if args.force else sweep.stored_results(registry, jobs, results.read(store))
     done, reused = [], 0
     with _progress() as progress:
-        for file in files:
-            sha256 = corpora.prefix_sha256(file, args.max_bytes)  # files are streamed, never held whole
-            for spec in specs:
-                record = sweep.cached(stored, spec, sweep.meaning(registry, spec), file.name, sha256, args.max_bytes)
-                if record is None:
-                    task = progress.add_task(f"{spec} on {file.name}", total=None)
-                    record = measure.measure_predictor(
-                        registry,
-                        spec,
-                        file,
-                        lambda n, task=task: progress.advance(task, n),
-                        curve_store=store,
-                        expect=lambda total, task=task: progress.update(task, total=total),
-                        max_bytes=args.max_bytes,
-                    )
-                    progress.remove_task(task)
-                    results.append(store, record)
-                else:
-                    reused += 1
-                done.append(record)
-            for baseline in baselines:
-                meant = sweep.meaning(registry, baseline.item.name, baseline=True)
-                record = sweep.cached(stored, baseline.item.name, meant, file.name, sha256, args.max_bytes)
-                if record is None:
-                    record = measure.measure_baseline(baseline.item, file, args.max_bytes)
-                    results.append(store, record)
-                else:
-                    reused += 1
-                done.append(record)
+        for job, record in zip(jobs, found, strict=True):
+            if record is None:
+                task = progress.add_task(f"{job.spec} on {job.corpus}", total=None)
+                record = sweep.measure_job(
+                    registry,
+                    job,
+                    progress=lambda n, task=task: progress.advance(task, n),
+                    expect=lambda total, task=task: progress.update(task, total=total),
+                    curve_store=store,
+                )
+                progress.remove_task(task)
+                results.append(store, record)
+            else:
+                reused += 1
+            done.append(record)
     failed = [r for r in done if not r["verified"]]
     for table in leaderboard.rich_tables(leaderboard.frame(done)):
         stdout.print(table)

@@ -107,6 +107,7 @@ class OnlinePredictor(Predictor):
         "batch": 16,
         "context": 32,
         "lr": 1e-3,
+        "decay": 1.0,
         "updates": 1,
         "optimizer": "adam",
         "seed": 0,
@@ -122,6 +123,8 @@ class OnlinePredictor(Predictor):
                 raise HarnessError(f"{self.name}: {key} must be at least 1, not {s[key]}")
         if not s["lr"] > 0:
             raise HarnessError(f"{self.name}: lr must be positive, not {s['lr']}")
+        if not 0 < s["decay"] <= 1:
+            raise HarnessError(f"{self.name}: decay must be in (0, 1], not {s['decay']}")
         if s["optimizer"] not in OPTIMIZERS:
             raise HarnessError(f"{self.name}: optimizer must be one of {', '.join(OPTIMIZERS)}, not {s['optimizer']!r}")
         self.device = _device(s["device"])
@@ -164,6 +167,11 @@ class OnlinePredictor(Predictor):
     def learning_rate(self) -> float:
         """The optimizer's rate; a model family may scale the `lr` option with its size."""
         return self.settings["lr"]
+
+    def block_rate(self, block: int, blocks: int) -> float:
+        """The rate for training block `block` of `blocks`: linear from the learning rate down to
+        `decay` times it at the last block (both sides know the input's length, so its schedule)."""
+        return self.learning_rate() * (1.0 - (1.0 - self.settings["decay"]) * block / max(blocks - 1, 1))
 
     def predict(self) -> np.ndarray:
         raise HarnessError(f"{self.name} codes a batch of streams at a time; use encode_symbols/decode_symbols")
@@ -230,6 +238,7 @@ class OnlinePredictor(Predictor):
             model = self._fresh_model()
             optimizer = self._optimizer(model)
             model.reset(batch)
+            trained = steps // context - 1  # blocks trained on: all but the last
             for block in range(0, steps, context):
                 for s in range(block, block + context):
                     live = _live(starts, np.array([s]), count, length)[:, 0]
@@ -242,6 +251,8 @@ class OnlinePredictor(Predictor):
                     self.model_bits[positions] = -logp[live, column] / math.log(2)
                     progress(len(positions))
                 if block + context < steps:  # nothing is coded after the last block
+                    for group in optimizer.param_groups:
+                        group["lr"] = self.block_rate(block // context, trained)
                     self._train(model, optimizer, grid[:, block : block + context + 1], block, starts, count, length)
                 model.next_block()
 

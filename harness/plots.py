@@ -14,6 +14,7 @@ import re
 import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
+from PIL import Image
 
 from harness import leaderboard
 
@@ -112,9 +113,12 @@ def _label_lines(ax, baselines: pd.DataFrame) -> None:
 
 
 def png(figure: Figure) -> bytes:
-    buffer = io.BytesIO()
-    figure.savefig(buffer, format="png", dpi=110)
-    return buffer.getvalue()
+    """The chart as a PNG with a 256-colour palette: line charts look the same at a third of the
+    size, which keeps the self-contained index.html small."""
+    rendered, palette = io.BytesIO(), io.BytesIO()
+    figure.savefig(rendered, format="png", dpi=110)
+    Image.open(rendered).convert("RGB").quantize(colors=256).save(palette, format="png", optimize=True)
+    return palette.getvalue()
 
 
 def charts(df: pd.DataFrame, kinds: list[str]) -> dict[str, bytes]:

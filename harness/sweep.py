@@ -77,13 +77,6 @@ def meaning(registry: Registry, spec: str, baseline: bool = False) -> str:
     return definition(cls.name, cls.version, settings)
 
 
-def cached(
-    index: dict[tuple, dict[str, Any]], spec: str, meant: str, corpus: str, sha256: str, max_bytes: int | None
-) -> dict[str, Any] | None:
-    """The stored result for `spec` (as `meaning` defines it) on the bytes with this sha256, if any."""
-    return index.get((spec, meant, corpus, sha256, max_bytes, harness.__version__))
-
-
 def with_size(spec: str, size: str | None) -> str:
     """'ngram' + 'order=3' -> 'ngram:order=3'; options already in the spec are kept."""
     if not size:
@@ -129,36 +122,43 @@ def _file(registry: Registry, job: Job) -> corpora.CorpusFile:
     return file
 
 
+def measure_job(registry: Registry, job: Job, **streaming: Any) -> dict[str, Any]:
+    """Measure one job from scratch. `streaming` (progress, expect, curve_store) goes to
+    `measure.measure_predictor`; a baseline reports neither progress nor a curve."""
+    file = _file(registry, job)
+    if job.baseline:
+        return measure.measure_baseline(registry.baselines[job.spec].item, file, job.max_bytes)
+    return measure.measure_predictor(registry, job.spec, file, max_bytes=job.max_bytes, **streaming)
+
+
 def run_job(job: Job) -> dict[str, Any]:
-    """Measure one job from scratch, in whatever process or machine runs it.
+    """Measure one job in whatever process or machine runs it.
 
     Bad input comes back as {"error": message} rather than as an exception, so that one bad
     job is reported by name while the others go on.
     """
     try:
-        registry = load_registry(plugin_files=list(job.plugin_files))
-        file = _file(registry, job)
-        if job.baseline:
-            return measure.measure_baseline(registry.baselines[job.spec].item, file, job.max_bytes)
-        return measure.measure_predictor(registry, job.spec, file, max_bytes=job.max_bytes)
+        return measure_job(load_registry(plugin_files=list(job.plugin_files)), job)
     except HarnessError as error:
         return {"error": str(error), "spec": job.spec, "corpus": job.corpus}
 
 
-def pending(registry: Registry, jobs: list[Job], records: list[dict[str, Any]]) -> list[Job]:
-    """The jobs whose result is not in `records` yet."""
+def stored_results(registry: Registry, jobs: list[Job], records: list[dict[str, Any]]) -> list[dict[str, Any] | None]:
+    """Each job's result in `records` (None: not there, the job must run)."""
     index, digests = cache(records), {}
-    todo = []
+    found = []
     for job in jobs:
         key = (job.corpus, job.max_bytes)
-        if key not in digests:
+        if key not in digests:  # files are streamed, never held whole
             digests[key] = corpora.prefix_sha256(_file(registry, job), job.max_bytes)
-        if (
-            cached(index, job.spec, meaning(registry, job.spec, job.baseline), job.corpus, digests[key], job.max_bytes)
-            is None
-        ):
-            todo.append(job)
-    return todo
+        meant = meaning(registry, job.spec, job.baseline)
+        found.append(index.get((job.spec, meant, job.corpus, digests[key], job.max_bytes, harness.__version__)))
+    return found
+
+
+def pending(registry: Registry, jobs: list[Job], records: list[dict[str, Any]]) -> list[Job]:
+    """The jobs whose result is not in `records` yet."""
+    return [job for job, found in zip(jobs, stored_results(registry, jobs, records), strict=True) if found is None]
 
 
 def run_local(jobs: list[Job], workers: int | None = None) -> Iterator[dict[str, Any]]:

@@ -193,11 +193,36 @@ def load(model: str, revision: str, gguf_file: str, dtype: str, device: str) -> 
     )
 
 
-def _mixture(token_probs: np.ndarray, literal_counts: np.ndarray, literal_share: float) -> np.ndarray:
-    """The next symbol's distribution: the model's over tokens, and `literal_share` spread over
-    the 256 literal bytes by their counts so far."""
-    literal_probs = literal_counts * (literal_share / literal_counts.sum())
-    return np.concatenate([token_probs * (1.0 - literal_share), literal_probs])
+class Literals:
+    """The escape to literal bytes, one per stream: literals get a share of the probability mass
+    (a KT estimate of how often they occurred so far), spread by an adaptive order-0 byte model."""
+
+    def __init__(self, vocab: int) -> None:
+        self.vocab = vocab
+        self.counts = np.full(LITERALS, 0.5)
+        self.literals = 0
+        self.coded = 0
+
+    def share(self) -> float:
+        return (self.literals + 0.5) / (self.coded + 1)
+
+    def mixture(self, token_probs: np.ndarray) -> np.ndarray:
+        """The next symbol's distribution, given the model's over the tokens."""
+        share = self.share()
+        return np.concatenate([token_probs * (1.0 - share), self.counts * (share / self.counts.sum())])
+
+    def probability(self, symbol: int, token_prob: float) -> float:
+        """`symbol`'s entry in `mixture`, given the model's probability of it if it is a token."""
+        share = self.share()
+        if symbol < self.vocab:
+            return token_prob * (1.0 - share)
+        return self.counts[symbol - self.vocab] * (share / self.counts.sum())
+
+    def observe(self, symbol: int) -> None:
+        self.coded += 1
+        if symbol >= self.vocab:
+            self.literals += 1
+            self.counts[symbol - self.vocab] += 1.0
 
 
 class HF(Predictor):
@@ -311,25 +336,20 @@ class HF(Predictor):
         vocab = self.m.vocab
         position, end = (np.array(column) for column in zip(*self.streams(count), strict=True))
         batch = len(position)
-        literal_counts = np.full((batch, LITERALS), 0.5)
-        literals, coded = np.zeros(batch), np.zeros(batch)
+        literals = [Literals(vocab) for _ in range(batch)]
         history = np.zeros((batch, 0), dtype=np.int64)  # the tokens of the current window
         token_probs = self._restart(history)
         while True:
             fed = np.full(batch, self.m.start)
             for b in range(batch):
                 while position[b] < end[b]:
-                    share = (literals[b] + 0.5) / (coded[b] + 1)
-                    probs = _mixture(token_probs[b], literal_counts[b], share)
-                    symbol = code(int(position[b]), probs)
+                    symbol = code(int(position[b]), literals[b].mixture(token_probs[b]))
+                    literals[b].observe(symbol)
                     position[b] += 1
-                    coded[b] += 1
                     progress(1)
                     if symbol < vocab:  # the model sees tokens only: a literal leaves its prediction as it was
                         fed[b] = symbol
                         break
-                    literals[b] += 1
-                    literal_counts[b, symbol - vocab] += 1.0
             if (position >= end).all():
                 return
             history = np.concatenate([history, fed[:, None]], axis=1)
@@ -433,22 +453,17 @@ class HF(Predictor):
         return self._coded_bits(symbols, token_probs)
 
     def _coded_bits(self, symbols: np.ndarray, token_probs: np.ndarray) -> np.ndarray:
-        """Per-symbol bits under `_mixture`, quantized as the coder does (every symbol
+        """Per-symbol bits under `Literals.mixture`, quantized as the coder does (every symbol
         gets at least 1 of 2**30, which caps a very unlikely symbol's cost), given each token's
         probability under the model."""
         spare = coder.TOTAL - self.alphabet_size
+        literals = Literals(self.m.vocab)
         probs = np.zeros(len(symbols))
-        counts = np.full(LITERALS, 0.5)
-        literals = tokens = 0
+        tokens = 0
         for n, symbol in enumerate(symbols.tolist()):
-            share = (literals + 0.5) / (n + 1)
-            if symbol < self.m.vocab:
-                probs[n] = token_probs[tokens] * (1.0 - share)
-                tokens += 1
-            else:
-                probs[n] = share * counts[symbol - self.m.vocab] / counts.sum()
-                counts[symbol - self.m.vocab] += 1.0
-                literals += 1
+            probs[n] = literals.probability(symbol, token_probs[tokens] if symbol < self.m.vocab else 0.0)
+            tokens += symbol < self.m.vocab
+            literals.observe(symbol)
         return coder.TOTAL_BITS - np.log2(1.0 + np.floor(probs * spare))
 
     def from_symbols(self, symbols: np.ndarray) -> bytes:

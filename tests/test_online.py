@@ -73,6 +73,19 @@ def test_gpt_scales_its_learning_rate_with_width(registry):
 
 
 @pytest.mark.parametrize("name", sorted(TINY))
+def test_learning_rate_decays_linearly_over_the_run(registry, name):
+    predictor = registry.build(f"{TINY[name]},decay=0.1")
+    rates = np.array([predictor.block_rate(block, 10) for block in range(10)]) / predictor.learning_rate()
+    assert rates[0] == pytest.approx(1.0) and rates[-1] == pytest.approx(0.1)
+    assert np.diff(rates) == pytest.approx(np.full(9, -0.1))
+    assert registry.build(TINY[name]).block_rate(9, 10) == registry.build(TINY[name]).learning_rate()  # default: none
+    _, decayed = _encode(registry, f"{TINY[name]},decay=0.1", TEXT)
+    _, constant = _encode(registry, TINY[name], TEXT)
+    assert decayed.container != constant.container  # the schedule is really applied...
+    assert container.decode(container.unpack(decayed.container), registry.build(f"{TINY[name]},decay=0.1")) == TEXT
+
+
+@pytest.mark.parametrize("name", sorted(TINY))
 def test_decoding_with_another_setup_is_refused(registry, name):
     predictor, encoded = _encode(registry, TINY[name], TEXT)
     config = predictor.config()
@@ -91,6 +104,8 @@ def test_bad_options_give_clear_errors(registry):
         registry.build("lstm:optimizer=rmsprop")
     with pytest.raises(HarnessError, match="batch"):
         registry.build("lstm:batch=0")
+    with pytest.raises(HarnessError, match="decay"):
+        registry.build("gpt:decay=0")
     if not torch.cuda.is_available():
         with pytest.raises(HarnessError, match="CUDA"):
             registry.build("gpt:device=cuda")
