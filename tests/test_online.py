@@ -78,10 +78,11 @@ def test_learning_rate_decays_linearly_over_the_run(registry, name):
     rates = np.array([predictor.block_rate(block, 10) for block in range(10)]) / predictor.learning_rate()
     assert rates[0] == pytest.approx(1.0) and rates[-1] == pytest.approx(0.1)
     assert np.diff(rates) == pytest.approx(np.full(9, -0.1))
-    assert registry.build(TINY[name]).block_rate(9, 10) == registry.build(TINY[name]).learning_rate()  # default: none
+    constant = registry.build(f"{TINY[name]},decay=1")
+    assert constant.block_rate(9, 10) == constant.learning_rate()
     _, decayed = _encode(registry, f"{TINY[name]},decay=0.1", TEXT)
-    _, constant = _encode(registry, TINY[name], TEXT)
-    assert decayed.container != constant.container  # the schedule is really applied...
+    _, kept = _encode(registry, f"{TINY[name]},decay=1", TEXT)
+    assert decayed.container != kept.container  # the schedule is really applied...
     assert container.decode(container.unpack(decayed.container), registry.build(f"{TINY[name]},decay=0.1")) == TEXT
 
 
