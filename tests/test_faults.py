@@ -25,7 +25,8 @@ from harness.baselines import standard_baselines
 from harness.errors import HarnessError
 from tests.conftest import HARNESS, ReadLog
 
-TEXT = (Path(cli.__file__).read_bytes() + Path(container.__file__).read_bytes()) * 2
+# At least 150 KB, so that the slices below are as long as they say.
+TEXT = (Path(cli.__file__).read_bytes() + Path(container.__file__).read_bytes()) * 6
 
 
 def harness(capsys, *args: str) -> tuple[int, str]:
@@ -181,6 +182,9 @@ def start(*args: str | Path) -> subprocess.Popen:
         stderr=subprocess.PIPE,
         text=True,
         env={**os.environ, "COLUMNS": "200"},
+        # A shell's background job starts with SIGINT ignored, and a child inherits that; the
+        # tests send it on purpose, so the harness gets the default disposition.
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
     )
 
 
