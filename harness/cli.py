@@ -255,7 +255,7 @@ def cmd_plot(args: argparse.Namespace) -> None:
 
 def _plot_curve(args: argparse.Namespace) -> None:
     """The online loss curves of the selected runs (latest per spec and corpus) in one PNG."""
-    from harness import curves
+    from harness import curves, plots
 
     store = results.store_path(args.results)
     registry = _registry(args) if args.spec else None
@@ -270,8 +270,9 @@ def _plot_curve(args: argparse.Namespace) -> None:
         raise HarnessError(f"no results with a loss curve in {store} for that selection; run `harness run` first")
     folder = Path(args.output_dir)
     folder.mkdir(parents=True, exist_ok=True)
-    curves.plot(store, list(latest.values()), folder / "loss-curve.png", args.window)
-    console.print(f"wrote {folder / 'loss-curve.png'}")
+    output = folder / "loss-curve.png"
+    write_atomically(output, plots.png(curves.figure(store, list(latest.values()), args.window)), force=True)
+    console.print(f"wrote {output}")
 
 
 def cmd_publish(args: argparse.Namespace) -> None:

@@ -12,11 +12,14 @@ import os
 import tempfile
 import uuid
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from harness.errors import HarnessError
+
+if TYPE_CHECKING:  # measuring saves curves; only drawing them needs matplotlib
+    from matplotlib.figure import Figure
 
 FOLDER = "curves"
 
@@ -58,24 +61,20 @@ def smooth(values: np.ndarray, window: int) -> np.ndarray:
     return out / np.minimum(np.arange(1, len(values) + 1), window)
 
 
-def plot(store: Path, records: list[dict[str, Any]], output: Path, window: int = 0) -> None:
-    """Draw bits/byte against bytes seen for each record with a stored curve, as a PNG.
+def figure(store: Path, records: list[dict[str, Any]], window: int = 0) -> Figure:
+    """Bits/byte against bytes seen for each record with a stored curve.
 
     x is scaled to bytes and y to bits per byte, so the area under each line is the code
     length in bits, whatever the predictor's symbols are. A record with a known entropy
     floor (synthetic corpora) gets it drawn as a dashed line: the gap is what is still learnable.
     """
-    import matplotlib
+    from matplotlib.figure import Figure
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    if not output.parent.is_dir():
-        raise HarnessError(f"output folder {output.parent} does not exist")
     curves = [(r, load(store, r)) for r in records if r.get("curve")]
     if not curves:
         raise HarnessError("none of the selected results has a stored loss curve (they come from `harness run`)")
-    fig, ax = plt.subplots(figsize=(9, 5), dpi=110)
+    fig = Figure(figsize=(9, 5))
+    ax = fig.subplots()
     floors = set()
     for record, bits in curves:
         scale = record["symbols"] / record["raw_bytes"] if record.get("raw_bytes") else 1.0
@@ -98,14 +97,4 @@ def plot(store: Path, records: list[dict[str, Any]], output: Path, window: int =
     ax.grid(alpha=0.3)
     ax.legend(fontsize=7, loc="upper right")
     fig.tight_layout()
-    handle, temp = tempfile.mkstemp(dir=output.parent, prefix=f".{output.name}.", suffix=".png")
-    os.close(handle)
-    try:
-        fig.savefig(temp, format="png")
-        os.chmod(temp, 0o644)  # mkstemp makes it private
-        os.replace(temp, output)
-    except BaseException:
-        Path(temp).unlink(missing_ok=True)
-        raise
-    finally:
-        plt.close(fig)
+    return fig
