@@ -1,15 +1,19 @@
 """`gpt`: a byte-level decoder-only transformer trained online while coding, nanoGPT-style.
 
 The model is nanoGPT's (pre-norm blocks of causal self-attention and a 4x GELU MLP, tied input
-and output embeddings, scaled init of residual projections), with two changes for online
+and output embeddings, scaled init of residual projections), with three changes for online
 coding in blocks:
 
-- Memory (as in Transformer-XL and NNCP): the keys and values of the previous block stay
-  cached, so a byte sees between `context` and 2 x `context` bytes back, while training costs
-  only one block per update. The memory is computed with the weights of its own time and not
-  trained through.
-- ALiBi instead of learned positions: attention scores get a per-head penalty linear in the
-  distance, so a cached key keeps its meaning when its block becomes memory.
+- Memory (as in Transformer-XL and NNCP): the keys and values of the last `memory_blocks`
+  blocks stay cached, so a byte sees between M x `context` and (M + 1) x `context` bytes back,
+  while training costs only one block per update. The memory is computed with the weights of
+  its own time and not trained through.
+- Relative positions instead of learned absolute ones, so a cached key keeps its meaning when its
+  block becomes memory: attention scores get ALiBi's per-head penalty linear in the distance
+  (a recency prior that helps from the first byte) plus a learned bias per head and distance,
+  zero at the start (T5-style). The learned part lets a head look exactly k bytes back, which
+  fixed-layout data needs: in the "a+b=c" records a sum digit sits 9 and 18 bytes after the
+  operand digits it depends on.
 - Token shift ("smear", as in RWKV and modded-nanoGPT): the input of each position is its byte's
   embedding plus an embedding of the byte before it. Without it a small model has to learn an
   attention head for the previous byte first; with it, it learns about 0.2 bits/byte faster
@@ -34,12 +38,15 @@ from harness.hookspecs import hookimpl
 from harness.online import OnlineModel, OnlinePredictor
 
 
-def alibi(heads: int, memory: int, length: int) -> torch.Tensor:
-    """Additive attention bias [heads, length, memory + length]: -slope * distance, -inf ahead."""
+def distances(memory: int, length: int) -> torch.Tensor:
+    """[length, memory + length]: how far each of `length` queries after `memory` keys looks back."""
+    return memory + torch.arange(length)[:, None] - torch.arange(memory + length)[None, :]
+
+
+def alibi(heads: int, distance: torch.Tensor) -> torch.Tensor:
+    """Additive attention bias [heads, *distance.shape]: -slope * distance, -inf ahead."""
     slopes = 2.0 ** (-8.0 * torch.arange(1, heads + 1) / heads)
-    query = memory + torch.arange(length)[:, None]
-    distance = (query - torch.arange(memory + length)[None, :]).float()
-    bias = -slopes[:, None, None] * distance
+    bias = -slopes[:, None, None] * distance.float()
     return bias.masked_fill(distance < 0, float("-inf"))
 
 
@@ -53,13 +60,13 @@ class CausalSelfAttention(nn.Module):
     def forward(
         self, x: torch.Tensor, past: tuple[torch.Tensor, torch.Tensor], bias: torch.Tensor
     ) -> tuple[torch.Tensor, tuple[torch.Tensor, torch.Tensor]]:
-        """x [B, t, C] attends to `past` keys/values [B, h, m, C/h] and itself; returns y and its k, v."""
+        """x [B, t, C] attends to `past` keys/values [B, h, m, C/h] and itself; returns y and all m + t k, v."""
         b, t, c = x.shape
         q, k, v = (z.view(b, t, self.heads, c // self.heads).transpose(1, 2) for z in self.c_attn(x).split(c, dim=2))
         keys, values = torch.cat([past[0], k], dim=2), torch.cat([past[1], v], dim=2)
         att = (q @ keys.transpose(-2, -1)) * (1.0 / math.sqrt(k.size(-1))) + bias
         y = F.softmax(att, dim=-1) @ values
-        return self.c_proj(y.transpose(1, 2).reshape(b, t, c)), (k, v)
+        return self.c_proj(y.transpose(1, 2).reshape(b, t, c)), (keys, values)
 
 
 class MLP(nn.Module):
@@ -88,10 +95,15 @@ class Block(nn.Module):
         return x + self.mlp(self.ln_2(x)), kv
 
 
+# Adam moves a parameter by about lr per step, and a head needs a bias of several nats to look
+# at one distance; stored divided by this, the learned distance bias moves that much faster.
+DISTANCE_BIAS_SCALE = 10.0
+
+
 class GPTModel(OnlineModel):
-    def __init__(self, layers: int, width: int, heads: int, context: int) -> None:
+    def __init__(self, layers: int, width: int, heads: int, context: int, memory_blocks: int) -> None:
         super().__init__()
-        self.heads, self.context = heads, context
+        self.heads, self.context, self.memory_blocks = heads, context, memory_blocks
         self.wte = nn.Embedding(256, width)
         self.wpt = nn.Embedding(256, width)  # token shift: the byte before each input
         self.h = nn.ModuleList(Block(width, heads) for _ in range(layers))
@@ -105,8 +117,9 @@ class GPTModel(OnlineModel):
                 nn.init.normal_(p, mean=0.0, std=0.02)
             elif name.endswith(".bias") and "ln_" not in name:
                 nn.init.zeros_(p)
-        self.register_buffer("bias_first", alibi(heads, 0, context), persistent=False)
-        self.register_buffer("bias_later", alibi(heads, context, context), persistent=False)
+        # Zero at first, so the model starts as plain ALiBi
+        self.distance_bias = nn.Parameter(torch.zeros(heads, (memory_blocks + 1) * context))
+        self.block_alibi = self.block_distance = torch.zeros(0)  # of the current block, for its memory
         self.memory: list[tuple[torch.Tensor, torch.Tensor]] = []
         self.cache: list[tuple[torch.Tensor, torch.Tensor]] = []
         self.prev = self.block_prev = torch.zeros(0, dtype=torch.long)  # last input; the one before the block
@@ -118,6 +131,11 @@ class GPTModel(OnlineModel):
         self.cache = self.memory
         self.prev = torch.zeros(batch, dtype=torch.long, device=empty.device)
         self.block_prev = self.prev
+        self._start_block()
+
+    def _start_block(self) -> None:
+        distance = distances(self.memory[0][0].shape[2], self.context).to(self.distance_bias.device)
+        self.block_alibi, self.block_distance = alibi(self.heads, distance), distance.clamp(min=0)
 
     def _forward(
         self,
@@ -132,35 +150,36 @@ class GPTModel(OnlineModel):
             new.append(kv_new)
         return self.lm_head(self.ln_f(x)), new
 
-    def _bias(self) -> torch.Tensor:
-        return self.bias_first if self.memory[0][0].shape[2] == 0 else self.bias_later
+    def _bias(self, rows: slice, keys: int) -> torch.Tensor:
+        """Attention bias [heads, rows, keys] of the block's query positions `rows`."""
+        learned = DISTANCE_BIAS_SCALE * self.distance_bias[:, self.block_distance[rows, :keys]]
+        return self.block_alibi[:, rows, :keys] + learned
 
     def step(self, tokens: torch.Tensor) -> torch.Tensor:
         j = self.cache[0][0].shape[2] - self.memory[0][0].shape[2]  # position within the block
-        seen = self.cache[0][0].shape[2] + 1
-        logits, new = self._forward(tokens[:, None], self.prev[:, None], self.cache, self._bias()[:, j : j + 1, :seen])
-        self.cache = [
-            (torch.cat([k0, k], dim=2), torch.cat([v0, v], dim=2))
-            for (k0, v0), (k, v) in zip(self.cache, new, strict=True)
-        ]
+        bias = self._bias(slice(j, j + 1), self.cache[0][0].shape[2] + 1)
+        logits, self.cache = self._forward(tokens[:, None], self.prev[:, None], self.cache, bias)
         self.prev = tokens
         return logits[:, 0]
 
     def block_loss(self, inputs: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
         prev = torch.cat([self.block_prev[:, None], inputs[:, :-1]], dim=1)
-        logits, _ = self._forward(inputs, prev, self.memory, self._bias())
+        keys = self.memory[0][0].shape[2] + inputs.shape[1]
+        logits, _ = self._forward(inputs, prev, self.memory, self._bias(slice(None), keys))
         return F.cross_entropy(logits.transpose(1, 2), targets, reduction="none")
 
     def next_block(self) -> None:
-        m = self.memory[0][0].shape[2]
-        self.memory = [(k[:, :, m:], v[:, :, m:]) for k, v in self.cache]
+        keep = self.memory_blocks * self.context
+        self.memory = [(k[:, :, -keep:], v[:, :, -keep:]) for k, v in self.cache]
         self.block_prev = self.prev
         self.cache = self.memory
+        self._start_block()
 
     def forward_flops(self, context: int) -> float:
         width = self.wte.weight.shape[1]
         matmul_weights = sum(p.numel() for n, p in self.h.named_parameters() if n.endswith("weight") and p.dim() == 2)
-        attention = 2 * 2 * width * 1.5 * context * len(self.h)  # q.k and att.v over 1.5 blocks on average
+        keys = (self.memory_blocks + 0.5) * context  # on average, once the memory is full
+        attention = 2 * 2 * width * keys * len(self.h)  # q.k and att.v
         return 2.0 * (matmul_weights + self.lm_head.weight.numel()) + attention
 
 
@@ -170,7 +189,7 @@ BASE_WIDTH = 128
 class GPT(OnlinePredictor):
     name = "gpt"
     description = "byte-level decoder-only transformer trained online while coding (nanoGPT-style)"
-    version = 3  # 2: token shift; 3: learning rate scaled with width
+    version = 4  # 2: token shift; 3: learning rate scaled with width; 4: learned distance bias, memory_blocks
     options: ClassVar[dict[str, Any]] = {
         **OnlinePredictor.options,
         "layers": 2,
@@ -179,6 +198,7 @@ class GPT(OnlinePredictor):
         "batch": 16,
         "context": 16,
         "lr": 2e-3,
+        "memory_blocks": 1,
     }
 
     """lr is the rate at width 128; other widths get lr x 128 / width (muP's rule for Adam), so
@@ -195,7 +215,9 @@ class GPT(OnlinePredictor):
             raise HarnessError(
                 f"gpt: need layers, heads >= 1 and width a multiple of heads (got {s['width']}, {s['heads']})"
             )
-        return GPTModel(s["layers"], s["width"], s["heads"], s["context"])
+        if s["memory_blocks"] < 1:
+            raise HarnessError(f"gpt: memory_blocks must be at least 1, not {s['memory_blocks']}")
+        return GPTModel(s["layers"], s["width"], s["heads"], s["context"], s["memory_blocks"])
 
 
 @hookimpl

@@ -14,6 +14,7 @@ from tests.conftest import run_cli
 TINY = {
     "lstm": "lstm:layers=2,hidden=16,batch=8,context=8",
     "gpt": "gpt:layers=2,width=16,heads=2,batch=8,context=8",
+    "gpt-memory": "gpt:layers=2,width=16,heads=2,batch=8,context=8,memory_blocks=3",
 }
 TEXT = b"the quick brown fox jumps over the lazy dog; " * 12 + b"1+1=2\n2+2=4\n"
 BINARY = np.random.default_rng(1).integers(0, 256, 300, dtype=np.uint8).tobytes() + bytes(40) + b"\xff" * 7
@@ -98,6 +99,23 @@ def test_decoding_with_another_setup_is_refused(registry, name):
             container.decode(changed, registry.build(TINY[name]))
 
 
+@pytest.mark.parametrize(("blocks", "sees_first_byte"), [(1, False), (4, True)])
+def test_gpt_memory_blocks_set_how_far_back_a_byte_sees(registry, blocks, sees_first_byte):
+    # 40 bytes in blocks of 8: the last one is 39 bytes after the first, beyond one block of
+    # memory (it sees 8-16 bytes back) and within four (32-40).
+    last_logits = []
+    for first in (1, 2):
+        model = registry.build(f"gpt:layers=1,width=16,heads=2,context=8,memory_blocks={blocks}")._fresh_model()
+        model.reset(1)
+        with torch.no_grad():
+            for position, byte in enumerate([first] + [7] * 39):
+                if position and position % 8 == 0:
+                    model.next_block()
+                logits = model.step(torch.tensor([byte]))
+        last_logits.append(logits)
+    assert (not torch.equal(*last_logits)) == sees_first_byte
+
+
 def test_bad_options_give_clear_errors(registry):
     with pytest.raises(HarnessError, match="multiple of heads"):
         registry.build("gpt:width=10,heads=3")
@@ -107,6 +125,8 @@ def test_bad_options_give_clear_errors(registry):
         registry.build("lstm:batch=0")
     with pytest.raises(HarnessError, match="decay"):
         registry.build("gpt:decay=0")
+    with pytest.raises(HarnessError, match="memory_blocks"):
+        registry.build("gpt:memory_blocks=0")
     if not torch.cuda.is_available():
         with pytest.raises(HarnessError, match="CUDA"):
             registry.build("gpt:device=cuda")
