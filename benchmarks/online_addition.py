@@ -26,7 +26,8 @@ FLOOR_BITS = 16 * math.log2(10)
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("spec", nargs="?", default="gpt")
+    # T=32: a sum digit comes 18 bytes after its operand digit; with T=16 a block's first byte sees 16 back
+    parser.add_argument("spec", nargs="?", default="gpt:context=32,updates=4")
     parser.add_argument("--records", type=int, default=20_000)
     parser.add_argument("--tail", type=float, default=0.1, help="fraction of the stream the final figures cover")
     args = parser.parse_args()

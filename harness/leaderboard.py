@@ -106,8 +106,8 @@ def _files(df: pd.DataFrame) -> pd.DataFrame:
             c if pd.isna(n) else f"{group_of(c)}[:{int(n)}]/{c.rpartition('/')[2]}"
             for c, n in zip(df["corpus"], limit, strict=True)
         ]
+    df["spec"] = _versioned(df["spec"].fillna(df["predictor"]), df)
     df = df.sort_values("timestamp").drop_duplicates(["spec", "corpus", "corpus_sha256"], keep="last")
-    df["spec"] = df["spec"].fillna(df["predictor"])
     df["predictor"] = df["spec"]
     for column in ("entropy_bits", "params", "model_bytes", "flops_per_byte", "adjusted_ratio"):
         df[column] = pd.to_numeric(df[column], errors="coerce") if column in df else float("nan")
@@ -115,6 +115,22 @@ def _files(df: pd.DataFrame) -> pd.DataFrame:
     df["peak_rss_mb"] = df["peak_rss_bytes"] / 2**20
     df["scope"], df["files"] = "file", 1
     return _speeds(df)
+
+
+def _versioned(specs: pd.Series, df: pd.DataFrame) -> pd.Series:
+    """Specs of results from an older version of their predictor than the store's newest get it
+    in the name ('gpt@v3:width=256'; 'gpt@v?' for records from before versions were stored):
+    the same spec now means another model, so it is another row."""
+    if "predictor_version" not in df:
+        return specs
+    version = pd.to_numeric(df["predictor_version"], errors="coerce")
+    newest = version.groupby(df["predictor"]).transform("max")
+    old = (version < newest) | (version.isna() & newest.notna())
+    if not old.any():
+        return specs
+    label = version[old].map(lambda v: "?" if pd.isna(v) else str(int(v)))
+    parts = specs[old].str.partition(":")
+    return specs.mask(old, parts[0] + "@v" + label + parts[1] + parts[2])
 
 
 def _speeds(df: pd.DataFrame) -> pd.DataFrame:

@@ -90,6 +90,24 @@ def test_newest_result_wins_and_filters_select_groups():
     assert leaderboard.frame(records, ["other"], scope="group").empty  # a one-file group adds nothing
 
 
+def test_results_of_an_older_predictor_version_are_rows_of_their_own():
+    records = [
+        record("net:width=8", "g/a", 1000, 500, timestamp="2026-01-01T00:00:00+00:00"),  # before versions
+        record("net:width=8", "g/a", 1000, 400, predictor_version=2, timestamp="2026-01-02T00:00:00+00:00"),
+        record("net:width=8", "g/a", 1000, 300, predictor_version=3, timestamp="2026-01-03T00:00:00+00:00"),
+        record("net", "g/a", 1000, 350, predictor_version=3),
+        record("gzip -9", "g/a", 1000, 450, kind="baseline"),
+    ]
+    rows = leaderboard.frame(records, scope="file").set_index("predictor")["compressed_bytes"]
+    assert rows.to_dict() == {
+        "net:width=8": 300,
+        "net": 350,
+        "gzip -9": 450,
+        "net@v2:width=8": 400,
+        "net@v?:width=8": 500,
+    }
+
+
 def test_markdown_marks_baselines_and_leaves_out_empty_columns():
     md = leaderboard.render(leaderboard.frame(two_file_records()), "md")
     assert "### g (2 files, 4,000 bytes)" in md and "### g/a (1,000 bytes)" in md
