@@ -144,11 +144,11 @@ class GPTModel(OnlineModel):
         past: list[tuple[torch.Tensor, torch.Tensor]],
         bias: torch.Tensor,
     ) -> tuple[torch.Tensor, list[tuple[torch.Tensor, torch.Tensor]]]:
-        x, new = self.wte(tokens) + self.wpt(prev), []
+        x, caches = self.wte(tokens) + self.wpt(prev), []
         for block, kv in zip(self.h, past, strict=True):
-            x, kv_new = block(x, kv, bias)
-            new.append(kv_new)
-        return self.lm_head(self.ln_f(x)), new
+            x, cache = block(x, kv, bias)
+            caches.append(cache)
+        return self.lm_head(self.ln_f(x)), caches
 
     def _bias(self, rows: slice, keys: int) -> torch.Tensor:
         """Attention bias [heads, rows, keys] of the block's query positions `rows`."""
