@@ -119,7 +119,10 @@ class GPTModel(OnlineModel):
                 nn.init.zeros_(p)
         # Zero at first, so the model starts as plain ALiBi
         self.distance_bias = nn.Parameter(torch.zeros(heads, (memory_blocks + 1) * context))
-        self.block_alibi = self.block_distance = torch.zeros(0)  # of the current block, for its memory
+        # Distances with a full memory; a block after m keys uses their last m + context columns.
+        distance = distances(memory_blocks * context, context)
+        self.register_buffer("distance", distance.clamp(min=0), persistent=False)
+        self.register_buffer("alibi", alibi(heads, distance), persistent=False)
         self.memory: list[tuple[torch.Tensor, torch.Tensor]] = []
         self.cache: list[tuple[torch.Tensor, torch.Tensor]] = []
         self.prev = self.block_prev = torch.zeros(0, dtype=torch.long)  # last input; the one before the block
@@ -131,11 +134,6 @@ class GPTModel(OnlineModel):
         self.cache = self.memory
         self.prev = torch.zeros(batch, dtype=torch.long, device=empty.device)
         self.block_prev = self.prev
-        self._start_block()
-
-    def _start_block(self) -> None:
-        distance = distances(self.memory[0][0].shape[2], self.context).to(self.distance_bias.device)
-        self.block_alibi, self.block_distance = alibi(self.heads, distance), distance.clamp(min=0)
 
     def _forward(
         self,
@@ -152,8 +150,9 @@ class GPTModel(OnlineModel):
 
     def _bias(self, rows: slice, keys: int) -> torch.Tensor:
         """Attention bias [heads, rows, keys] of the block's query positions `rows`."""
-        learned = DISTANCE_BIAS_SCALE * self.distance_bias[:, self.block_distance[rows, :keys]]
-        return self.block_alibi[:, rows, :keys] + learned
+        first = self.memory_blocks * self.context - self.memory[0][0].shape[2]
+        learned = DISTANCE_BIAS_SCALE * self.distance_bias[:, self.distance[rows, first : first + keys]]
+        return self.alibi[:, rows, first : first + keys] + learned
 
     def step(self, tokens: torch.Tensor) -> torch.Tensor:
         j = self.cache[0][0].shape[2] - self.memory[0][0].shape[2]  # position within the block
@@ -173,7 +172,6 @@ class GPTModel(OnlineModel):
         self.memory = [(k[:, :, -keep:], v[:, :, -keep:]) for k, v in self.cache]
         self.block_prev = self.prev
         self.cache = self.memory
-        self._start_block()
 
     def forward_flops(self, context: int) -> float:
         width = self.wte.weight.shape[1]
