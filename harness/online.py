@@ -110,6 +110,8 @@ class OnlinePredictor(Predictor):
         "decay": 0.1,  # on book1: lstm 2.602 -> 2.511 bits/byte against a constant rate (decay=1)
         "updates": 1,
         "optimizer": "adam",
+        "beta1": 0.0,  # Adam's momentum; on 200 KB of book1, lstm 2.848 -> 2.786 bits/byte against 0.9
+        "beta2": 0.99,
         "seed": 0,
         "threads": 1,
         "device": "cpu",
@@ -125,6 +127,8 @@ class OnlinePredictor(Predictor):
             raise HarnessError(f"{self.name}: lr must be positive, not {s['lr']}")
         if not 0 < s["decay"] <= 1:
             raise HarnessError(f"{self.name}: decay must be in (0, 1], not {s['decay']}")
+        if not (0 <= s["beta1"] < 1 and 0 <= s["beta2"] < 1):
+            raise HarnessError(f"{self.name}: beta1 and beta2 must be in [0, 1), not {s['beta1']}, {s['beta2']}")
         if s["optimizer"] not in OPTIMIZERS:
             raise HarnessError(f"{self.name}: optimizer must be one of {', '.join(OPTIMIZERS)}, not {s['optimizer']!r}")
         self.device = _device(s["device"])
@@ -162,7 +166,10 @@ class OnlinePredictor(Predictor):
         lr = self.learning_rate()
         if self.settings["optimizer"] == "sgd":
             return torch.optim.SGD(model.parameters(), lr=lr, foreach=False)
-        return torch.optim.Adam(model.parameters(), lr=lr, betas=(0.9, 0.99), foreach=False)
+        betas = (self.settings["beta1"], self.settings["beta2"])
+        # fused: one pass over each tensor instead of one per operation (5x faster on a CPU for
+        # the large embedding tables); still elementwise, so deterministic
+        return torch.optim.Adam(model.parameters(), lr=lr, betas=betas, fused=True)
 
     def learning_rate(self) -> float:
         """The optimizer's rate; a model family may scale the `lr` option with its size."""

@@ -9,12 +9,14 @@ import torch
 
 from harness import container
 from harness.errors import HarnessError
+from harness_plugins.gpt import hashed_ngrams
 from tests.conftest import run_cli
 
 TINY = {
     "lstm": "lstm:layers=2,hidden=16,batch=8,context=8",
     "gpt": "gpt:layers=2,width=16,heads=2,batch=8,context=8",
     "gpt-memory": "gpt:layers=2,width=16,heads=2,batch=8,context=8,memory_blocks=3",
+    "gpt-ngrams": "gpt:layers=2,width=16,heads=2,batch=8,context=8,ngrams=4,buckets=64",
 }
 TEXT = b"the quick brown fox jumps over the lazy dog; " * 12 + b"1+1=2\n2+2=4\n"
 BINARY = np.random.default_rng(1).integers(0, 256, 300, dtype=np.uint8).tobytes() + bytes(40) + b"\xff" * 7
@@ -116,6 +118,23 @@ def test_gpt_memory_blocks_set_how_far_back_a_byte_sees(registry, blocks, sees_f
     assert (not torch.equal(*last_logits)) == sees_first_byte
 
 
+def test_hashed_ngram_ids_depend_on_exactly_the_last_n_bytes():
+    window = torch.tensor([[5, 1, 2, 3, 4]])  # 3 bytes before, then 2 inputs
+    changed = window.clone()
+    changed[0, 1] = 9  # 3 bytes before the last input: only its order-4 id may change
+    ids, other = hashed_ngrams(window, 4, 1000), hashed_ngrams(changed, 4, 1000)
+    assert ids.shape == (1, 2, 3)
+    assert torch.equal(ids[0, 1, :2], other[0, 1, :2]) and ids[0, 1, 2] != other[0, 1, 2]
+    assert [(ids[0, :, k] // 1000).tolist() for k in range(3)] == [[0, 0], [1, 1], [2, 2]]  # a table part per order
+
+
+def test_hashed_ngram_embeddings_learn_a_repetitive_text_faster(registry):
+    spec = "gpt:layers=2,width=16,heads=2,batch=4,context=8"
+    _, plain = _encode(registry, spec, TEXT * 4)
+    _, hashed = _encode(registry, f"{spec},ngrams=4,buckets=64", TEXT * 4)
+    assert hashed.payload_bytes < 0.9 * plain.payload_bytes
+
+
 def test_bad_options_give_clear_errors(registry):
     with pytest.raises(HarnessError, match="multiple of heads"):
         registry.build("gpt:width=10,heads=3")
@@ -127,6 +146,12 @@ def test_bad_options_give_clear_errors(registry):
         registry.build("gpt:decay=0")
     with pytest.raises(HarnessError, match="memory_blocks"):
         registry.build("gpt:memory_blocks=0")
+    with pytest.raises(HarnessError, match="ngrams"):
+        registry.build("gpt:ngrams=1")
+    with pytest.raises(HarnessError, match="buckets"):
+        registry.build("gpt:ngrams=3,buckets=0")
+    with pytest.raises(HarnessError, match="beta1"):
+        registry.build("lstm:beta1=1")
     if not torch.cuda.is_available():
         with pytest.raises(HarnessError, match="CUDA"):
             registry.build("gpt:device=cuda")
