@@ -68,6 +68,7 @@ class LSTMModel(OnlineModel):
 class LSTM(OnlinePredictor):
     name = "lstm"
     description = "byte-level LSTM trained online while coding (truncated BPTT, NNCP-style)"
+    version = 2  # 2: Adam fused, beta1 0 (was 0.9)
     options: ClassVar[dict[str, Any]] = {
         **OnlinePredictor.options,
         "layers": 2,
