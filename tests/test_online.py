@@ -75,6 +75,14 @@ def test_gpt_scales_its_learning_rate_with_width(registry):
     assert rates == {64: pytest.approx(0.004), 128: pytest.approx(0.002), 256: pytest.approx(0.001)}
 
 
+def test_adam_betas_are_options_that_change_the_stream(registry):
+    predictor = registry.build(f"{TINY['lstm']},beta1=0.3,beta2=0.9")
+    assert predictor._optimizer(predictor._fresh_model()).param_groups[0]["betas"] == (0.3, 0.9)
+    _, default = _encode(registry, TINY["lstm"], TEXT)
+    _, other = _encode(registry, f"{TINY['lstm']},beta1=0.3,beta2=0.9", TEXT)
+    assert other.ideal_bits != default.ideal_bits
+
+
 @pytest.mark.parametrize("name", sorted(TINY))
 def test_learning_rate_decays_linearly_over_the_run(registry, name):
     predictor = registry.build(f"{TINY[name]},decay=0.1")
