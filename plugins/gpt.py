@@ -108,7 +108,7 @@ def hashed_ngrams(window: torch.Tensor, orders: int, buckets: int) -> torch.Tens
     """Row ids [B, t, orders - 1] into a table of (orders - 1) x `buckets` rows: for n = 2..orders,
     a hash of the last n bytes of each position (window [B, orders - 1 + t]: bytes before, then the inputs)."""
     t = window.shape[1] - (orders - 1)
-    ids, h = [], window[:, orders - 1 :].clone()
+    ids, h = [], window[:, orders - 1 :]
     for n in range(2, orders + 1):
         h = (h * 0x2F0F3 + window[:, orders - n : orders - n + t] + 1) % 1_000_000_007
         ids.append((h % buckets) + (n - 2) * buckets)
@@ -166,7 +166,7 @@ class GPTModel(OnlineModel):
     ) -> tuple[torch.Tensor, list[tuple[torch.Tensor, torch.Tensor]]]:
         """window [B, before + t]: the `before` inputs ahead of the t inputs to predict from."""
         x, caches = self.wte(window[:, self.before :]) + self.wpt(window[:, self.before - 1 : -1]), []
-        if self.ngrams > 1:
+        if self.wne is not None:
             x = x + self.wne(hashed_ngrams(window, self.ngrams, self.buckets)).sum(2)
         for block, kv in zip(self.h, past, strict=True):
             x, cache = block(x, kv, bias)
