@@ -281,7 +281,7 @@ def cmd_publish(args: argparse.Namespace) -> None:
     records, df = _stored(args)
     folder = Path(args.output_dir)
     folder.mkdir(parents=True, exist_ok=True)
-    for name, data in publish.files(records, args.corpus or [], folder).items():
+    for name, data in publish.files(records, args.corpus or []).items():
         write_atomically(folder / name, data, force=True)
     console.print(f"published {', '.join(publish.groups_in(df))} into {folder}/")
 

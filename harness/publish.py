@@ -2,8 +2,8 @@
 
 Everything is regenerated from the results store, so the published folder never says more than
 the store holds. The header of each page names the environment: the versions the results
-were measured with (from the records), and the CPU, thread count and git commit of the
-machine that publishes them (normally the one that measured).
+were measured with (from the records), the CPU and thread count of the machine that publishes
+them (normally the one that measured) and the git commit of the harness checkout it runs from.
 """
 
 from __future__ import annotations
@@ -32,11 +32,24 @@ def cpu_model() -> str:
     return platform.processor() or platform.machine()
 
 
-def git_commit(folder: Path) -> str:
-    """Short commit of the checkout at `folder`, '+dirty' with uncommitted changes; 'unknown' outside git."""
+_SOURCE = Path(__file__).resolve().parent
+"""The harness package's folder: its checkout is the code that measured (normally) and publishes."""
+
+
+def git_commit() -> str:
+    """Short commit of the harness's own checkout, '+dirty' with uncommitted changes; 'unknown'
+    outside git.
+
+    Never the output folder's: that may be anyone's repository, whose config can name commands
+    for git to run (core.fsmonitor on `status`). Those are switched off here all the same, and
+    GIT_* variables are dropped so that none points git at another repository or adds config.
+    """
+    env = {key: value for key, value in os.environ.items() if not key.startswith("GIT_")}
+    safe = ["-c", "core.fsmonitor=false", "-c", "core.hooksPath=/dev/null"]
 
     def git(*args: str) -> str:
-        return subprocess.run(["git", *args], cwd=folder, capture_output=True, text=True, check=True).stdout.strip()
+        done = subprocess.run(["git", *safe, *args], cwd=_SOURCE, env=env, capture_output=True, text=True, check=True)
+        return done.stdout.strip()
 
     try:
         commit = git("rev-parse", "--short", "HEAD")
@@ -45,7 +58,7 @@ def git_commit(folder: Path) -> str:
         return "unknown"
 
 
-def environment(records: list[dict[str, Any]], folder: Path) -> dict[str, str]:
+def environment(records: list[dict[str, Any]]) -> dict[str, str]:
     """What the published numbers depend on, as label -> text."""
     try:
         import torch  # its thread count is what the neural predictors ran with here
@@ -58,7 +71,7 @@ def environment(records: list[dict[str, Any]], folder: Path) -> dict[str, str]:
     return {
         "measured": f"{stamps[0]} .. {stamps[-1]}" if stamps else "-",
         "harness": ", ".join(values["harness_version"]) or "-",
-        "git commit": git_commit(folder),
+        "git commit": git_commit(),
         "CPU": f"{cpu_model()} ({', '.join(values['cpu_count']) or os.cpu_count()} CPUs, "
         f"{', '.join(values['machine']) or platform.machine()})",
         "torch threads": threads,
@@ -86,12 +99,12 @@ def groups_in(df: pd.DataFrame) -> list[str]:
     return [rows["corpus"].iloc[0] for _, _, rows in plots.chart_sections(df)]
 
 
-def files(records: list[dict[str, Any]], corpora: list[str], folder: Path) -> dict[str, bytes]:
+def files(records: list[dict[str, Any]], corpora: list[str]) -> dict[str, bytes]:
     """Every published file, name -> content: README.md, <group>.md, charts, index.html."""
     df = leaderboard.frame(records, corpora)
     if df.empty:
         return {}
-    env = environment([r for r in records if leaderboard.matches(r.get("corpus", ""), corpora)], folder)
+    env = environment([r for r in records if leaderboard.matches(r.get("corpus", ""), corpora)])
     kinds = list(plots.KINDS)
     out: dict[str, bytes] = {}
     readme = [
