@@ -16,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
-from harness.predictor import typed_options
+from harness.predictor import defaults, typed_options
 from harness_plugins.ngram import NGram
 
 _CORPORA = Path(__file__).resolve().parents[2] / "shared" / "corpora"
@@ -56,7 +56,7 @@ def main() -> None:
     parser.add_argument("--option", action="append", default=[], metavar="KEY=VALUE")
     args = parser.parse_args()
     raw = dict(item.split("=", 1) for item in args.option)
-    settings = {**NGram.options, **typed_options(NGram, raw)}
+    settings = {**defaults(NGram), **typed_options(NGram, raw)}
     files = args.files or [f for f in _DEFAULT_FILES if f.is_file()]
     if not files:
         raise SystemExit(f"no files given and none found in {_CORPORA}")

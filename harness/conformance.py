@@ -32,7 +32,7 @@ import numpy as np
 
 from harness import coder, container
 from harness.errors import HarnessError
-from harness.predictor import Predictor, canonical_spec, parse_spec, typed_options
+from harness.predictor import Predictor, canonical_spec, declared, defaults, parse_spec, typed_options
 
 SPEC_CHARACTERS = ":,= \t\n"
 
@@ -72,7 +72,7 @@ def check_predictor(
         settings = {**typed_options(cls, raw), **(settings or {})}
     else:
         cls = predictor
-    settings = {**cls.options, **cls.test_options, **(settings or {})}
+    settings = {**defaults(cls), **cls.test_options, **(settings or {})}
     inputs = sample_inputs(long_bytes)
     predicts = _predicts(cls, settings)
     checks: dict[str, Callable[[], None]] = {
@@ -108,8 +108,10 @@ def _metadata(cls: type[Predictor], settings: dict[str, Any]) -> None:
     _require(not any(c in cls.name for c in SPEC_CHARACTERS), f"name {cls.name!r} contains one of {SPEC_CHARACTERS!r}")
     _require(isinstance(cls.description, str) and cls.description.strip() != "", "description must not be empty")
     _require(isinstance(cls.version, int) and cls.version >= 1, "version must be an int >= 1")
-    for key, default in cls.options.items():
-        _require(isinstance(default, (bool, int, float, str, type(None))), f"option {key!r}: default must be a scalar")
+    for key, option in declared(cls).items():
+        _require(
+            isinstance(option.default, (bool, int, float, str, type(None))), f"option {key!r}: default must be a scalar"
+        )
     unknown = set(cls.test_options) - set(cls.options)
     _require(not unknown, f"test_options names unknown options {sorted(unknown)}")
     instance = cls(**settings)
@@ -131,7 +133,7 @@ def _metadata(cls: type[Predictor], settings: dict[str, Any]) -> None:
     spec = canonical_spec(cls.name, settings, cls)
     name, raw = parse_spec(spec)
     _require(
-        name == cls.name and {**cls.options, **typed_options(cls, raw)} == settings,
+        name == cls.name and {**defaults(cls), **typed_options(cls, raw)} == settings,
         f"spec {spec!r} does not parse back to the same settings",
     )
 

@@ -3,26 +3,30 @@
 Layout (integers as LEB128 varints unless noted):
 
     magic  b"\\x89HZ"          3 bytes
-    format version            1 byte (2)
+    format version            1 byte (3)
     predictor spec            varint length + UTF-8, e.g. "ngram:order=5"
     predictor config          varint length + compact JSON: everything the stream depends on
     original length           bytes of the original
     symbol count              symbols coded (differs from the length for tokenizing predictors)
     segment size              symbols per segment; 0: all symbols in one segment
-    crc32 of the original     4 bytes, big-endian
-    segments                  each a varint payload length then the range coder's payload for
-                              the next (up to) segment-size symbols; none for an empty input
+    segments                  each a varint payload length, the range coder's payload for the
+                              next (up to) segment-size symbols, and a 4-byte big-endian CRC32
+                              of everything coded so far (the original bytes for a byte-level
+                              predictor, else the symbols as uint32 little-endian); none for an
+                              empty input
 
 Segments are what lets `compress` and `decompress` stream: one predictor instance codes them
 all in order (it keeps learning across segment boundaries), but each segment's coder is flushed
 on its own (a few bytes per MiB), so neither side holds more than one segment's symbols and
-payload. Predictors marked `whole_input` get one segment. The writer learns the CRC while coding
-and patches it in place, so the input is read once.
+payload, and the writer never seeks (it can write into a pipe). Predictors marked `whole_input`
+get one segment.
 
 Decoding rebuilds the predictor from the spec, refuses a config that differs from the recorded
 one (naming the keys that differ), checks every length field against the bytes actually left
-before reading or allocating anything, and checks length and CRC of what it decoded, so a
-damaged or mismatched file gives an error, never wrong bytes.
+before reading or allocating anything, checks each segment's CRC as soon as it is decoded (so a
+damaged or forged file is found out within one segment, not after decoding all it claims), and
+checks the length at the end: a damaged or mismatched file gives an error, never wrong bytes.
+Format 2 (one CRC32 of the original, in the header after the segment size) is still read.
 """
 
 from __future__ import annotations
@@ -41,7 +45,8 @@ from harness.errors import HarnessError
 from harness.predictor import Predictor, Progress, no_progress
 
 MAGIC = b"\x89HZ"
-FORMAT_VERSION = 2
+FORMAT_VERSION = 3
+READABLE_VERSIONS = (2, 3)
 SEGMENT_SYMBOLS = 1 << 20
 """Symbols per segment: bounds streaming memory (a few bytes of flush per MiB coded)."""
 _MAX_VARINT_BYTES = 10
@@ -56,12 +61,14 @@ class Header:
     config: dict[str, Any]
     length: int
     symbols: int
-    crc32: int
+    crc32: int | None
+    """Format 2's CRC32 of the original; None in format 3, whose segments carry theirs."""
     payload: bytes = b""
     """The segments, when the whole file was read into memory (`unpack`); empty when the
     caller streams them from the file (`read_header`)."""
     segment: int = 0
     """Symbols per segment; 0: one segment."""
+    version: int = FORMAT_VERSION
 
 
 def _varint(value: int) -> bytes:
@@ -109,7 +116,7 @@ def canonical_json(config: dict[str, Any]) -> str:
 
 
 def _header_bytes(spec: str, config: dict[str, Any], length: int, symbols: int, segment: int) -> bytes:
-    """Everything before the CRC."""
+    """Everything before the segments."""
     return b"".join(
         [
             MAGIC,
@@ -131,8 +138,9 @@ def read_header(stream: BinaryIO, size: int) -> tuple[Header, _Reader]:
     if reader.take(min(len(MAGIC), size)) != MAGIC:
         raise HarnessError("not a .hz file (bad magic bytes)")
     version = reader.take(1)[0]
-    if version != FORMAT_VERSION:
-        raise HarnessError(f".hz format version {version} is not supported (this harness reads {FORMAT_VERSION})")
+    if version not in READABLE_VERSIONS:
+        readable = " and ".join(map(str, READABLE_VERSIONS))
+        raise HarnessError(f".hz format version {version} is not supported (this harness reads {readable})")
     spec = reader.text()
     try:
         config = json.loads(reader.text())
@@ -144,8 +152,8 @@ def read_header(stream: BinaryIO, size: int) -> tuple[Header, _Reader]:
     if symbols > MAX_SYMBOLS_PER_PAYLOAD_BYTE * (reader.left + 16):
         raise HarnessError("not a valid .hz file: symbol count is implausible for the payload size")
     segment = reader.varint()
-    crc = int.from_bytes(reader.take(4), "big")
-    return Header(spec, config, length, symbols, crc, segment=segment), reader
+    crc = int.from_bytes(reader.take(4), "big") if version == 2 else None
+    return Header(spec, config, length, symbols, crc, segment=segment, version=version), reader
 
 
 def unpack(blob: bytes) -> Header:
@@ -168,9 +176,9 @@ class Encoded:
     """The whole container, when coded in memory (`encode`)."""
 
 
-def byte_level(predictor: Predictor) -> bool:
+def byte_level(predictor: Predictor | type[Predictor]) -> bool:
     """True when symbols are the bytes themselves, so the input can be cut anywhere."""
-    cls = type(predictor)
+    cls = predictor if isinstance(predictor, type) else type(predictor)
     return cls.to_symbols is Predictor.to_symbols and cls.from_symbols is Predictor.from_symbols
 
 
@@ -184,7 +192,7 @@ def encode_stream(
     expect: Progress = no_progress,
     keep_bits: bool = False,
 ) -> Encoded:
-    """Code the `length` bytes of `source` into `out` (seekable), one segment at a time.
+    """Code the `length` bytes of `source` into `out`, one segment at a time, writing in order.
 
     Byte-level predictors read SEGMENT_SYMBOLS bytes at a time, so memory does not grow with the
     input; a tokenizing predictor needs the whole input to tokenize it. `expect` is told the
@@ -192,39 +200,44 @@ def encode_stream(
     """
     streaming = byte_level(predictor) and not predictor.whole_input
     if streaming:
-        count, data = length, b""
+        count = length
     else:
         data = _read_exactly(source, length)
         whole = predictor.to_symbols(data)
+        if not byte_level(predictor) and predictor.from_symbols(whole) != data:
+            raise HarnessError(f"predictor {spec!r} tokenizes this input lossily: it would not decode to it")
         count = len(whole)
     expect(count)
-    start = out.tell()
     segment = 0 if predictor.whole_input else SEGMENT_SYMBOLS
-    out.write(_header_bytes(spec, predictor.config(), length, count, segment))
-    crc_at = out.tell()
-    out.write(bytes(4))
-    crc, payload_bytes, ideal_bits, bits = zlib.crc32(data), 0, 0.0, []
+    written = out.write(_header_bytes(spec, predictor.config(), length, count, segment))
+    check = _Check(predictor)
+    payload_bytes, ideal_bits, bits = 0, 0.0, []
     for first, n in _segments(count, segment):
-        if streaming:
-            chunk = _read_exactly(source, n)
-            crc = zlib.crc32(chunk, crc)
-            symbols = predictor.to_symbols(chunk)
-        else:
-            symbols = whole[first : first + n]
+        symbols = predictor.to_symbols(_read_exactly(source, n)) if streaming else whole[first : first + n]
         payload, segment_bits = predictor.encode_symbols(symbols, progress)
-        out.write(_varint(len(payload)) + payload)
+        written += out.write(_varint(len(payload)) + payload + check.after(symbols).to_bytes(4, "big"))
         payload_bytes += len(payload)
         ideal_bits += float(segment_bits.sum(dtype=np.float64))
         if keep_bits:
             bits.append(segment_bits)
     if source.read(1):
         raise HarnessError("the input grew while it was being compressed")
-    end = out.tell()
-    out.seek(crc_at)
-    out.write(crc.to_bytes(4, "big"))
-    out.seek(end)
     symbol_bits = np.concatenate(bits) if bits else np.zeros(0, dtype=np.float32)
-    return Encoded(payload_bytes, count, end - start, ideal_bits, symbol_bits)
+    return Encoded(payload_bytes, count, written, ideal_bits, symbol_bits)
+
+
+class _Check:
+    """The running CRC32 that follows each segment: of the bytes for a byte-level predictor,
+    else of the symbols (as uint32 little-endian)."""
+
+    def __init__(self, predictor: Predictor) -> None:
+        self.bytes, self.crc = byte_level(predictor), 0
+
+    def after(self, symbols: np.ndarray) -> int:
+        """The CRC once `symbols` (the next segment) are added."""
+        dtype = np.uint8 if self.bytes else np.dtype("<u4")
+        self.crc = zlib.crc32(np.ascontiguousarray(symbols, dtype=dtype).tobytes(), self.crc)
+        return self.crc
 
 
 def _segments(count: int, segment: int) -> Iterator[tuple[int, int]]:
@@ -262,6 +275,26 @@ def config_mismatch(recorded: dict[str, Any], current: dict[str, Any]) -> str | 
     return "; ".join(f"{k}: file has {recorded.get(k)!r}, here {current.get(k)!r}" for k in keys)
 
 
+def _check_layout(header: Header, cls: type[Predictor]) -> None:
+    """Length fields that `cls` could not have written, refused before anything is sized by them
+    (one segment of every symbol would have the decoder allocate for all of them at once)."""
+    if header.segment != 0 if cls.whole_input else not 1 <= header.segment <= SEGMENT_SYMBOLS:
+        raise HarnessError(f"not a valid .hz file: segment size {header.segment} is not what {cls.name} writes")
+    if byte_level(cls) and header.symbols != header.length:
+        raise HarnessError("not a valid .hz file: symbol count differs from the length for a byte predictor")
+
+
+def check_header(header: Header, cls: type[Predictor], settings: dict[str, Any]) -> None:
+    """Refuse a header that the predictor `cls` with `settings` (from the header's spec) could not
+    have written here, before the predictor is built: its layout fields, and every config key
+    known without building it (`static_config`)."""
+    _check_layout(header, cls)
+    expected = cls.static_config(settings)
+    mismatch = config_mismatch({k: header.config.get(k) for k in expected}, expected)
+    if mismatch:
+        raise HarnessError(f"cannot decode: the stream was written with another predictor setup ({mismatch})")
+
+
 def decode_stream(
     header: Header, segments: _Reader, out: BinaryIO, predictor: Predictor, progress: Progress = no_progress
 ) -> None:
@@ -270,18 +303,19 @@ def decode_stream(
     What was written to `out` is only trustworthy once this returns: the length and CRC of the
     whole output are checked last.
     """
+    _check_layout(header, type(predictor))
     mismatch = config_mismatch(header.config, predictor.config())
     if mismatch:
         raise HarnessError(f"cannot decode: the stream was written with another predictor setup ({mismatch})")
     streaming = byte_level(predictor)
-    if streaming and header.symbols != header.length:  # refused now, not after decoding them all
-        raise HarnessError("not a valid .hz file: symbol count differs from the length for a byte predictor")
-    crc, length, pieces = 0, 0, []
+    crc, length, pieces, check = 0, 0, [], _Check(predictor)
     for _, n in _segments(header.symbols, header.segment):
         payload = segments.take(segments.varint())
         if n > MAX_SYMBOLS_PER_PAYLOAD_BYTE * (len(payload) + 16):
             raise HarnessError("not a valid .hz file: symbol count is implausible for the payload size")
         symbols = predictor.decode_symbols(payload, n, progress)
+        if header.version > 2 and check.after(symbols) != int.from_bytes(segments.take(4), "big"):
+            raise HarnessError("decoded data fails its CRC check: the file is corrupt")
         if streaming:
             data = predictor.from_symbols(symbols)
             crc, length = zlib.crc32(data, crc), length + len(data)
@@ -294,7 +328,7 @@ def decode_stream(
         data = predictor.from_symbols(np.concatenate(pieces) if pieces else np.zeros(0, dtype=np.int64))
         crc, length = zlib.crc32(data), len(data)
         out.write(data)
-    if length != header.length or crc != header.crc32:
+    if length != header.length or header.version == 2 and crc != header.crc32:
         raise HarnessError("decoded data fails its length/CRC check: the file is corrupt")
 
 

@@ -32,7 +32,7 @@ from torch import nn
 
 from harness import coder
 from harness.errors import HarnessError
-from harness.predictor import Predictor, Progress, no_progress
+from harness.predictor import Option, Predictor, Progress, no_progress
 
 OPTIMIZERS = ("adam", "sgd")
 
@@ -104,62 +104,64 @@ class OnlinePredictor(Predictor):
 
     whole_input = True  # the input is cut into `batch` streams, so encode_symbols sees all of it
     options: ClassVar[dict[str, Any]] = {
-        "batch": 16,
-        "context": 32,
-        "lr": 1e-3,
-        "decay": 0.1,  # on book1: lstm 2.602 -> 2.511 bits/byte against a constant rate (decay=1)
-        "updates": 1,
-        "optimizer": "adam",
-        "beta1": 0.0,  # Adam's momentum; on 200 KB of book1, lstm 2.848 -> 2.786 bits/byte against 0.9
-        "beta2": 0.99,
-        "seed": 0,
-        "threads": 1,
-        "device": "cpu",
+        "batch": Option(16, "streams coded in lockstep (the input is cut into this many segments)", 1, 4096),
+        "context": Option(32, "T: steps per block; the weights are frozen within a block", 1, 65536),
+        "lr": Option(1e-3, "learning rate", 1e-9, 10.0),
+        # on book1: lstm 2.602 -> 2.511 bits/byte against a constant rate (decay=1)
+        "decay": Option(0.1, "the rate falls linearly to decay x lr over the run (1: constant)", 1e-6, 1.0),
+        "updates": Option(1, "optimizer steps per block", 1, 64),
+        "optimizer": Option("adam", "optimizer", choices=OPTIMIZERS),
+        # Adam's momentum; on 200 KB of book1, lstm 2.848 -> 2.786 bits/byte against 0.9
+        "beta1": Option(0.0, "Adam's beta1 (momentum)", 0.0, 0.999999),
+        "beta2": Option(0.99, "Adam's beta2", 0.0, 0.999999),
+        "seed": Option(0, "seed of the initial weights", 0, 2**32 - 1),
+        "threads": Option(1, "torch CPU threads (the result depends on it)", 1, 256),
+        "device": Option("cpu", "cpu or cuda", choices=("cpu", "cuda")),
     }
 
     def __init__(self, **settings: Any) -> None:
         super().__init__(**settings)
-        s = self.settings
-        for key in ("batch", "context", "updates", "threads"):
-            if s[key] < 1:
-                raise HarnessError(f"{self.name}: {key} must be at least 1, not {s[key]}")
-        if not s["lr"] > 0:
-            raise HarnessError(f"{self.name}: lr must be positive, not {s['lr']}")
-        if not 0 < s["decay"] <= 1:
-            raise HarnessError(f"{self.name}: decay must be in (0, 1], not {s['decay']}")
-        if not (0 <= s["beta1"] < 1 and 0 <= s["beta2"] < 1):
-            raise HarnessError(f"{self.name}: beta1 and beta2 must be in [0, 1), not {s['beta1']}, {s['beta2']}")
-        if s["optimizer"] not in OPTIMIZERS:
-            raise HarnessError(f"{self.name}: optimizer must be one of {', '.join(OPTIMIZERS)}, not {s['optimizer']!r}")
-        self.device = _device(s["device"])
+        self.device = _device(self.settings["device"])
         model = self._fresh_model()
         self.params = sum(p.numel() for p in model.parameters())
         # Each byte: one forward step to predict it, and forward + backward (about 3 forwards)
         # for each of the `updates` steps on its block.
-        self.flops_per_symbol = (1 + 3 * s["updates"]) * model.forward_flops(s["context"])
+        self.flops_per_symbol = (1 + 3 * self.settings["updates"]) * model.forward_flops(self.settings["context"])
         self.train_bits: list[float] = []
         """Training loss of each trained block in bits, summed over its bytes, before its update."""
         self.model_bits = np.zeros(0)
         """-log2 of the model's own float probability of each symbol (file order), before quantization."""
 
-    def make_model(self) -> OnlineModel:
-        raise NotImplementedError
-
-    def config(self) -> dict[str, Any]:
-        device = {"device_type": self.device.type, "dtype": "float32", "torch": torch.__version__}
-        if self.device.type == "cuda":
-            device |= {"device_name": torch.cuda.get_device_name(self.device), "cuda": torch.version.cuda}
+    @classmethod
+    def static_config(cls, settings: dict[str, Any]) -> dict[str, Any]:
+        device = _device(settings["device"])
+        setup = {"device_type": device.type, "dtype": "float32", "torch": torch.__version__}
+        if device.type == "cuda":
+            setup |= {"device_name": torch.cuda.get_device_name(device), "cuda": torch.version.cuda}
         else:
             # Matmul and reduction kernels differ per vector ISA, and so do their roundings.
-            device |= {"cpu_capability": torch.backends.cpu.get_cpu_capability()}
-        return {**super().config(), **device}
+            setup |= {"cpu_capability": torch.backends.cpu.get_cpu_capability()}
+        return {**super().static_config(settings), **setup}
+
+    @classmethod
+    def memory_estimate(cls, settings: dict[str, Any], symbols: int) -> int:
+        """Weights, gradients and two Adam moments (float32 each), counted on torch's meta device
+        (shapes only, nothing allocated), plus the symbols and their per-symbol bits."""
+        with torch.device("meta"):
+            params = sum(p.numel() for p in cls.make_model_for(settings).parameters())
+        return 16 * params + 16 * symbols
+
+    @classmethod
+    def make_model_for(cls, settings: dict[str, Any]) -> OnlineModel:
+        """The model for `settings` (on the current default device)."""
+        raise NotImplementedError
 
     def _fresh_model(self) -> OnlineModel:
         # Built on the CPU under a private RNG: same initial weights on every device, and the
         # global torch RNG is left alone.
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(self.settings["seed"])
-            model = self.make_model()
+            model = self.make_model_for(self.settings)
         return model.to(self.device)
 
     def _optimizer(self, model: nn.Module) -> torch.optim.Optimizer:

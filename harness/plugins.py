@@ -17,11 +17,13 @@ from types import ModuleType
 from typing import Any, Generic, TypeVar
 
 import pluggy
+import psutil
 
-from harness import corpora, hookspecs
+import harness.trust
+from harness import container, corpora, hookspecs
 from harness.corpora import CorpusFile
 from harness.errors import HarnessError
-from harness.predictor import Predictor, canonical_spec, parse_spec, typed_options
+from harness.predictor import Predictor, canonical_spec, defaults, parse_spec, typed_options
 
 ENTRY_POINT_GROUP = "harness"
 T = TypeVar("T")
@@ -49,7 +51,7 @@ class Registry:
         """Resolve 'name:key=value,...' to (class, typed settings, canonical spec)."""
         name, raw = parse_spec(spec)
         cls = lookup(self.predictors, name, "predictor").item
-        settings = {**cls.options, **typed_options(cls, raw)}
+        settings = {**defaults(cls), **typed_options(cls, raw)}
         return cls, settings, canonical_spec(name, settings, cls)
 
     def corpus_files(self, specs: list[str], data_dir: str | None = None) -> list[CorpusFile]:
@@ -58,10 +60,34 @@ class Registry:
         root = corpora.data_dir(data_dir)
         return [file for spec in specs for file in corpora.resolve(spec, known, data_dir=root)]
 
-    def build(self, spec: str) -> Predictor:
-        """A fresh predictor instance for `spec`."""
+    def build(self, spec: str, symbols: int = 0) -> Predictor:
+        """A fresh predictor instance for `spec` (to code `symbols` symbols, when known), refused
+        when by its own estimate it needs more memory than the current `Trust` allows or this
+        machine has."""
         cls, settings, _ = self.predictor(spec)
-        return cls(**settings)
+        need = cls.memory_estimate(settings, symbols)
+        limit = harness.trust.current().max_memory
+        if limit is not None and need > limit:
+            raise HarnessError(
+                f"predictor {spec!r} needs about {need >> 20:,} MiB by its own estimate, more than the "
+                f"{limit >> 20:,} MiB a file may ask for; pass --max-memory MIB to allow more"
+            )
+        total = psutil.virtual_memory().total
+        if need > total:
+            raise HarnessError(
+                f"predictor {spec!r} needs about {need >> 20:,} MiB, more than this machine's {total >> 20:,} MiB"
+            )
+        try:
+            return cls(**settings)
+        except MemoryError:
+            raise HarnessError(f"not enough memory to build predictor {spec!r}") from None
+
+    def decoder(self, header: container.Header) -> Predictor:
+        """The predictor that decodes `header`'s stream, built only once the header passed every
+        check that needs no built predictor (a `.hz` file is untrusted input)."""
+        cls, settings, _ = self.predictor(header.spec)
+        container.check_header(header, cls, settings)
+        return self.build(header.spec, header.symbols)
 
 
 def lookup(entries: dict[str, Entry[T]], name: str, kind: str) -> Entry[T]:

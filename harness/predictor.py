@@ -19,7 +19,10 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
+import re
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any, ClassVar
 
 import numpy as np
@@ -35,13 +38,57 @@ def no_progress(_: int) -> None:
     pass
 
 
+@dataclass(frozen=True)
+class Option:
+    """A declared option: its default (whose type is the option's type), what it does, and the
+    values it accepts. Settings are checked against it in one place, `check_settings`, before
+    anything is built, so a spec (typed by a user or read from an untrusted file) can never ask
+    for an absurd model."""
+
+    default: bool | int | float | str | None
+    help: str = ""
+    low: float | None = None
+    """Smallest accepted value (numbers), inclusive."""
+    high: float | None = None
+    """Largest accepted value (numbers), inclusive."""
+    choices: tuple[Any, ...] = ()
+    pattern: str = ""
+    """A regular expression a string value must match whole."""
+
+    def describe(self) -> str:
+        """The accepted values in words, for help and errors."""
+        if self.choices:
+            return "one of " + ", ".join(map(str, self.choices))
+        kind = "string" if self.default is None else type(self.default).__name__
+        low, high = (_number(bound) for bound in (self.low, self.high))
+        if self.low is not None and self.high is not None:
+            return f"{kind} in {low}..{high}"
+        if self.low is not None:
+            return f"{kind} >= {low}"
+        if self.high is not None:
+            return f"{kind} <= {high}"
+        return kind
+
+
+def _number(value: float | None) -> str:
+    """A bound as a reader expects it: 4294967295, not 4.29497e+09; 1e-09 stays short."""
+    if value is None:
+        return ""
+    return str(int(value)) if float(value).is_integer() else f"{value:g}"
+
+
+_LARGEST_INT = 2**63 - 1
+"""No option may exceed what int64 arrays and JSON readers hold exactly."""
+
+
 class Predictor:
     """Base class of every predictor. Subclasses set `name`, `description`, `options`."""
 
     name: ClassVar[str] = ""
     description: ClassVar[str] = ""
-    options: ClassVar[dict[str, Any]] = {}
-    """Option names and defaults; a spec's values are parsed to the default's type."""
+    options: ClassVar[dict[str, Option | Any]] = {}
+    """Option names and their declared `Option`s (a bare value is an option with that default
+    and no bounds); a spec's values are parsed to the default's type and checked."""
     version: ClassVar[int] = 1
     """Bump when the same options would give different bits, so old files are refused."""
     positional: ClassVar[str] = ""
@@ -62,11 +109,26 @@ class Predictor:
     """Estimated floating-point operations per coded symbol (prediction plus learning)."""
 
     def __init__(self, **settings: Any) -> None:
-        self.settings = {**self.options, **settings}
+        self.settings = {**defaults(type(self)), **settings}
+        check_settings(type(self), self.settings)
+
+    @classmethod
+    def static_config(cls, settings: dict[str, Any]) -> dict[str, Any]:
+        """What `config()` of an instance built with `settings` reports, as far as it is known
+        without building it (no weights loaded, nothing allocated): decoding compares it with the
+        file's config first, so a mismatched or hostile file is refused before it costs anything."""
+        return {"predictor": cls.name, "version": cls.version, **settings}
+
+    @classmethod
+    def memory_estimate(cls, settings: dict[str, Any], symbols: int) -> int:
+        """Bytes an instance with `settings` needs to code `symbols` symbols, roughly (0: unknown
+        but small). Decoding an untrusted file refuses to build a predictor above its limit."""
+        return 0
 
     def config(self) -> dict[str, Any]:
-        """Everything the coded stream depends on. Extend it with versions and devices."""
-        return {"predictor": self.name, "version": self.version, **self.settings}
+        """Everything the coded stream depends on. Extend `static_config` with versions and
+        devices; override this only for what needs the built model (e.g. a weights checksum)."""
+        return self.static_config(self.settings)
 
     def fingerprint(self) -> str:
         text = json.dumps(self.config(), sort_keys=True, separators=(",", ":"))
@@ -126,22 +188,75 @@ def parse_spec(spec: str) -> tuple[str, dict[str, str]]:
             continue
         if not sep or not key.strip():
             raise HarnessError(f"bad option {item!r} in spec {spec!r}: expected key=value")
+        if key.strip() in raw:
+            raise HarnessError(f"option {key.strip()!r} is given twice in spec {spec!r}")
         raw[key.strip()] = value.strip()
     return name, raw
 
 
+def declared(cls: type[Predictor]) -> dict[str, Option]:
+    """`cls.options` with every bare default made an `Option`."""
+    return {key: value if isinstance(value, Option) else Option(value) for key, value in cls.options.items()}
+
+
+def defaults(cls: type[Predictor]) -> dict[str, Any]:
+    """Each option's default value."""
+    return {key: option.default for key, option in declared(cls).items()}
+
+
+def check_settings(cls: type[Predictor], settings: dict[str, Any]) -> None:
+    """Refuse any setting that is unknown, of the wrong type or outside its declared values."""
+    options = declared(cls)
+    for key, value in settings.items():
+        if key not in options:
+            known = ", ".join(sorted(options)) or "none"
+            raise HarnessError(f"predictor {cls.name!r} has no option {key!r} (options: {known})")
+        problem = _problem(options[key], value)
+        if problem:
+            raise HarnessError(f"option {key}={value!r} of {cls.name!r} {problem}")
+
+
+def _problem(option: Option, value: Any) -> str | None:
+    """Why `value` is not acceptable for `option`, or None."""
+    default = option.default
+    if default is None:
+        if not isinstance(value, str):
+            return "must be a string"
+    elif isinstance(default, bool) or isinstance(value, bool):
+        if not isinstance(value, bool) or not isinstance(default, bool):
+            return f"must be {option.describe()}"
+    elif isinstance(default, int):
+        if not isinstance(value, int) or abs(value) > _LARGEST_INT:
+            return f"must be {option.describe()}"
+    elif isinstance(default, float):
+        if not isinstance(value, (int, float)) or not math.isfinite(value):
+            return f"must be a finite {option.describe()}"
+    elif not isinstance(value, type(default)):
+        return f"must be {option.describe()}"
+    if option.choices and value not in option.choices:
+        return f"must be {option.describe()}"
+    if option.low is not None and value < option.low or option.high is not None and value > option.high:
+        return f"must be {option.describe()}"
+    if option.pattern and not re.fullmatch(option.pattern, value):
+        return f"is not accepted ({option.help or 'see the predictor help'})"
+    return None
+
+
 def typed_options(cls: type[Predictor], raw: dict[str, str]) -> dict[str, Any]:
-    """Parse raw option strings to the types of `cls.options`' defaults."""
+    """Parse raw option strings to the types of the options' defaults, and check them."""
+    options = declared(cls)
     typed: dict[str, Any] = {}
     for key, value in raw.items():
         if key == "":
             if not cls.positional:
                 raise HarnessError(f"predictor {cls.name!r} takes no bare value {value!r}: expected key=value")
             key = cls.positional
-        if key not in cls.options:
-            known = ", ".join(sorted(cls.options)) or "none"
+        if key not in options:
+            known = ", ".join(sorted(options)) or "none"
             raise HarnessError(f"predictor {cls.name!r} has no option {key!r} (options: {known})")
-        default = cls.options[key]
+        if key in typed:
+            raise HarnessError(f"option {key!r} of {cls.name!r} is given twice")
+        default = options[key].default
         try:
             if isinstance(default, bool):
                 if value.lower() not in ("true", "false", "1", "0", "yes", "no"):
@@ -152,8 +267,8 @@ def typed_options(cls: type[Predictor], raw: dict[str, str]) -> dict[str, Any]:
             else:
                 typed[key] = type(default)(value)
         except ValueError:
-            kind = type(default).__name__
-            raise HarnessError(f"option {key}={value!r} of {cls.name!r} must be {kind}") from None
+            raise HarnessError(f"option {key}={value!r} of {cls.name!r} must be {options[key].describe()}") from None
+    check_settings(cls, typed)
     return typed
 
 
@@ -165,7 +280,8 @@ def definition(name: str, version: int, settings: dict[str, Any]) -> str:
 
 def canonical_spec(name: str, settings: dict[str, Any], cls: type[Predictor]) -> str:
     """'name:key=value,...' listing only options that differ from their defaults, sorted."""
-    changed = {k: v for k, v in sorted(settings.items()) if cls.options.get(k) != v}
+    initial = defaults(cls)
+    changed = {k: v for k, v in sorted(settings.items()) if initial.get(k) != v}
     if not changed:
         return name
     items = [f"{k}={v}" for k, v in changed.items() if k != cls.positional]

@@ -40,6 +40,7 @@ from torch import nn
 from harness.errors import HarnessError
 from harness.hookspecs import hookimpl
 from harness.online import OnlineModel, OnlinePredictor
+from harness.predictor import Option
 
 
 def distances(memory: int, length: int) -> torch.Tensor:
@@ -218,16 +219,17 @@ class GPT(OnlinePredictor):
     version = 5
     options: ClassVar[dict[str, Any]] = {
         **OnlinePredictor.options,
-        "layers": 2,
-        "width": 128,
-        "heads": 4,
-        "batch": 16,
-        "context": 16,
-        "lr": 2e-3,
-        "beta1": 0.5,  # 200 KB of book1: 0.9 3.069 -> 0.5 3.018 bits/byte; 0 is worse (2.600 vs 2.588, ngrams=6)
-        "memory_blocks": 1,
-        "ngrams": 0,
-        "buckets": 4096,
+        "layers": Option(2, "transformer blocks", 1, 64),
+        "width": Option(128, "embedding width (a multiple of heads)", 1, 8192),
+        "heads": Option(4, "attention heads", 1, 256),
+        "batch": Option(16, "streams coded in lockstep (the input is cut into this many segments)", 1, 4096),
+        "context": Option(16, "T: steps per block; the weights are frozen within a block", 1, 4096),
+        "lr": Option(2e-3, "learning rate at width 128 (other widths get lr x 128 / width)", 1e-9, 10.0),
+        # 200 KB of book1: 0.9 3.069 -> 0.5 3.018 bits/byte; 0 is worse (2.600 vs 2.588, ngrams=6)
+        "beta1": Option(0.5, "Adam's beta1 (momentum)", 0.0, 0.999999),
+        "memory_blocks": Option(1, "blocks of cached keys/values a byte attends to besides its own", 1, 256),
+        "ngrams": Option(0, "hashed n-gram input embeddings for orders 2..ngrams (0: off)", 0, 32),
+        "buckets": Option(4096, "rows per n-gram order", 1, 1 << 24),
     }
 
     """lr is the rate at width 128; other widths get lr x 128 / width (muP's rule for Adam), so
@@ -238,18 +240,13 @@ class GPT(OnlinePredictor):
     def learning_rate(self) -> float:
         return self.settings["lr"] * BASE_WIDTH / self.settings["width"]
 
-    def make_model(self) -> GPTModel:
-        s = self.settings
-        if s["layers"] < 1 or s["heads"] < 1 or s["width"] < 1 or s["width"] % s["heads"]:
-            raise HarnessError(
-                f"gpt: need layers, heads >= 1 and width a multiple of heads (got {s['width']}, {s['heads']})"
-            )
-        if s["memory_blocks"] < 1:
-            raise HarnessError(f"gpt: memory_blocks must be at least 1, not {s['memory_blocks']}")
-        if s["ngrams"] == 1 or s["ngrams"] < 0 or s["buckets"] < 1:
-            raise HarnessError(
-                f"gpt: ngrams must be 0 (off) or at least 2, and buckets at least 1 (got {s['ngrams']}, {s['buckets']})"
-            )
+    @classmethod
+    def make_model_for(cls, settings: dict[str, Any]) -> GPTModel:
+        s = settings
+        if s["width"] % s["heads"]:
+            raise HarnessError(f"gpt: width must be a multiple of heads (got {s['width']}, {s['heads']})")
+        if s["ngrams"] == 1:
+            raise HarnessError("gpt: ngrams must be 0 (off) or at least 2, not 1")
         return GPTModel(
             s["layers"], s["width"], s["heads"], s["context"], s["memory_blocks"], s["ngrams"], s["buckets"]
         )

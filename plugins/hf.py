@@ -37,14 +37,14 @@ from typing import Any
 
 import numpy as np
 
+import harness.trust
 from harness import coder
 from harness.errors import HarnessError
 from harness.hookspecs import hookimpl
-from harness.predictor import Predictor, Progress, no_progress
+from harness.predictor import Option, Predictor, Progress, no_progress
 
 LITERALS = 256
 _DTYPES = ("float32", "float64", "bfloat16", "float16")
-_WEIGHT_PATTERNS = ("*.safetensors", "pytorch_model*.bin")
 _FETCH_PATTERNS = ["*.json", "*.safetensors", "*.txt", "*.model", "*.tiktoken"]
 _BYTE_TOKEN = re.compile(r"<0x([0-9A-Fa-f]{2})>")
 # Text worth tokenizing: 4+ characters of valid UTF-8 without control characters other than
@@ -106,24 +106,40 @@ class Loaded:
     embedding_params: int
 
 
+def _is_path(model: str) -> bool:
+    """A local path, not an "org/name" hub id."""
+    return model.startswith((".", "/", "~")) or model.count("/") > 1 or Path(model).is_dir()
+
+
 def _fetch(model: str, revision: str, gguf_file: str) -> tuple[Path, str | None]:
-    """The folder holding `model` (a local folder, or the HF cache's snapshot) and its revision."""
-    if Path(model).is_dir():
-        return Path(model), None
-    if model.startswith((".", "/", "~")) or model.count("/") > 1:  # a path, not an "org/name" hub id
-        raise HarnessError(f"no model folder {model} (relative paths count from the current directory)")
+    """The folder holding `model` (a local folder, or the HF cache's snapshot) and its revision.
+
+    Under a decoding `Trust`, a local folder is only one the user named, and the Hub is only
+    asked when the user allowed downloads (else the local cache alone is looked in)."""
+    if not model:
+        raise HarnessError("hf needs a model: hf:<model id or local folder>[,key=value...]")
+    trust = harness.trust.current()
+    if _is_path(model):
+        folder = trust.local_model(model)
+        if not folder.is_dir():
+            raise HarnessError(f"no model folder {folder} (relative paths count from the current directory)")
+        return folder, None
     from huggingface_hub import snapshot_download
     from huggingface_hub.errors import HfHubHTTPError, LocalEntryNotFoundError, OfflineModeIsEnabled
 
     patterns = [gguf_file, "*.json"] if gguf_file else _FETCH_PATTERNS
+    fetch = functools.partial(
+        snapshot_download, model, revision=revision, ignore_patterns=["*/*"], local_files_only=not trust.downloads
+    )
     try:
-        folder = Path(snapshot_download(model, revision=revision, allow_patterns=patterns, ignore_patterns=["*/*"]))
-        if not gguf_file and not any(folder.glob("*.safetensors")):
-            snapshot_download(model, revision=revision, allow_patterns=["pytorch_model*.bin"], ignore_patterns=["*/*"])
+        folder = Path(fetch(allow_patterns=patterns))
+        if not gguf_file and trust.pickles and not any(folder.glob("*.safetensors")):
+            fetch(allow_patterns=["pytorch_model*.bin"])
     except (LocalEntryNotFoundError, OfflineModeIsEnabled, FileNotFoundError):
+        how = "and downloads were not allowed (--allow-download)" if not trust.downloads else "and cannot be downloaded"
         raise HarnessError(
-            f"model {model!r} is not in the Hugging Face cache and cannot be downloaded here (offline): run "
-            f"`hf download {model}` where there is network (same HF_HOME), or point at a local folder: hf:/path/to/dir"
+            f"model {model!r} is not in the Hugging Face cache {how}: run `hf download {model}` where there is "
+            f"network (same HF_HOME), or point at a local folder: hf:/path/to/dir"
         ) from None
     except (HfHubHTTPError, OSError, ValueError) as error:
         raise HarnessError(f"cannot get model {model!r} from the Hugging Face Hub: {error}") from None
@@ -131,16 +147,23 @@ def _fetch(model: str, revision: str, gguf_file: str) -> tuple[Path, str | None]
 
 
 def _weight_files(folder: Path, gguf_file: str) -> list[Path]:
+    """The files whose bytes are the model: safetensors or GGUF; pickled weights only when the
+    user allowed them (`--allow-pickle`), since unpickling can run any code."""
     if gguf_file:
-        files = [folder / gguf_file]
+        files = [folder / gguf_file]  # gguf_file is a bare file name (its option's pattern)
         if not files[0].is_file():
             raise HarnessError(f"no GGUF file {gguf_file!r} in {folder}")
         return files
-    files = sorted(f for pattern in _WEIGHT_PATTERNS for f in folder.glob(pattern))
-    safetensors = [f for f in files if f.suffix == ".safetensors"]
-    if not files:
+    safetensors = sorted(folder.glob("*.safetensors"))
+    pickled = sorted(folder.glob("pytorch_model*.bin"))
+    if not safetensors and pickled and not harness.trust.current().pickles:
+        raise HarnessError(
+            f"{folder} holds only pickled weights (pytorch_model*.bin), which can run code when loaded: "
+            "convert them to safetensors, or pass --allow-pickle if you trust them"
+        )
+    if not safetensors and not pickled:
         raise HarnessError(f"no model weights (*.safetensors, pytorch_model*.bin) in {folder}")
-    return [*(safetensors or files), *sorted(folder.glob("config.json"))]
+    return [*(safetensors or pickled), *sorted(folder.glob("config.json"))]
 
 
 def _sha256(files: list[Path]) -> str:
@@ -155,19 +178,18 @@ def _sha256(files: list[Path]) -> str:
 @functools.lru_cache(maxsize=2)
 def load(model: str, revision: str, gguf_file: str, dtype: str, device: str) -> Loaded:
     """Load (download on first use) a causal LM and its tokenizer; frozen, in eval mode."""
-    if not model:
-        raise HarnessError("hf needs a model: hf:<model id or local folder>[,key=value...]")
-    if dtype not in _DTYPES:
-        raise HarnessError(f"hf: dtype must be one of {', '.join(_DTYPES)}, not {dtype!r}")
     folder, commit = _fetch(model, revision, gguf_file)
     files = _weight_files(folder, gguf_file)
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
-    extra = {"gguf_file": gguf_file} if gguf_file else {}
+    # Never run code that comes with a model (no prompt can appear either), and unpickle only
+    # what the user allowed.
+    safe: dict[str, Any] = {"trust_remote_code": False}
+    extra = {"gguf_file": gguf_file} if gguf_file else {"use_safetensors": files[0].suffix == ".safetensors"}
     try:
-        tokenizer = AutoTokenizer.from_pretrained(folder, **extra)
-        network = AutoModelForCausalLM.from_pretrained(folder, dtype=getattr(torch, dtype), **extra)
+        tokenizer = AutoTokenizer.from_pretrained(folder, **safe, **({"gguf_file": gguf_file} if gguf_file else {}))
+        network = AutoModelForCausalLM.from_pretrained(folder, dtype=getattr(torch, dtype), **safe, **extra)
         network = network.to(torch.device(device)).eval().requires_grad_(False)
     except (OSError, ValueError, ImportError, RuntimeError) as error:
         raise HarnessError(f"cannot load model {model!r} from {folder}: {error}") from None
@@ -232,15 +254,15 @@ class HF(Predictor):
     positional = "model"
     whole_input = True  # the symbols are cut into `batch` streams, so encode_symbols sees all of them
     options = {
-        "model": "",
-        "revision": "main",
-        "gguf_file": "",
-        "dtype": "float32",
-        "device": "cpu",
-        "context": 1024,
-        "overlap": -1,
-        "batch": 1,
-        "threads": 1,
+        "model": Option("", "a hub id (org/name) or a local folder"),
+        "revision": Option("main", "hub revision: branch, tag or commit", pattern=r"[\w.\-/]{1,128}"),
+        "gguf_file": Option("", "a GGUF file in the model folder: a bare file name", pattern=r"([^/\\\x00]+\.gguf)?"),
+        "dtype": Option("float32", "torch dtype of the weights", choices=_DTYPES),
+        "device": Option("cpu", "torch device", pattern=r"cpu|cuda(:\d{1,2})?"),
+        "context": Option(1024, "tokens in the window (capped at the model's maximum)", 2, 1 << 20),
+        "overlap": Option(-1, "tokens kept when the window is full (-1: half the context)", -1, 1 << 20),
+        "batch": Option(1, "streams coded in lockstep, one forward pass of `batch` tokens per step", 1, 4096),
+        "threads": Option(1, "torch CPU threads (results depend on it)", 1, 256),
     }
     """context: tokens in the window (capped at the model's maximum); overlap: tokens kept when
     the window is full (-1: half the context); batch: streams the input is cut into and coded in
@@ -258,9 +280,6 @@ class HF(Predictor):
         self.overlap = self.context // 2 if s["overlap"] == -1 else s["overlap"]
         if not 0 <= self.overlap < self.context - 1:
             raise HarnessError(f"hf: overlap must be in [0, context - 1) = [0, {self.context - 1}), not {self.overlap}")
-        for key in ("batch", "threads"):
-            if s[key] < 1:
-                raise HarnessError(f"hf: {key} must be >= 1, not {s[key]}")
         torch.set_num_threads(s["threads"])
         self.alphabet_size = self.m.vocab + LITERALS
         self.params = self.m.params
@@ -269,12 +288,40 @@ class HF(Predictor):
         self._torch = torch
         self._device = torch.device(s["device"])
 
+    @classmethod
+    def static_config(cls, settings: dict[str, Any]) -> dict[str, Any]:
+        """The weights' checksum and the libraries, without loading anything: a file naming
+        other weights than the folder holds is refused before they are parsed."""
+        import torch
+        import transformers
+
+        folder, commit = _fetch(settings["model"], settings["revision"], settings["gguf_file"])
+        known = {k: v for k, v in settings.items() if k not in ("context", "overlap")}  # capped when loaded
+        return {
+            **super().static_config(known),
+            "revision": commit,
+            "model_sha256": _sha256(_weight_files(folder, settings["gguf_file"])),
+            "torch": torch.__version__,
+            "transformers": transformers.__version__,
+            "device_type": torch.device(settings["device"]).type,
+        }
+
+    @classmethod
+    def memory_estimate(cls, settings: dict[str, Any], symbols: int) -> int:
+        """float32 weights: GGUF's quantized blocks (~4.5 bits a weight) grow about 8x, other
+        weights at most 2x (bfloat16 checkpoints); plus the symbols and their bits."""
+        folder, _ = _fetch(settings["model"], settings["revision"], settings["gguf_file"])
+        size = sum(f.stat().st_size for f in _weight_files(folder, settings["gguf_file"]))
+        return (8 if settings["gguf_file"] else 2) * size + 16 * symbols
+
     def config(self) -> dict[str, Any]:
         import transformers
 
         m = self.m
-        return {
-            **super().config(),
+        return {  # static_config's keys, from what was loaded rather than by hashing again
+            "predictor": self.name,
+            "version": self.version,
+            **self.settings,
             "revision": m.revision,  # the hub commit; None for a local folder (its sha256 says it all)
             "model_sha256": m.model_sha256,
             "tokenizer_sha256": m.tokenizer_sha256,
@@ -473,7 +520,7 @@ class HF(Predictor):
 
 def alias(name: str, model: str, about: str) -> type[HF]:
     """A registered short name for one hub model, e.g. `gpt2` for hf:openai-community/gpt2."""
-    options = {**HF.options, "model": model}
+    options = {**HF.options, "model": Option(model, "the hub id this name stands for")}
     fields = {"name": name, "description": f"{about} ({model})", "positional": "", "options": options}
     return type(name.replace("-", "_").upper(), (HF,), fields)
 

@@ -14,9 +14,9 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from harness.errors import HarnessError
 from harness.hookspecs import hookimpl
 from harness.online import OnlineModel, OnlinePredictor
+from harness.predictor import Option
 
 
 class LSTMModel(OnlineModel):
@@ -71,20 +71,18 @@ class LSTM(OnlinePredictor):
     version = 2  # 2: Adam fused, beta1 0 (was 0.9)
     options: ClassVar[dict[str, Any]] = {
         **OnlinePredictor.options,
-        "layers": 2,
-        "hidden": 128,
-        "batch": 16,
-        "context": 16,
-        "lr": 1e-2,
+        "layers": Option(2, "stacked LSTM layers", 1, 64),
+        "hidden": Option(128, "hidden units per layer", 1, 8192),
+        "batch": Option(16, "streams coded in lockstep (the input is cut into this many segments)", 1, 4096),
+        "context": Option(16, "T: steps per block (truncated BPTT length)", 1, 4096),
+        "lr": Option(1e-2, "learning rate", 1e-9, 10.0),
     }
 
     test_options: ClassVar[dict[str, Any]] = {"layers": 1, "hidden": 16, "batch": 32, "context": 8}
 
-    def make_model(self) -> LSTMModel:
-        layers, hidden = self.settings["layers"], self.settings["hidden"]
-        if layers < 1 or hidden < 1:
-            raise HarnessError(f"lstm: layers and hidden must be at least 1, not {layers} and {hidden}")
-        return LSTMModel(layers, hidden)
+    @classmethod
+    def make_model_for(cls, settings: dict[str, Any]) -> LSTMModel:
+        return LSTMModel(settings["layers"], settings["hidden"])
 
 
 @hookimpl

@@ -38,9 +38,8 @@ import numba
 import numpy as np
 
 from harness import coder
-from harness.errors import HarnessError
 from harness.hookspecs import hookimpl
-from harness.predictor import Predictor, Progress, no_progress
+from harness.predictor import Option, Predictor, Progress, no_progress
 
 _jit = numba.njit(cache=True, nogil=True)
 
@@ -337,21 +336,22 @@ class NGram(Predictor):
 
     name = "ngram"
     description = "order-N byte contexts, Kneser-Ney smoothing with learned trust (PPM class)"
-    options = {"order": 7, "memory_mib": 64, "limit": 1024, "rate": 0.005}
+    options = {
+        "order": Option(7, "longest context in bytes", 0, 64),
+        "memory_mib": Option(64, "memory for contexts and counts; the model restarts when it is full", 1, 1 << 20),
+        "limit": Option(1024, "counts are halved when a context's total reaches this", 2, _MAX_LIMIT),
+        "rate": Option(0.005, "learning rate of the trust in each context kind", 0.0, 1.0),
+    }
     model_bytes = 0
     flops_per_symbol = 2100.0
+
+    @classmethod
+    def memory_estimate(cls, settings: dict[str, Any], symbols: int) -> int:
+        return settings["memory_mib"] << 20
 
     def __init__(self, **settings: Any) -> None:
         super().__init__(**settings)
         order, memory_mib, limit, rate = (self.settings[k] for k in ("order", "memory_mib", "limit", "rate"))
-        if not 0 <= order <= 64:
-            raise HarnessError(f"ngram: order must be in 0..64, not {order}")
-        if memory_mib < 1:
-            raise HarnessError(f"ngram: memory_mib must be at least 1, not {memory_mib}")
-        if not 2 <= limit <= _MAX_LIMIT:
-            raise HarnessError(f"ngram: limit must be in 2..{_MAX_LIMIT}, not {limit}")
-        if not 0.0 <= rate <= 1.0:
-            raise HarnessError(f"ngram: rate must be in 0..1, not {rate}")
         budget = memory_mib << 20
         # 85% for contexts: English text needs ~0.8 pool entries per context at 3/4 table load.
         slots = budget * 85 // 100 // _NODE_BYTES

@@ -8,7 +8,7 @@ import pytest
 from harness.conformance import ConformanceError, check_predictor
 from harness.errors import HarnessError
 from harness.plugins import load_registry
-from harness.predictor import Predictor
+from harness.predictor import Predictor, defaults
 from harness_plugins.order0 import Order0
 
 # Collected from the installed plugins, so a new predictor is checked without touching this file.
@@ -19,7 +19,7 @@ PREDICTORS = sorted(load_registry().predictors)
 def test_registered_predictor_conforms(registry, name):
     cls = registry.predictors[name].item
     try:
-        cls(**{**cls.options, **cls.test_options})
+        cls(**{**defaults(cls), **cls.test_options})
     except HarnessError as error:  # e.g. a pretrained model that is not on this machine
         pytest.skip(f"{name} cannot be built here: {error}")
     checks = check_predictor(cls, long_bytes=4_000)

@@ -1,5 +1,7 @@
 """The .hz container: round trips, and damaged or mismatched files never decode to wrong bytes."""
 
+import dataclasses
+
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -65,11 +67,11 @@ def test_trailing_garbage_is_an_error(registry):
 def test_wrong_predictor_config_is_refused_naming_the_difference(registry):
     blob = compress(registry, DATA)
     header = container.unpack(blob)
-    forged = container.Header(
-        header.spec, {**header.config, "version": 99}, header.length, header.symbols, header.crc32, header.payload
-    )
+    forged = dataclasses.replace(header, config={**header.config, "version": 99})
     with pytest.raises(HarnessError, match="version: file has 99, here 1"):
         container.decode(forged, registry.build(forged.spec))
+    with pytest.raises(HarnessError, match="version: file has 99, here 1"):  # before building, too
+        registry.decoder(forged)
 
 
 def test_other_predictor_cannot_decode(registry):
