@@ -324,11 +324,11 @@ def _download(url: str, dest: Path, sha256: str | None, hint: str) -> None:
 
 def _progress() -> Progress:
     return Progress(
-        TextColumn("{task.description}"),
+        TextColumn("{task.description}", markup=False),
         BarColumn(),
         DownloadColumn(),
         TransferSpeedColumn(),
-        console=Console(stderr=True),
+        console=Console(stderr=True, markup=False),
     )
 
 
