@@ -1,7 +1,9 @@
 """The .hz container: round trips, and damaged or mismatched files never decode to wrong bytes."""
 
 import dataclasses
+import zlib
 
+import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -104,3 +106,18 @@ def test_implausible_symbol_count_is_refused_before_allocating():
 def test_not_a_container():
     with pytest.raises(HarnessError, match="bad magic"):
         container.unpack(b"PK\x03\x04 a zip file")
+
+
+def test_format_2_files_still_decode(registry):
+    """Format 2 had one CRC of the original in the header and none after the segments."""
+    predictor = registry.build(SPEC)
+    payload, _ = predictor.encode_symbols(np.frombuffer(DATA, dtype=np.uint8))
+    config = container.canonical_json(registry.build(SPEC).config()).encode()
+    v = container._varint
+    header = [container.MAGIC, bytes([2]), v(len(SPEC)), SPEC.encode(), v(len(config)), config]
+    fields = [v(len(DATA)), v(len(DATA)), v(container.SEGMENT_SYMBOLS), zlib.crc32(DATA).to_bytes(4, "big")]
+    old = b"".join(header + fields + [v(len(payload)), payload])
+    assert decompress(registry, old) == DATA
+    damaged = old[:-4] + bytes([old[-4] ^ 1]) + old[-3:]
+    with pytest.raises(HarnessError, match="CRC|corrupt"):
+        decompress(registry, damaged)
