@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import functools
 import hashlib
+import inspect
 import json
 import re
 from collections.abc import Callable
@@ -104,6 +105,9 @@ class Loaded:
     model_bytes: int
     params: int
     embedding_params: int
+    cache_argument: str
+    """How forward() takes the KV cache: `cache` from transformers 5.x (whose `past_key_values`
+    is deprecated), `past_key_values` before."""
 
 
 def _is_path(model: str) -> bool:
@@ -212,6 +216,7 @@ def load(model: str, revision: str, gguf_file: str, dtype: str, device: str) -> 
         model_bytes=sum(f.stat().st_size for f in files),
         params=sum(p.numel() for p in network.parameters()),
         embedding_params=sum(embeddings.values()),
+        cache_argument="cache" if "cache" in inspect.signature(network.forward).parameters else "past_key_values",
     )
 
 
@@ -418,7 +423,8 @@ class HF(Predictor):
         torch = self._torch
         with torch.inference_mode():
             ids = torch.from_numpy(tokens).to(self._device)
-            out = self.m.model(input_ids=ids, past_key_values=self._cache, use_cache=True, logits_to_keep=1)
+            cache = {self.m.cache_argument: self._cache}
+            out = self.m.model(input_ids=ids, use_cache=True, logits_to_keep=1, **cache)
             return torch.softmax(out.logits[:, -1].double(), dim=-1).cpu().numpy()
 
     def to_symbols(self, data: bytes) -> np.ndarray:
