@@ -58,14 +58,14 @@ def _sort_value(value: object) -> str:
     return str(value)
 
 
-def _table(rows: pd.DataFrame) -> str:
+def _table(rows: list[dict]) -> str:
     shown = leaderboard.shown_columns(rows, leaderboard.MARKDOWN)
-    text = {"predictor", "frontier"}
+    text = leaderboard.TEXT_COLUMNS
     head = "".join(
         f'<th class="{"text" if c in text else ""}">{html.escape(leaderboard.COLUMNS[c])}</th>' for c in shown
     )
     body = []
-    for raw, cells in zip(rows.to_dict("records"), leaderboard.text_rows(rows, shown), strict=True):
+    for raw, cells in zip(rows, leaderboard.text_rows(rows, shown), strict=True):
         classes = " ".join(filter(None, [raw["kind"], "frontier" if raw["frontier"] else ""]))
         tds = "".join(
             f'<td class="{"text" if c in text else ""}" data-v="{html.escape(_sort_value(raw[c]))}">'
@@ -86,7 +86,7 @@ def page(df: pd.DataFrame, title: str = "Compression leaderboard", header: str =
         f"Generated {datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC.</p>"
     )
     charted = {title: name for name, title, _ in plots.chart_sections(df)}
-    for section, rows in leaderboard.sections(df):
+    for section, rows in leaderboard.section_rows(df):
         parts += [f"<h2>{html.escape(section)}</h2>", _table(rows)]
         if section in charted:
             for kind in plots.KINDS:

@@ -8,11 +8,17 @@ frontier (no other verified predictor is both no bigger, or no costlier, and bet
 
 from __future__ import annotations
 
+import io
+import math
 import numbers
+import textwrap
+from collections.abc import Iterator
 from typing import Any
 
 import pandas as pd
+from rich.console import Console
 from rich.table import Table
+from rich.text import Text
 
 FORMATS = ("table", "md", "csv", "json", "html")
 SCOPES = ("both", "group", "file")
@@ -56,6 +62,29 @@ TERMINAL = (
     "verified",
     "frontier",
 )
+PRIORITY = (
+    "predictor",
+    "bits_per_byte",
+    "ratio",
+    "verified",
+    "gap_to_floor",
+    "params",
+    "flops_per_byte",
+    "mean_bits_per_byte",
+    "adjusted_ratio",
+    "encode_bytes_per_s",
+    "decode_bytes_per_s",
+    "frontier",
+    "peak_rss_mb",
+)
+"""TERMINAL's columns, most wanted first, for a terminal too narrow for all of them."""
+ESSENTIAL = 4
+"""The first PRIORITY columns, shown however narrow the terminal."""
+FOLDED = 24
+"""Width a predictor column is counted at when choosing columns: longer names fold."""
+TEXT_COLUMNS = ("predictor", "frontier")
+UNBOUNDED = 100_000
+"""Console width for output with no width of its own: wider than any table."""
 MARKDOWN = TERMINAL[:7] + ("model_bytes", "flops_per_byte", "encode_seconds", "decode_seconds") + TERMINAL[8:]
 AXES = {"size": "params", "compute": "flops_per_byte"}
 """What the Pareto frontiers trade bits/byte against."""
@@ -73,16 +102,39 @@ def group_of(corpus: str) -> str:
     return corpus.rpartition("/")[0] or corpus
 
 
+NUMBERS = (
+    "predictor_version",
+    "max_bytes",
+    "raw_bytes",
+    "compressed_bytes",
+    "bits_per_byte",
+    "ratio",
+    "adjusted_ratio",
+    "params",
+    "model_bytes",
+    "flops_per_byte",
+    "encode_seconds",
+    "decode_seconds",
+    "peak_rss_bytes",
+    "entropy_bits",
+)
+FIELDS = ("kind", "predictor", "spec", "corpus", "corpus_sha256", "timestamp", "verified", *NUMBERS)
+"""The record fields a leaderboard uses."""
+
+
 def frame(records: list[dict[str, Any]], corpora: list[str] = (), scope: str = "both") -> pd.DataFrame:
     """The leaderboard rows: newest result per (spec, corpus content), and/or group aggregates.
 
-    Groups of one file are left out (their row would repeat the file's). Rows are sorted by
-    scope (groups first), corpus, then bits/byte.
+    `records` are usable ones (`results.read` returns only those; `results.append` refuses the
+    others). Groups of one file are left out (their row would repeat the file's). Rows are sorted
+    by scope (groups first), corpus, then bits/byte. Every step is a whole-column operation, so
+    the time grows linearly with the records.
     """
-    rows = [r for r in records if matches(r.get("corpus", ""), list(corpora))]
+    wanted = list(corpora)
+    rows = [r for r in records if matches(r["corpus"], wanted)]
     if not rows:
         return pd.DataFrame(columns=list(COLUMNS))
-    files = _files(pd.DataFrame(rows))
+    files = _files(pd.DataFrame(rows, columns=list(FIELDS)))
     parts = []
     if scope in ("both", "group"):
         parts.append(_groups(files))
@@ -94,36 +146,37 @@ def frame(records: list[dict[str, Any]], corpora: list[str] = (), scope: str = "
         if column not in df:
             df[column] = None
     df["order"] = df["scope"].map({"group": 0, "file": 1})
-    df = df.sort_values(["order", "corpus", "bits_per_byte"], na_position="last")
+    df = df.sort_values(["order", "corpus", "bits_per_byte"], na_position="last", kind="stable")
     return df[list(COLUMNS)].reset_index(drop=True)
 
 
 def _files(df: pd.DataFrame) -> pd.DataFrame:
-    df = df.copy()
-    if "max_bytes" in df:  # prefix runs get tables of their own: 'canterbury[:20000]/alice29.txt'
-        limit = pd.to_numeric(df["max_bytes"], errors="coerce")
-        df["corpus"] = [
-            c if pd.isna(n) else f"{group_of(c)}[:{int(n)}]/{c.rpartition('/')[2]}"
-            for c, n in zip(df["corpus"], limit, strict=True)
-        ]
-    df["spec"] = _versioned(df["spec"].fillna(df["predictor"]), df)
-    df = df.sort_values("timestamp").drop_duplicates(["spec", "corpus", "corpus_sha256"], keep="last")
+    for column in NUMBERS:
+        df[column] = pd.to_numeric(df[column], errors="coerce")
+    # prefix runs get tables of their own: 'canterbury[:20000]/alice29.txt'
+    df["corpus"] = [
+        c if pd.isna(n) else f"{group_of(c)}[:{int(n)}]/{c.rpartition('/')[2]}"
+        for c, n in zip(df["corpus"], df["max_bytes"], strict=True)
+    ]
+    df["spec"] = _versioned(df["spec"], df)
+    df = _newest(df, ["spec", "corpus", "corpus_sha256"])
     df["predictor"] = df["spec"]
-    for column in ("entropy_bits", "params", "model_bytes", "flops_per_byte", "adjusted_ratio"):
-        df[column] = pd.to_numeric(df[column], errors="coerce") if column in df else float("nan")
     df["gap_to_floor"] = df["bits_per_byte"] - 8 * df["entropy_bits"] / df["raw_bytes"]
     df["peak_rss_mb"] = df["peak_rss_bytes"] / 2**20
     df["scope"], df["files"] = "file", 1
     return _speeds(df)
 
 
+def _newest(df: pd.DataFrame, key: list[str]) -> pd.DataFrame:
+    """The newest row per `key`; of rows with the same timestamp, the one later in the store."""
+    return df.sort_values("timestamp", kind="stable").drop_duplicates(key, keep="last")
+
+
 def _versioned(specs: pd.Series, df: pd.DataFrame) -> pd.Series:
     """Specs of results from an older version of their predictor than the store's newest get it
     in the name ('gpt@v3:width=256'; 'gpt@v?' for records from before versions were stored):
     the same spec now means another model, so it is another row."""
-    if "predictor_version" not in df:
-        return specs
-    version = pd.to_numeric(df["predictor_version"], errors="coerce")
+    version = df["predictor_version"]
     newest = version.groupby(df["predictor"]).transform("max")
     old = (version < newest) | (version.isna() & newest.notna())
     if not old.any():
@@ -134,8 +187,9 @@ def _versioned(specs: pd.Series, df: pd.DataFrame) -> pd.Series:
 
 
 def _speeds(df: pd.DataFrame) -> pd.DataFrame:
-    df["encode_bytes_per_s"] = df["raw_bytes"] / df["encode_seconds"]
-    df["decode_bytes_per_s"] = df["raw_bytes"] / df["decode_seconds"]
+    for side in ("encode", "decode"):
+        seconds = df[f"{side}_seconds"]
+        df[f"{side}_bytes_per_s"] = df["raw_bytes"] / seconds.where(seconds > 0)
     return df
 
 
@@ -143,93 +197,108 @@ def _groups(files: pd.DataFrame) -> pd.DataFrame:
     """One row per (group, predictor) that covers every file of the group seen in `files`.
 
     The adjusted ratio counts the model once for the whole group: one decompressor, many files.
+    Entropy and FLOPs are only summed where every file has them (`min_count`-style, by counts).
     """
-    newest = files.sort_values("timestamp").drop_duplicates(["spec", "corpus"], keep="last")
-    newest = newest.assign(group=newest["corpus"].map(group_of))
-    members = newest.groupby("group")["corpus"].nunique()
-    rows = []
-    for (group, spec), part in newest.groupby(["group", "spec"], sort=True):
-        if members[group] < 2 or len(part) < members[group]:
-            continue
-        raw, compressed = part["raw_bytes"].sum(), part["compressed_bytes"].sum()
-        model_bytes = part["model_bytes"].max()
-        rows.append(
-            {
-                "corpus": group,
-                "predictor": spec,
-                "kind": part["kind"].iloc[0],
-                "bits_per_byte": 8 * compressed / raw,
-                "mean_bits_per_byte": part["bits_per_byte"].mean(),
-                "gap_to_floor": (8 * compressed - 8 * part["entropy_bits"].sum(min_count=len(part))) / raw,
-                "ratio": raw / compressed,
-                "adjusted_ratio": raw / (compressed + (0 if pd.isna(model_bytes) else model_bytes)),
-                "compressed_bytes": compressed,
-                "raw_bytes": raw,
-                "params": part["params"].max(),
-                "model_bytes": model_bytes,
-                "flops_per_byte": (part["flops_per_byte"] * part["raw_bytes"]).sum(min_count=len(part)) / raw,
-                "encode_seconds": part["encode_seconds"].sum(),
-                "decode_seconds": part["decode_seconds"].sum(),
-                "peak_rss_mb": part["peak_rss_mb"].max(),
-                "verified": bool(part["verified"].all()),
-                "scope": "group",
-                "files": len(part),
-            }
-        )
-    return _speeds(pd.DataFrame(rows)) if rows else pd.DataFrame()
+    newest = _newest(files, ["spec", "corpus"])
+    group = newest["corpus"].map(group_of)
+    newest = newest.assign(
+        group=group,
+        members=newest.groupby(group)["corpus"].transform("nunique"),
+        flops=newest["flops_per_byte"] * newest["raw_bytes"],
+        verified=newest["verified"] == True,  # noqa: E712 (NaN-safe)
+    )
+    out = newest.groupby(["group", "spec"], sort=False).agg(
+        kind=("kind", "first"),
+        files=("corpus", "size"),
+        members=("members", "first"),
+        raw_bytes=("raw_bytes", "sum"),
+        compressed_bytes=("compressed_bytes", "sum"),
+        mean_bits_per_byte=("bits_per_byte", "mean"),
+        entropy_bits=("entropy_bits", "sum"),
+        entropy_files=("entropy_bits", "count"),
+        flops=("flops", "sum"),
+        flops_files=("flops", "count"),
+        params=("params", "max"),
+        model_bytes=("model_bytes", "max"),
+        encode_seconds=("encode_seconds", "sum"),
+        decode_seconds=("decode_seconds", "sum"),
+        peak_rss_mb=("peak_rss_mb", "max"),
+        verified=("verified", "all"),
+    )
+    out = out[(out["members"] >= 2) & (out["files"] == out["members"])].reset_index()
+    if out.empty:
+        return pd.DataFrame()
+    raw, compressed = out["raw_bytes"], out["compressed_bytes"]
+    out["corpus"], out["predictor"], out["scope"] = out["group"], out["spec"], "group"
+    out["bits_per_byte"] = 8 * compressed / raw
+    out["gap_to_floor"] = (8 * compressed - 8 * out["entropy_bits"]).where(out["entropy_files"] == out["files"]) / raw
+    out["ratio"] = raw / compressed.where(compressed > 0)
+    out["adjusted_ratio"] = raw / (compressed + out["model_bytes"].fillna(0)).where(lambda total: total > 0)
+    out["flops_per_byte"] = out["flops"].where(out["flops_files"] == out["files"]) / raw
+    return _speeds(out.drop(columns=["group", "members", "entropy_bits", "entropy_files", "flops", "flops_files"]))
 
 
 def _frontiers(df: pd.DataFrame) -> pd.Series:
     """'size', 'compute' or 'size, compute' for rows on a Pareto frontier of their table."""
     flags = pd.Series("", index=df.index, dtype=object)
-    for _, table in df.groupby(["scope", "corpus"]):
-        for name, axis in AXES.items():
-            for index in pareto(table, axis):
-                flags[index] = f"{flags[index]}, {name}" if flags[index] else name
+    for name, axis in AXES.items():
+        on = pd.Series(False, index=df.index)
+        on[pareto(df, axis, ["scope", "corpus"])] = True
+        flags = flags.mask(on, flags.where(flags == "", flags + ", ") + name)
     return flags
 
 
-def pareto(table: pd.DataFrame, axis: str) -> list[Any]:
-    """Index labels of verified predictors that no other beats on bits/byte at equal or lower `axis`."""
-    candidates = table[(table["kind"] == "predictor") & (table["verified"] == True)]  # noqa: E712 (NaN-safe)
-    candidates = candidates[pd.to_numeric(candidates[axis], errors="coerce").notna()]
-    best, on = float("inf"), []
-    for index, row in candidates.sort_values([axis, "bits_per_byte"]).iterrows():
-        if row["bits_per_byte"] < best:
-            best = row["bits_per_byte"]
-            on.append(index)
-    return on
+def pareto(table: pd.DataFrame, axis: str, tables: list[str] = ()) -> list[Any]:
+    """Index labels of verified predictors that no other beats on bits/byte at equal or lower
+    `axis`, within each table (rows alike in the `tables` columns; all rows are one without)."""
+    x = pd.to_numeric(table[axis], errors="coerce")
+    candidates = table.assign(x=x)[(table["kind"] == "predictor") & (table["verified"] == True) & x.notna()]  # noqa: E712
+    ordered = candidates.sort_values([*tables, "x", "bits_per_byte"], kind="stable")
+    keys = [ordered[c] for c in tables] or [pd.Series(0, index=ordered.index)]
+    best_before = ordered["bits_per_byte"].groupby(keys).cummin().groupby(keys).shift(fill_value=float("inf"))
+    return list(ordered.index[ordered["bits_per_byte"] < best_before])
 
 
 def sections(df: pd.DataFrame) -> list[tuple[str, pd.DataFrame]]:
     """(title, rows) per table: groups first, then files, as `frame` ordered them."""
+    tables = df.groupby([df["scope"] != "group", df["corpus"]], sort=True)
+    sizes = tables.agg(raw=("raw_bytes", "max"), files=("files", "max"), scope=("scope", "first"))
     out = []
-    for (_, _, corpus), rows in df.assign(order=df["scope"] != "group").groupby(["order", "scope", "corpus"]):
-        raw = rows["raw_bytes"].max()
-        files = rows["files"].max()
-        what = f"{int(files)} files, " if rows["scope"].iloc[0] == "group" else ""
-        out.append((f"{corpus} ({what}{_cell(raw, 'raw_bytes')} bytes)", rows.drop(columns="order")))
+    for size, (_, rows) in zip(sizes.itertuples(), tables, strict=True):
+        what = f"{int(size.files)} files, " if size.scope == "group" else ""
+        out.append((f"{size.Index[1]} ({what}{_cell(size.raw, 'raw_bytes')} bytes)", rows))
     return out
 
 
-def shown_columns(rows: pd.DataFrame, columns: tuple[str, ...]) -> list[str]:
-    """Leave out columns with nothing to say for these rows."""
-    shown = []
-    for column in columns:
-        values = rows[column]
-        if column == "adjusted_ratio":
-            useful = (values.notna() & (values.round(6) != rows["ratio"].round(6))).any()
-        elif column == "frontier":
-            useful = values.astype(bool).any()
-        else:
-            useful = values.replace(0, None).notna().any()
-        if useful or column in ("predictor", "bits_per_byte", "verified"):
-            shown.append(column)
-    return shown
+def section_rows(df: pd.DataFrame) -> Iterator[tuple[str, list[dict[str, Any]]]]:
+    """`sections` with each table's rows as dicts, converted once for the whole frame: a run over
+    many files has as many tables, and a conversion per table costs milliseconds."""
+    by_label = dict(zip(df.index, df.to_dict("records"), strict=True))
+    for title, rows in sections(df):
+        yield title, [by_label[label] for label in rows.index]
+
+
+def shown_columns(rows: list[dict[str, Any]], columns: tuple[str, ...]) -> list[str]:
+    """Leave out columns with nothing to say for these rows (of `section_rows`)."""
+
+    def useful(column: str) -> bool:
+        if column in ("predictor", "bits_per_byte", "verified"):
+            return True
+        if column == "frontier":
+            return any(row[column] for row in rows)
+        if column == "adjusted_ratio":  # worth a column only where the model's size changes it
+            return any(_known(row[column]) and round(row[column], 6) != round(row["ratio"], 6) for row in rows)
+        return any(_known(row[column]) and row[column] != 0 for row in rows)
+
+    return [column for column in columns if useful(column)]
+
+
+def _known(value: Any) -> bool:
+    return value is not None and not (isinstance(value, float) and math.isnan(value))
 
 
 def _cell(value: Any, column: str) -> str:
-    if value is None or (isinstance(value, float) and pd.isna(value)):
+    if not _known(value):
         return "-"
     if column in ("bits_per_byte", "mean_bits_per_byte", "gap_to_floor"):
         return f"{value:.3f}"
@@ -257,10 +326,10 @@ def _si(value: float) -> str:
     return f"{value:.3g}"
 
 
-def text_rows(rows: pd.DataFrame, columns: list[str]) -> list[list[str]]:
-    """Formatted cells; baselines get BASELINE_MARK after their name."""
+def text_rows(rows: list[dict[str, Any]], columns: list[str]) -> list[list[str]]:
+    """Formatted cells of rows of `section_rows`; baselines get BASELINE_MARK after their name."""
     out = []
-    for row in rows.to_dict("records"):
+    for row in rows:
         cells = [_cell(row[c], c) for c in columns]
         if row["kind"] == "baseline" and "predictor" in columns:
             cells[columns.index("predictor")] += BASELINE_MARK
@@ -268,27 +337,74 @@ def text_rows(rows: pd.DataFrame, columns: list[str]) -> list[list[str]]:
     return out
 
 
-def rich_tables(df: pd.DataFrame) -> list[Table]:
-    """One terminal table per group and per corpus file."""
+def rich_tables(df: pd.DataFrame, width: int | None = None) -> list[Table]:
+    """One terminal table per group and per corpus file, at most `width` characters wide.
+
+    Columns are taken in PRIORITY order while they fit (the first ESSENTIAL ones always), and
+    shown in TERMINAL order; None takes every column. No cell is ever cut: numbers do not wrap
+    and the column they need is counted in full, while a long predictor name folds onto more
+    lines (counted at FOLDED characters). Cells are plain Text, never markup: a spec or a file
+    name may hold brackets.
+    """
     tables = []
-    for title, rows in sections(df):
+    for title, rows in section_rows(df):
         shown = shown_columns(rows, TERMINAL)
-        table = Table(title=title, caption=BASELINE_NOTE if (rows["kind"] == "baseline").any() else None)
-        for column in shown:
-            table.add_column(COLUMNS[column], justify="left" if column in ("predictor", "frontier") else "right")
-        for cells, kind in zip(text_rows(rows, shown), rows["kind"], strict=True):
-            table.add_row(*cells, style="dim" if kind == "baseline" else None)
+        cells = text_rows(rows, shown)
+        widths = [max([_longest_word(COLUMNS[c]), *(len(row[i]) for row in cells)]) for i, c in enumerate(shown)]
+        kept = range(len(shown)) if width is None else _fitting(shown, widths, width)
+        caption = BASELINE_NOTE if any(row["kind"] == "baseline" for row in rows) else None
+        table = Table(title=Text(title), caption=caption)
+        for i in kept:
+            text = shown[i] in TEXT_COLUMNS
+            header = Text(textwrap.fill(COLUMNS[shown[i]], widths[i]))
+            table.add_column(header, justify="left" if text else "right", no_wrap=not text, overflow="fold")
+        for row, raw in zip(cells, rows, strict=True):
+            table.add_row(*(Text(row[i]) for i in kept), style="dim" if raw["kind"] == "baseline" else None)
         tables.append(table)
     return tables
+
+
+def _longest_word(header: str) -> int:
+    return max(len(word) for word in header.split())
+
+
+def _fitting(shown: list[str], widths: list[int], width: int) -> list[int]:
+    """Positions in `shown` of the columns that fit in `width`, by PRIORITY; each costs its
+    width plus 3 (padding and a rule), the table 1 more (its right edge)."""
+    used, kept = 1, []
+    for i in sorted(range(len(shown)), key=lambda i: PRIORITY.index(shown[i])):
+        cost = (min(widths[i], FOLDED) if shown[i] == "predictor" else widths[i]) + 3
+        if shown[i] in PRIORITY[:ESSENTIAL] or used + cost <= width:
+            used += cost
+            kept.append(i)
+    return sorted(kept)
+
+
+def print_tables(console: Console, df: pd.DataFrame) -> None:
+    """`rich_tables` on `console`: on a terminal, the columns that fit its width; elsewhere (a
+    log, a pipe: no width to fit) every column, each table at its natural width."""
+    if console.is_terminal:
+        for table in rich_tables(df, console.width):
+            console.print(table)
+    else:
+        console.out(plain_text(df), end="", highlight=False)
+
+
+def plain_text(df: pd.DataFrame) -> str:
+    """Every column of `rich_tables`, without colours, each table at its natural width."""
+    text = Console(file=io.StringIO(), width=UNBOUNDED, color_system=None)
+    for table in rich_tables(df):
+        text.print(table)
+    return "".join(line.rstrip() + "\n" for line in text.file.getvalue().splitlines())
 
 
 def markdown(df: pd.DataFrame, level: int = 3) -> str:
     """README-ready Markdown: a heading and a table per group and per corpus file."""
     out = []
-    for title, rows in sections(df):
+    for title, rows in section_rows(df):
         shown = shown_columns(rows, MARKDOWN)
         out += [f"{'#' * level} {title}", "", "| " + " | ".join(COLUMNS[c] for c in shown) + " |"]
-        out.append("|" + "".join("---|" if c in ("predictor", "frontier") else "---:|" for c in shown))
+        out.append("|" + "".join("---|" if c in TEXT_COLUMNS else "---:|" for c in shown))
         out += ["| " + " | ".join(cells) + " |" for cells in text_rows(rows, shown)]
         note = "\\" + BASELINE_NOTE  # escaped: a leading "*" would start a Markdown list
         out += ["", note + "; frontier: best bits/byte for its size (params) or compute (FLOPs/byte)", ""]

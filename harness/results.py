@@ -2,54 +2,261 @@
 
 Appending whole lines (then fsync) means an interrupted run can at worst leave a torn last
 line, which `read` skips: the store is never corrupted for the lines before it.
+
+A store is untrusted input (hand-edited, copied, written by another version or program): `read`
+returns only the records that `problem` finds usable, and warns about the lines it skips, so
+that every reader (leaderboards, sweeps, publishing, curves) can rely on the fields it uses.
 """
 
 from __future__ import annotations
 
 import importlib.metadata
 import json
+import math
 import os
 import platform
+import stat
+import sys
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 import harness
+from harness.errors import HarnessError
 
 DEFAULT_STORE = Path("results") / "results.jsonl"
+MAX_LINE = 1 << 20
+"""Longest line `read` takes (a record is a few KB); longer ones are skipped without being held
+in memory, so that a damaged store cannot exhaust it."""
+SHOWN_WARNINGS = 5
+LARGEST_INTEGER = 2**53
+"""Integers above float64's exact range are refused: pandas sums them into int64 columns."""
+
+_SPECIAL = {
+    stat.S_IFDIR: "a directory",
+    stat.S_IFIFO: "a FIFO (named pipe)",
+    stat.S_IFCHR: "a character device",
+    stat.S_IFBLK: "a block device",
+    stat.S_IFSOCK: "a socket",
+}
 
 
-def store_path(explicit: str | None = None) -> Path:
-    """--results option, else HARNESS_RESULTS, else results/results.jsonl."""
-    return Path(explicit or os.environ.get("HARNESS_RESULTS") or DEFAULT_STORE)
+def store_path(explicit: str | None = None, *, write: bool = False) -> Path:
+    """--results option, else HARNESS_RESULTS, else results/results.jsonl; with `write`, checked
+    to be appendable before any work is done, so that a bad path never costs a measurement."""
+    if explicit == "":
+        raise HarnessError("--results '' names no file: give the path of a .jsonl results store")
+    path = Path(explicit or os.environ.get("HARNESS_RESULTS") or DEFAULT_STORE)
+    if write:
+        _check_writable(path)
+    return path
+
+
+def _check_writable(path: Path) -> None:
+    try:
+        _refuse_special(path)
+    except (FileNotFoundError, NotADirectoryError):
+        folder = path.parent
+        if path == DEFAULT_STORE and not folder.exists():
+            return  # `append` makes results/ in a fresh folder
+        if not folder.is_dir():
+            raise HarnessError(f"results store {path}: {folder} is not an existing folder") from None
+        if not os.access(folder, os.W_OK | os.X_OK):
+            raise HarnessError(f"results store {path}: folder {folder} is not writable") from None
+        return
+    except OSError as error:
+        raise HarnessError(f"results store {path}: {error.strerror}") from None
+    if not os.access(path, os.W_OK):
+        raise HarnessError(f"results store {path} is not writable")
+
+
+def _refuse_special(path: Path) -> None:
+    """A HarnessError unless `path` is a regular file (OSError, FileNotFoundError included, if
+    it cannot be looked at). Looked at before it is opened: opening a FIFO waits for a writer,
+    opening a device can act on it, and files in /proc and /sys pass for regular ones."""
+    mode = os.stat(path).st_mode
+    if not stat.S_ISREG(mode):
+        what = _SPECIAL.get(stat.S_IFMT(mode), "not a regular file")
+    elif path.resolve().parts[1:2] in (("proc",), ("sys",)):
+        what = "a kernel pseudo-file"
+    else:
+        return
+    raise HarnessError(f"results store {path} is {what}, not a regular file")
+
+
+def _nonblocking(path: str, flags: int) -> int:
+    return os.open(path, flags | os.O_NONBLOCK)  # a FIFO swapped in after the check still cannot hang us
 
 
 def append(path: Path, record: dict[str, Any]) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
+    """Add `record` at the end of the store; a record that `read` would skip is refused."""
+    what = f"result of {record.get('spec')!r} on {record.get('corpus')!r} not stored in {path}"
+    if reason := problem(record):
+        raise HarnessError(f"{what}: {reason}")
     line = (json.dumps(record, sort_keys=True) + "\n").encode()
-    with open(path, "a+b") as store:  # "a": every write goes to the end, whatever was read
-        size = store.seek(0, os.SEEK_END)
-        if size:
-            store.seek(size - 1)
-            if store.read(1) != b"\n":
-                line = b"\n" + line  # a killed run left a torn line: end it, don't glue onto it
-        store.write(line)
-        store.flush()
-        os.fsync(store.fileno())
+    if len(line) > MAX_LINE:
+        raise HarnessError(f"{what}: its line would be {len(line):,} bytes, over the {MAX_LINE:,} of a store line")
+    try:
+        if path.exists():
+            _refuse_special(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with open(path, "a+b", opener=_nonblocking) as store:  # "a": every write goes to the end
+            size = store.seek(0, os.SEEK_END)
+            if size:
+                store.seek(size - 1)
+                if store.read(1) != b"\n":
+                    line = b"\n" + line  # a killed run left a torn line: end it, don't glue onto it
+            store.write(line)
+            store.flush()
+            os.fsync(store.fileno())
+    except OSError as error:
+        raise HarnessError(f"{what}: {error.strerror or error}") from None
 
 
-def read(path: Path) -> list[dict[str, Any]]:
-    """Every complete record in the store; torn or foreign lines are skipped."""
-    if not path.exists():
+def _stderr(message: str) -> None:
+    print(message, file=sys.stderr)
+
+
+def read(path: Path, warn: Callable[[str], None] = _stderr) -> list[dict[str, Any]]:
+    """The usable records of the store, in order; none when it does not exist.
+
+    Skipped lines (torn by a killed run, too long, not JSON, not a usable record) are named by
+    `warn`, the first SHOWN_WARNINGS of them one a line, then a count of the others.
+    """
+    records, skipped = [], []
+    try:
+        _refuse_special(path)
+        with open(path, "rb", opener=_nonblocking) as stream:
+            for number, line in enumerate(_lines(stream), 1):
+                if line is not None and not line.strip():
+                    continue
+                try:
+                    records.append(_record(line))
+                except ValueError as error:
+                    skipped.append(f"line {number}: {error}")
+    except (FileNotFoundError, NotADirectoryError):
         return []
-    records = []
-    for line in path.read_text(encoding="utf-8", errors="replace").splitlines():
-        try:
-            record = json.loads(line)
-        except json.JSONDecodeError:
-            continue
-        if isinstance(record, dict):
-            records.append(record)
+    except OSError as error:
+        raise HarnessError(f"cannot read results store {path}: {error.strerror or error}") from None
+    for message in skipped[:SHOWN_WARNINGS]:
+        warn(f"warning: {path} {message}; skipped")
+    if len(skipped) > SHOWN_WARNINGS:
+        warn(f"warning: {path}: {len(skipped) - SHOWN_WARNINGS} more lines skipped")
     return records
+
+
+def _lines(stream: BinaryIO) -> Iterator[bytes | None]:
+    """Each line of `stream`, or None for a line longer than MAX_LINE (read past in pieces)."""
+    while line := stream.readline(MAX_LINE + 1):
+        if len(line) <= MAX_LINE or line.endswith(b"\n"):
+            yield line
+            continue
+        while line and not line.endswith(b"\n"):
+            line = stream.readline(MAX_LINE + 1)
+        yield None
+
+
+def _record(line: bytes | None) -> dict[str, Any]:
+    """The usable record on `line`; a ValueError says why there is none."""
+    if line is None:
+        raise ValueError(f"longer than {MAX_LINE:,} bytes")
+    try:
+        record = json.loads(line.decode("utf-8").rstrip("\r\n"))
+    except UnicodeDecodeError:
+        raise ValueError("not UTF-8") from None
+    except RecursionError:
+        raise ValueError("JSON nested too deeply") from None
+    except ValueError as error:
+        raise ValueError(f"not JSON ({error})") from None
+    if not isinstance(record, dict):
+        raise ValueError(f"{_shown(record)}, not a JSON object")
+    if reason := problem(record):
+        raise ValueError(reason)
+    return record
+
+
+def _count(value: Any) -> bool:
+    return type(value) is int and 0 <= value <= LARGEST_INTEGER
+
+
+def _amount(value: Any) -> bool:
+    return _count(value) or (type(value) is float and 0 <= value < math.inf)  # NaN fails both comparisons
+
+
+Check = tuple[Callable[[Any], bool], str]
+NAME: Check = (lambda v: isinstance(v, str) and v != "", "a non-empty string")
+TEXT: Check = (lambda v: isinstance(v, str), "a string")
+COUNT: Check = (_count, "an integer from 0 to 2**53")
+SIZE: Check = (lambda v: _count(v) and v > 0, "an integer from 1 to 2**53 (an empty input has no bits/byte)")
+AMOUNT: Check = (_amount, "a finite number >= 0")
+FLAG: Check = (lambda v: type(v) is bool, "a JSON boolean")
+KIND: Check = (lambda v: v in ("predictor", "baseline"), "'predictor' or 'baseline'")
+OBJECT: Check = (lambda v: isinstance(v, dict), "an object")
+
+REQUIRED: dict[str, Check] = {
+    "kind": KIND,
+    "spec": NAME,
+    "predictor": NAME,
+    "corpus": NAME,
+    "timestamp": TEXT,
+    "verified": FLAG,
+    "raw_bytes": SIZE,
+    "compressed_bytes": COUNT,
+    "bits_per_byte": AMOUNT,
+}
+"""What every reader relies on: a record without these is not shown, reused or published."""
+OPTIONAL: dict[str, Check] = {
+    "corpus_sha256": TEXT,
+    "harness_version": TEXT,
+    "baseline_version": TEXT,
+    "predictor_version": COUNT,
+    "settings": OBJECT,
+    "max_bytes": COUNT,
+    "curve": TEXT,
+    "symbols": COUNT,
+    "payload_bytes": COUNT,
+    **dict.fromkeys(
+        (
+            "ratio",
+            "adjusted_ratio",
+            "params",
+            "model_bytes",
+            "flops_per_byte",
+            "encode_seconds",
+            "decode_seconds",
+            "peak_rss_bytes",
+            "entropy_bits",
+            "entropy_bits_per_byte",
+        ),
+        AMOUNT,
+    ),
+}
+"""Fields that may be absent or null; when given, they must have their type."""
+NEEDS = {"settings": ("predictor_version",), "curve": ("symbols", "payload_bytes")}
+"""Fields that the reuse check (settings) and the loss-curve chart (curve) use together."""
+
+
+def problem(record: dict[str, Any]) -> str | None:
+    """Why `record` is not a usable result (the first field that is wrong), or None."""
+    for field, (valid, meant) in (REQUIRED | OPTIONAL).items():
+        value = record.get(field)
+        if value is None and field in OPTIONAL:
+            continue
+        if value is None:
+            return f"no {field}" if field not in record else f"{field} is null, not {meant}"
+        if not valid(value):
+            return f"{field} is {_shown(value)}, not {meant}"
+        for needed in NEEDS.get(field, ()):
+            if record.get(needed) is None:
+                return f"{field} without {needed}"
+    return None
+
+
+def _shown(value: Any) -> str:
+    if isinstance(value, (dict, list)):  # not dumped: it may be nested as deeply as json allows
+        return "a JSON object" if isinstance(value, dict) else "a JSON array"
+    text = json.dumps(value)
+    return text if len(text) <= 40 else text[:37] + "..."
 
 
 def _version(distribution: str) -> str | None:
