@@ -21,13 +21,20 @@ import psutil
 from harness import container, corpora, curves, results
 from harness.baselines import Baseline, compress_stream, decompress_stream
 from harness.corpora import CorpusFile
-from harness.errors import HarnessError
+from harness.errors import HarnessError, predictor_errors
 from harness.plugins import Registry
 from harness.predictor import Progress, no_progress
 
 CURVE_MAX_SYMBOLS = 1 << 24
 """Longest loss curve kept for a streaming predictor (float32 per symbol: 64 MiB); a longer
 input is measured with no curve, so that memory stays bounded."""
+
+Phase = Callable[[str, int], None]
+"""Told the name of each phase as it starts ("encode", then "decode") and the symbols it codes."""
+
+
+def no_phase(name: str, total: int) -> None:
+    pass
 
 
 @contextmanager
@@ -103,7 +110,7 @@ def measure_predictor(
     file: CorpusFile,
     progress: Progress = no_progress,
     curve_store: Path | None = None,
-    expect: Progress = no_progress,
+    phase: Phase = no_phase,
     max_bytes: int | None = None,
 ) -> dict[str, Any]:
     """Encode `file` (its first `max_bytes` bytes, if given) with a fresh predictor, decode with
@@ -111,30 +118,33 @@ def measure_predictor(
 
     Both directions stream through a temporary file, so memory does not grow with the input for
     predictors that code it a segment at a time (not `whole_input`): the input is read twice, a
-    piece at a time, to encode it and to compare the decoded pieces with. `progress` is told about
-    symbols done, encode and decode both (2 x symbols in all), and `expect` that total once it
-    is known (tokenizing predictors code fewer symbols than bytes). With `curve_store`, the
+    piece at a time, to encode it and to compare the decoded pieces with. `phase` is told when
+    encoding and then decoding start, with their symbol count (tokenizing predictors code fewer
+    symbols than bytes), and `progress` the symbols done in the current phase. With `curve_store`, the
     per-symbol code lengths (the online loss curve) are saved beside that results store and the
     record names the file (`curve`), for inputs of up to CURVE_MAX_SYMBOLS symbols (float32
     each, held until the end) or from predictors that hold the whole input anyway.
     """
     cls, settings, canonical = registry.predictor(spec)
     with corpora.open_prefix(file, max_bytes) as source, tempfile.TemporaryFile() as coded, peak_rss() as peak:
-        encoder_side = registry.build(canonical)
-        keep_bits = curve_store is not None and (
-            encoder_side.whole_input or not container.byte_level(encoder_side) or source.length <= CURVE_MAX_SYMBOLS
-        )
-        start = time.perf_counter()
-        encoded = container.encode_stream(
-            source, source.length, coded, canonical, encoder_side, progress, lambda n: expect(2 * n), keep_bits
-        )
+        with predictor_errors(canonical, file.name):
+            encoder_side = registry.build(canonical)
+            keep_bits = curve_store is not None and (
+                encoder_side.whole_input or not container.byte_level(encoder_side) or source.length <= CURVE_MAX_SYMBOLS
+            )
+            start = time.perf_counter()
+            encoded = container.encode_stream(
+                source, source.length, coded, canonical, encoder_side, progress, lambda n: phase("encode", n), keep_bits
+            )
         encode_seconds = time.perf_counter() - start
 
         def decode(out: _Compare) -> None:
             coded.seek(0)
             header, segments = container.read_header(coded, encoded.container_bytes)
-            container.decode_stream(header, segments, out, registry.build(canonical), progress)
+            with predictor_errors(canonical, file.name):
+                container.decode_stream(header, segments, out, registry.build(canonical), progress)
 
+        phase("decode", encoded.symbols)
         start = time.perf_counter()
         verified = _decodes_to_original(file, max_bytes, decode)
         decode_seconds = time.perf_counter() - start

@@ -123,7 +123,7 @@ def _file(registry: Registry, job: Job) -> corpora.CorpusFile:
 
 
 def measure_job(registry: Registry, job: Job, **streaming: Any) -> dict[str, Any]:
-    """Measure one job from scratch. `streaming` (progress, expect, curve_store) goes to
+    """Measure one job from scratch. `streaming` (progress, phase, curve_store) goes to
     `measure.measure_predictor`; a baseline reports neither progress nor a curve."""
     file = _file(registry, job)
     if job.baseline:
