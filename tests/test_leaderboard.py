@@ -1,8 +1,11 @@
 """Leaderboard tables: per-file rows, group aggregates, Pareto flags, formats, cached re-runs."""
 
+import io
 import json
 
+import pandas as pd
 import pytest
+from rich.console import Console
 
 from harness import leaderboard
 from tests.conftest import run_cli
@@ -193,3 +196,83 @@ def test_publish_writes_markdown_charts_and_page(tmp_path):
     assert "## g (2 files, 4,000 bytes)" in readme and "## g[:500] (2 files, 1,000 bytes)" in readme
     assert "(g-size.png)" in readme and "g/a" not in readme  # per-file tables live in g.md
     assert "## g/a (1,000 bytes)" in (out / "g.md").read_text()
+
+
+LONG_SPEC = "gpt:width=256,lr=1e-3,memory_blocks=8,ngrams=6,buckets=65536"
+
+
+def wide_records():
+    """Every terminal column in use, a long spec, big numbers, and names that look like markup."""
+    extra = {"entropy_bits": 1000.0, "peak_rss_bytes": 1846 * 2**20, "model_bytes": 100}
+    return [
+        record(LONG_SPEC, "[bold]g/a.txt", 768_771, 207_956, params=85_597_760, flops=14.2e6, **extra),
+        record(LONG_SPEC, "[bold]g/[red]b.txt", 3000, 300, params=85_597_760, flops=14.2e6, **extra),
+        record("x[/]", "[bold]g/a.txt", 768_771, 304_549, params=462_336, flops=3.51e6, **extra),
+        record("x[/]", "[bold]g/[red]b.txt", 3000, 350, params=462_336, flops=3.51e6, **extra),
+        record("ppmd -o6", "[bold]g/a.txt", 768_771, 209_900, kind="baseline"),
+        record("ppmd -o6", "[bold]g/[red]b.txt", 3000, 310, kind="baseline"),
+    ]
+
+
+def rendered(df, width, terminal):
+    console = Console(file=io.StringIO(), width=width, force_terminal=terminal, color_system=None)
+    leaderboard.print_tables(console, df)
+    return console.file.getvalue()
+
+
+def body_cells(output):
+    """Stripped cells of every body row, each a list (first column: the predictor)."""
+    return [[cell.strip() for cell in line.split("│")[1:-1]] for line in output.splitlines() if line.startswith("│")]
+
+
+@pytest.mark.parametrize("width", [80, 200])
+def test_terminal_tables_fit_and_cut_no_cell(width):
+    df = leaderboard.frame(wide_records())
+    output = rendered(df, width, terminal=True)
+    assert "…" not in output and max(map(len, output.splitlines())) <= width
+    values, specs = set(), set()
+    for _, rows in leaderboard.section_rows(df):
+        shown = leaderboard.shown_columns(rows, leaderboard.TERMINAL)
+        for cells in leaderboard.text_rows(rows, shown):
+            specs.add(cells[0])
+            values.update(cells[1:])
+    rows = body_cells(output)
+    for cells in rows:
+        assert len(cells) >= leaderboard.ESSENTIAL and all(not c or c in values for c in cells[1:]), cells
+    assert LONG_SPEC in "".join(cells[0] for cells in rows)  # folded onto lines of its own, never cut
+    assert {"x[/]", "ppmd -o6 *"} <= {cells[0] for cells in rows}
+    assert "[bold]g (2 files," in output and "[bold]g/[red]b.txt (3,000 bytes)" in output  # text, not markup
+    full = len(leaderboard.shown_columns(next(leaderboard.section_rows(df))[1], leaderboard.TERMINAL))
+    assert (len(rows[0]) == full) == (width == 200)  # 80 columns leave some out, 200 show every one
+
+
+def test_output_that_is_no_terminal_gets_every_column_in_full():
+    df = leaderboard.frame(wide_records())
+    output = rendered(df, 80, terminal=False)
+    assert output == leaderboard.plain_text(df)
+    assert "…" not in output and max(map(len, output.splitlines())) > 80
+    assert "85,597,760" in output and "1,846" in output and LONG_SPEC in output  # params, peak MB, the name
+    assert all(len(cells) == len(body_cells(output)[0]) for cells in body_cells(output)[:3])
+
+
+def test_frontiers_per_table_and_group_sums_that_need_every_file():
+    records = [
+        record("a", "g/x", 1000, 400, params=10, flops=100, entropy_bits=800.0),
+        record("b", "g/x", 1000, 300, params=20, flops=50, entropy_bits=800.0),
+        record("a", "g/y", 1000, 200, params=10, flops=100),  # no known entropy here
+        record("b", "g/y", 1000, 250, params=20),  # no FLOPs here
+        record("c", "g/y", 1000, 250, params=20, flops=10),  # b at a tenth of the FLOPs
+    ]
+    df = leaderboard.frame(records).set_index(["corpus", "predictor"])
+    assert df["frontier"].to_dict() == {
+        ("g", "a"): "size, compute",  # 2.4 bits/byte at 10 params and 100 FLOPs/byte
+        ("g", "b"): "size",  # 2.2 at 20 params; its FLOPs/byte are unknown on g/y
+        ("g/x", "b"): "size, compute",
+        ("g/x", "a"): "size",
+        ("g/y", "a"): "size, compute",
+        ("g/y", "b"): "",
+        ("g/y", "c"): "compute",
+    }
+    assert df.loc[("g", "a"), "flops_per_byte"] == 100 and pd.isna(df.loc[("g", "b"), "flops_per_byte"])
+    assert pd.isna(df.loc[("g", "a"), "gap_to_floor"]) and df.loc[("g/x", "a"), "gap_to_floor"] == pytest.approx(-3.2)
+    assert df.loc[("g", "b"), "files"] == 2 and ("g", "c") not in df.index  # c ran on one file of two
