@@ -36,6 +36,7 @@ import harness.trust
 from harness import container, leaderboard, results, sweep
 from harness.errors import HarnessError, PredictorError, predictor_errors
 from harness.plugins import Registry, load_registry
+from harness.predictor import declared
 
 DEFAULT_PREDICTORS = ["order0", "ngram"]
 DEFAULT_CORPUS = "python"
@@ -308,12 +309,26 @@ def cmd_list(args: argparse.Namespace) -> None:
     for entry in entries[args.what].values():
         table.add_row(entry.name, entry.description, entry.plugin)
     stdout.print(table)
+    if args.options and args.what == "predictors":
+        for entry in registry.predictors.values():
+            if declared(entry.item):
+                stdout.print(_options_table(entry.name, entry.item))
     if registry.errors:  # shown, not fatal: the plugins that did load work as usual
         failed = Table(title=f"failed plugins ({len(registry.errors)})", title_style="bold red")
         failed.add_column("error")
         for error in registry.errors:
             failed.add_row(error)
         stdout.print(failed)
+
+
+def _options_table(name: str, cls: type) -> Table:
+    """A predictor's declared options: default, accepted values, what each does."""
+    table = Table(title=f"{name} options", title_justify="left")
+    for header in ("option", "default", "accepts", "help"):
+        table.add_column(header, overflow="fold")
+    for key, option in declared(cls).items():
+        table.add_row(key, repr(option.default), option.describe(), option.help)
+    return table
 
 
 def _shown(path: str) -> str:
@@ -623,6 +638,7 @@ def parser() -> argparse.ArgumentParser:
 
     listing = commands.add_parser("list", parents=[common], help="list predictors, corpora or baselines")
     listing.add_argument("what", choices=["predictors", "corpora", "baselines"])
+    listing.add_argument("--options", action="store_true", help="predictors: each one's options, bounds and help")
     listing.set_defaults(run=cmd_list)
 
     compress = commands.add_parser("compress", parents=[common], help="compress a file into a .hz container")

@@ -171,3 +171,15 @@ def test_run_stores_verified_records_and_leaderboard_formats(tmp_path):
     assert csv.splitlines()[0].startswith("corpus,predictor,kind,bits_per_byte")
     md = run_cli("leaderboard", "--results", str(store), "--format", "md", "-c", "nothing")
     assert md.returncode == 2 and "no results" in md.stderr
+
+
+def test_list_predictors_options_shows_declared_bounds_and_help(capsys, monkeypatch):
+    from harness import cli
+
+    monkeypatch.setenv("COLUMNS", "200")
+    assert cli.main(["list", "predictors", "--options"]) == 0
+    out = capsys.readouterr().out
+    ngram = out[out.index("ngram options") :]
+    assert "memory_mib" in ngram and "int in 1..1048576" in ngram and "longest context in bytes" in ngram
+    assert "one of adam, sgd" in out[out.index("lstm options") :]
+    assert "order0 options" not in out  # nothing to declare
