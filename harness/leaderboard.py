@@ -243,12 +243,12 @@ def _frontiers(df: pd.DataFrame) -> pd.Series:
     flags = pd.Series("", index=df.index, dtype=object)
     for name, axis in AXES.items():
         on = pd.Series(False, index=df.index)
-        on[pareto(df, axis, ["scope", "corpus"])] = True
+        on[pareto(df, axis, ("scope", "corpus"))] = True
         flags = flags.mask(on, flags.where(flags == "", flags + ", ") + name)
     return flags
 
 
-def pareto(table: pd.DataFrame, axis: str, tables: list[str] = ()) -> list[Any]:
+def pareto(table: pd.DataFrame, axis: str, tables: tuple[str, ...] = ()) -> list[Any]:
     """Index labels of verified predictors that no other beats on bits/byte at equal or lower
     `axis`, within each table (rows alike in the `tables` columns; all rows are one without)."""
     x = pd.to_numeric(table[axis], errors="coerce")

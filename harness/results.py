@@ -123,7 +123,7 @@ def read(path: Path, warn: Callable[[str], None] = _stderr) -> list[dict[str, An
     Skipped lines (torn by a killed run, too long, not JSON, not a usable record) are named by
     `warn`, the first SHOWN_WARNINGS of them one a line, then a count of the others.
     """
-    records, skipped = [], []
+    records, shown, skipped = [], [], 0
     try:
         _refuse_special(path)
         with open(path, "rb", opener=_nonblocking) as stream:
@@ -133,15 +133,17 @@ def read(path: Path, warn: Callable[[str], None] = _stderr) -> list[dict[str, An
                 try:
                     records.append(_record(line))
                 except ValueError as error:
-                    skipped.append(f"line {number}: {error}")
+                    skipped += 1
+                    if skipped <= SHOWN_WARNINGS:  # only these are kept: a store may be all damage
+                        shown.append(f"warning: {path} line {number}: {error}; skipped")
     except (FileNotFoundError, NotADirectoryError):
         return []
     except OSError as error:
         raise HarnessError(f"cannot read results store {path}: {error.strerror or error}") from None
-    for message in skipped[:SHOWN_WARNINGS]:
-        warn(f"warning: {path} {message}; skipped")
-    if len(skipped) > SHOWN_WARNINGS:
-        warn(f"warning: {path}: {len(skipped) - SHOWN_WARNINGS} more lines skipped")
+    for message in shown:
+        warn(message)
+    if skipped > SHOWN_WARNINGS:
+        warn(f"warning: {path}: {skipped - SHOWN_WARNINGS} more lines skipped")
     return records
 
 

@@ -248,3 +248,7 @@ def test_damaged_store_still_gives_leaderboard_and_publish(capsys, tmp_path):
     ]
     code, _, err = harness(capsys, "publish", "--results", store, "-o", tmp_path / "published")
     assert code == 0 and "published g into" in err and (tmp_path / "published" / "g.md").exists()
+
+
+def test_the_schema_covers_every_field_the_leaderboard_reads():
+    assert set(leaderboard.FIELDS) <= set(results.REQUIRED) | set(results.OPTIONAL)
