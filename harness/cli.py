@@ -351,11 +351,11 @@ def cmd_compress(args: argparse.Namespace) -> None:
     if target == STDIO and sys.stdout.isatty():
         raise HarnessError("compressed data is not written to a terminal; redirect stdout or give -o FILE")
     with _open_input(args.file, registry, args.data_dir) as (source, size), _output(target, args.force) as out:
-        with predictor_errors(spec, name):
-            with harness.trust.policy(_user_trust(args)):
-                predictor = registry.build(spec)
+        with predictor_errors(spec, name), harness.trust.policy(_user_trust(args)):
+            predictor = registry.build(spec)
             with _bar(f"encode {name} with {spec}") as (advance, expect):
-                encoded = container.encode_stream(source, size, out, spec, predictor, advance, expect)
+                header_spec = registry.portable_spec(spec)
+                encoded = container.encode_stream(source, size, out, header_spec, predictor, advance, expect)
     bits = 8 * encoded.container_bytes / size if size else 0.0
     console.print(f"{name}: {size:,} -> {encoded.container_bytes:,} bytes ({bits:.3f} bits/byte) -> {_shown(target)}")
 

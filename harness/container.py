@@ -5,7 +5,11 @@ Layout (integers as LEB128 varints unless noted):
     magic  b"\\x89HZ"          3 bytes
     format version            1 byte (3)
     predictor spec            varint length + UTF-8, e.g. "ngram:order=5"
-    predictor config          varint length + compact JSON: everything the stream depends on
+    config check              what the stream depends on (the predictor's config), compactly:
+                              a varint count and one byte per key of its `static_config`, a
+                              varint count and one byte per other key (each sorted by key;
+                              a byte is a hash of key and value), and a 4-byte CRC32 of the
+                              whole config as compact JSON
     original length           bytes of the original
     symbol count              symbols coded (differs from the length for tokenizing predictors)
     segment size              symbols per segment; 0: all symbols in one segment
@@ -21,12 +25,17 @@ on its own (a few bytes per MiB), so neither side holds more than one segment's 
 payload, and the writer never seeks (it can write into a pipe). Predictors marked `whole_input`
 get one segment.
 
+The config is not stored whole, only checked: a default `ngram` header is 31 bytes. The
+per-key bytes let decoding name the keys that differ (with this machine's values), and those of
+`static_config` let it do so before the predictor is built.
+
 Decoding rebuilds the predictor from the spec, refuses a config that differs from the recorded
 one (naming the keys that differ), checks every length field against the bytes actually left
 before reading or allocating anything, checks each segment's CRC as soon as it is decoded (so a
 damaged or forged file is found out within one segment, not after decoding all it claims), and
 checks the length at the end: a damaged or mismatched file gives an error, never wrong bytes.
-Format 2 (one CRC32 of the original, in the header after the segment size) is still read.
+Format 2 (the config as JSON, one CRC32 of the original after the segment size, none after the
+segments) is still read.
 """
 
 from __future__ import annotations
@@ -35,7 +44,7 @@ import dataclasses
 import io
 import json
 import zlib
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any, BinaryIO
 
@@ -56,9 +65,52 @@ corrupt or crafted header, refused before anything is allocated for it."""
 
 
 @dataclass(frozen=True)
+class ConfigCheck:
+    """What a format-3 header keeps of a predictor's config: enough to tell whether this machine's
+    config is the same, and which keys differ, in a few bytes instead of the JSON."""
+
+    static: bytes
+    """One byte per key of `static_config` (sorted): known before the predictor is built."""
+    rest: bytes
+    """One byte per other key of `config()` (sorted)."""
+    crc: int
+    """CRC32 of the whole config as compact JSON."""
+
+    @classmethod
+    def of(cls, config: dict[str, Any], static_keys: Iterable[str]) -> ConfigCheck:
+        static = set(static_keys)
+        digests = {key: _digest(key, value) for key, value in config.items()}
+        return cls(
+            bytes(digests[k] for k in sorted(static & digests.keys())),
+            bytes(digests[k] for k in sorted(digests.keys() - static)),
+            zlib.crc32(canonical_json(config).encode()),
+        )
+
+    def encoded(self) -> bytes:
+        return b"".join([_varint(len(self.static)), self.static, _varint(len(self.rest)), self.rest]) + (
+            self.crc.to_bytes(4, "big")
+        )
+
+
+def _digest(key: str, value: Any) -> int:
+    """One byte that changes with the key's value (a differing value escapes it 1 time in 256;
+    the CRC of the whole config still catches that)."""
+    return zlib.crc32(canonical_json({key: value}).encode()) & 0xFF
+
+
+def _differences(recorded: bytes, config: dict[str, Any], keys: list[str]) -> list[str]:
+    """The keys (of `keys`, sorted) whose byte in `recorded` differs, with this machine's values."""
+    if len(recorded) != len(keys):
+        return [f"{len(recorded)} keys in the file, {len(keys)} here ({', '.join(keys)})"]
+    pairs = zip(keys, recorded, strict=True)
+    return [f"{key} (here {config[key]!r})" for key, byte in pairs if byte != _digest(key, config[key])]
+
+
+@dataclass(frozen=True)
 class Header:
     spec: str
-    config: dict[str, Any]
+    config: dict[str, Any] | None
+    """Format 2's config as JSON; None in format 3, whose `check` says what it depends on."""
     length: int
     symbols: int
     crc32: int | None
@@ -69,6 +121,7 @@ class Header:
     segment: int = 0
     """Symbols per segment; 0: one segment."""
     version: int = FORMAT_VERSION
+    check: ConfigCheck | None = None
 
 
 def _varint(value: int) -> bytes:
@@ -115,7 +168,7 @@ def canonical_json(config: dict[str, Any]) -> str:
     return json.dumps(config, sort_keys=True, separators=(",", ":"))
 
 
-def _header_bytes(spec: str, config: dict[str, Any], length: int, symbols: int, segment: int) -> bytes:
+def _header_bytes(spec: str, check: ConfigCheck, length: int, symbols: int, segment: int) -> bytes:
     """Everything before the segments."""
     return b"".join(
         [
@@ -123,8 +176,7 @@ def _header_bytes(spec: str, config: dict[str, Any], length: int, symbols: int, 
             bytes([FORMAT_VERSION]),
             _varint(len(spec.encode())),
             spec.encode(),
-            _varint(len(canonical_json(config).encode())),
-            canonical_json(config).encode(),
+            check.encoded(),
             _varint(length),
             _varint(symbols),
             _varint(segment),
@@ -142,18 +194,23 @@ def read_header(stream: BinaryIO, size: int) -> tuple[Header, _Reader]:
         readable = " and ".join(map(str, READABLE_VERSIONS))
         raise HarnessError(f".hz format version {version} is not supported (this harness reads {readable})")
     spec = reader.text()
-    try:
-        config = json.loads(reader.text())
-    except (ValueError, RecursionError):  # bad JSON, absurdly long numbers, absurd nesting
-        raise HarnessError("not a valid .hz file: corrupt predictor config") from None
-    if not isinstance(config, dict):
-        raise HarnessError("not a valid .hz file: corrupt predictor config")
+    config, check = None, None
+    if version == 2:
+        try:
+            config = json.loads(reader.text())
+        except (ValueError, RecursionError):  # bad JSON, absurdly long numbers, absurd nesting
+            raise HarnessError("not a valid .hz file: corrupt predictor config") from None
+        if not isinstance(config, dict):
+            raise HarnessError("not a valid .hz file: corrupt predictor config")
+    else:
+        static, rest = reader.take(reader.varint()), reader.take(reader.varint())
+        check = ConfigCheck(static, rest, int.from_bytes(reader.take(4), "big"))
     length, symbols = reader.varint(), reader.varint()
     if symbols > MAX_SYMBOLS_PER_PAYLOAD_BYTE * (reader.left + 16):
         raise HarnessError("not a valid .hz file: symbol count is implausible for the payload size")
     segment = reader.varint()
     crc = int.from_bytes(reader.take(4), "big") if version == 2 else None
-    return Header(spec, config, length, symbols, crc, segment=segment, version=version), reader
+    return Header(spec, config, length, symbols, crc, segment=segment, version=version, check=check), reader
 
 
 def unpack(blob: bytes) -> Header:
@@ -174,6 +231,8 @@ class Encoded:
     """Ideal code length of each symbol in bits (the online loss curve); empty unless asked for."""
     container: bytes = b""
     """The whole container, when coded in memory (`encode`)."""
+    header_bytes: int = 0
+    """Bytes before the segments (magic, version, spec, config check, lengths)."""
 
 
 def byte_level(predictor: Predictor | type[Predictor]) -> bool:
@@ -209,13 +268,15 @@ def encode_stream(
         count = len(whole)
     expect(count)
     segment = 0 if predictor.whole_input else SEGMENT_SYMBOLS
-    written = out.write(_header_bytes(spec, predictor.config(), length, count, segment))
-    check = _Check(predictor)
+    check = ConfigCheck.of(predictor.config(), type(predictor).static_config(predictor.settings))
+    header = _header_bytes(spec, check, length, count, segment)
+    written = out.write(header)
+    running = _Check(predictor)
     payload_bytes, ideal_bits, bits = 0, 0.0, []
     for first, n in _segments(count, segment):
         symbols = predictor.to_symbols(_read_exactly(source, n)) if streaming else whole[first : first + n]
         payload, segment_bits = predictor.encode_symbols(symbols, progress)
-        written += out.write(_varint(len(payload)) + payload + check.after(symbols).to_bytes(4, "big"))
+        written += out.write(_varint(len(payload)) + payload + running.after(symbols).to_bytes(4, "big"))
         payload_bytes += len(payload)
         ideal_bits += float(segment_bits.sum(dtype=np.float64))
         if keep_bits:
@@ -223,7 +284,7 @@ def encode_stream(
     if source.read(1):
         raise HarnessError("the input grew while it was being compressed")
     symbol_bits = np.concatenate(bits) if bits else np.zeros(0, dtype=np.float32)
-    return Encoded(payload_bytes, count, written, ideal_bits, symbol_bits)
+    return Encoded(payload_bytes, count, written, ideal_bits, symbol_bits, header_bytes=len(header))
 
 
 class _Check:
@@ -284,15 +345,32 @@ def _check_layout(header: Header, cls: type[Predictor]) -> None:
         raise HarnessError("not a valid .hz file: symbol count differs from the length for a byte predictor")
 
 
+def setup_mismatch(header: Header, config: dict[str, Any], static_keys: Iterable[str], whole: bool) -> str | None:
+    """None when `config` (this machine's, `whole`, or only its `static_config` part) is what the
+    header's stream was written with, else the keys that differ."""
+    static = sorted(set(static_keys) & config.keys())
+    if header.check is None:  # format 2 holds the config itself
+        return config_mismatch(header.config if whole else {k: header.config.get(k) for k in static}, config)
+    differs = _differences(header.check.static, config, static)
+    if whole and not differs:
+        differs = _differences(header.check.rest, config, sorted(config.keys() - set(static)))
+        if not differs and zlib.crc32(canonical_json(config).encode()) != header.check.crc:
+            differs = ["a value whose one-byte digest happens to match (the config's CRC differs)"]
+    return "; ".join(differs) or None
+
+
+def _refuse_mismatch(mismatch: str | None) -> None:
+    if mismatch:
+        raise HarnessError(f"cannot decode: the stream was written with another predictor setup (differs: {mismatch})")
+
+
 def check_header(header: Header, cls: type[Predictor], settings: dict[str, Any]) -> None:
     """Refuse a header that the predictor `cls` with `settings` (from the header's spec) could not
     have written here, before the predictor is built: its layout fields, and every config key
     known without building it (`static_config`)."""
     _check_layout(header, cls)
-    expected = cls.static_config(settings)
-    mismatch = config_mismatch({k: header.config.get(k) for k in expected}, expected)
-    if mismatch:
-        raise HarnessError(f"cannot decode: the stream was written with another predictor setup ({mismatch})")
+    static = cls.static_config(settings)
+    _refuse_mismatch(setup_mismatch(header, static, static, whole=False))
 
 
 def decode_stream(
@@ -304,9 +382,8 @@ def decode_stream(
     whole output are checked last.
     """
     _check_layout(header, type(predictor))
-    mismatch = config_mismatch(header.config, predictor.config())
-    if mismatch:
-        raise HarnessError(f"cannot decode: the stream was written with another predictor setup ({mismatch})")
+    static = type(predictor).static_config(predictor.settings)
+    _refuse_mismatch(setup_mismatch(header, predictor.config(), static, whole=True))
     streaming = byte_level(predictor)
     crc, length, pieces, check = 0, 0, [], _Check(predictor)
     for _, n in _segments(header.symbols, header.segment):

@@ -134,7 +134,14 @@ def measure_predictor(
             )
             start = time.perf_counter()
             encoded = container.encode_stream(
-                source, source.length, coded, canonical, encoder_side, progress, lambda n: phase("encode", n), keep_bits
+                source,
+                source.length,
+                coded,
+                registry.portable_spec(canonical),  # the header a user's compress would write
+                encoder_side,
+                progress,
+                lambda n: phase("encode", n),
+                keep_bits,
             )
         encode_seconds = time.perf_counter() - start
 
@@ -164,7 +171,7 @@ def measure_predictor(
         "fingerprint": encoder_side.fingerprint(),
         **_ratios(length, encoded.container_bytes, encoder_side.model_bytes),
         "payload_bytes": encoded.payload_bytes,
-        "header_bytes": encoded.container_bytes - encoded.payload_bytes,
+        "header_bytes": encoded.header_bytes,
         "symbols": encoded.symbols,
         "ideal_bits": encoded.ideal_bits,
         "coder_overhead_bits": 8 * encoded.payload_bytes - encoded.ideal_bits,

@@ -10,6 +10,7 @@ from __future__ import annotations
 import difflib
 import importlib.metadata
 import importlib.util
+import os
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -53,6 +54,11 @@ class Registry:
         cls = lookup(self.predictors, name, "predictor").item
         settings = {**defaults(cls), **typed_options(cls, raw)}
         return cls, settings, canonical_spec(name, settings, cls)
+
+    def portable_spec(self, spec: str) -> str:
+        """The spec a `.hz` header records: the same predictor, named without this machine's paths."""
+        cls, settings, _ = self.predictor(spec)
+        return canonical_spec(cls.name, cls.portable(settings), cls)
 
     def corpus_files(self, specs: list[str], data_dir: str | None = None) -> list[CorpusFile]:
         """The files the corpus specs name (registered corpora, members or local paths), in order."""
@@ -102,7 +108,11 @@ def lookup(entries: dict[str, Entry[T]], name: str, kind: str) -> Entry[T]:
 
 def _load_file(path: str) -> ModuleType:
     file = Path(path)
-    if not file.is_file():
+    try:
+        found = file.is_file()
+    except OSError as error:  # is_file() raises for some: a name too long, a folder it may not search
+        raise HarnessError(f"cannot load plugin file {path}: {error.strerror}") from None
+    if not found:
         raise HarnessError(f"plugin file not found: {path}")
     module_name = f"harness_plugin_file_{abs(hash(str(file.resolve())))}"
     spec = importlib.util.spec_from_file_location(module_name, file)
@@ -132,7 +142,11 @@ def manager(plugin_files: list[str] = (), extra: list[object] = ()) -> tuple[plu
             pm.register(entry_point.load(), name=entry_point.name)
         except Exception as error:  # one broken plugin must not take the others down
             errors.append(f"plugin {entry_point.name!r} ({entry_point.value}) failed to load: {error!r}")
+    loaded = set()
     for path in plugin_files:
+        if (resolved := os.path.realpath(path)) in loaded:  # Path.resolve raises on a symlink loop
+            continue  # the same file given twice (before and after the command, or as x.py and ./x.py)
+        loaded.add(resolved)
         pm.register(_load_file(path), name=str(path))
     for plugin in extra:
         pm.register(plugin, name=getattr(plugin, "__name__", None))

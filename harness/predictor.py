@@ -117,7 +117,13 @@ class Predictor:
         """What `config()` of an instance built with `settings` reports, as far as it is known
         without building it (no weights loaded, nothing allocated): decoding compares it with the
         file's config first, so a mismatched or hostile file is refused before it costs anything."""
-        return {"predictor": cls.name, "version": cls.version, **settings}
+        return {"predictor": cls.name, "version": cls.version, **cls.portable(settings)}
+
+    @classmethod
+    def portable(cls, settings: dict[str, Any]) -> dict[str, Any]:
+        """`settings` as a `.hz` header and `config()` record them: nothing that depends on where
+        things sit on this machine (a local model is named, its checksum identifies it)."""
+        return settings
 
     @classmethod
     def memory_estimate(cls, settings: dict[str, Any], symbols: int) -> int:

@@ -303,13 +303,20 @@ class HF(Predictor):
         folder, commit = _fetch(settings["model"], settings["revision"], settings["gguf_file"])
         known = {k: v for k, v in settings.items() if k not in ("context", "overlap")}  # capped when loaded
         return {
-            **super().static_config(known),
+            **super().static_config(known),  # the model by name (`portable`): the checksum says which
             "revision": commit,
             "model_sha256": _sha256(_weight_files(folder, settings["gguf_file"])),
             "torch": torch.__version__,
             "transformers": transformers.__version__,
             "device_type": torch.device(settings["device"]).type,
         }
+
+    @classmethod
+    def portable(cls, settings: dict[str, Any]) -> dict[str, Any]:
+        """A local folder as `./NAME`: a decoder finds it by that name among the models its user
+        names (`--model`), wherever it sits there."""
+        model = settings["model"]
+        return {**settings, "model": f"./{Path(model).resolve().name}"} if _is_path(model) else settings
 
     @classmethod
     def memory_estimate(cls, settings: dict[str, Any], symbols: int) -> int:
@@ -326,7 +333,7 @@ class HF(Predictor):
         return {  # static_config's keys, from what was loaded rather than by hashing again
             "predictor": self.name,
             "version": self.version,
-            **self.settings,
+            **self.portable(self.settings),
             "revision": m.revision,  # the hub commit; None for a local folder (its sha256 says it all)
             "model_sha256": m.model_sha256,
             "tokenizer_sha256": m.tokenizer_sha256,

@@ -31,7 +31,8 @@ def test_roundtrip(registry, data):
 def test_header_records_spec_config_length_and_crc(registry):
     header = container.unpack(compress(registry, b"abcabc"))
     assert header.spec == SPEC
-    assert header.config == registry.build(SPEC).config()
+    config = registry.build(SPEC).config()
+    assert header.check == container.ConfigCheck.of(config, config) and header.config is None
     assert (header.length, header.symbols) == (6, 6)
 
 
@@ -69,11 +70,17 @@ def test_trailing_garbage_is_an_error(registry):
 def test_wrong_predictor_config_is_refused_naming_the_difference(registry):
     blob = compress(registry, DATA)
     header = container.unpack(blob)
-    forged = dataclasses.replace(header, config={**header.config, "version": 99})
-    with pytest.raises(HarnessError, match="version: file has 99, here 1"):
+    config = registry.build(SPEC).config()
+    forged = dataclasses.replace(header, check=container.ConfigCheck.of({**config, "version": 99}, config))
+    with pytest.raises(HarnessError, match=r"differs: version \(here 1\)"):
         container.decode(forged, registry.build(forged.spec))
-    with pytest.raises(HarnessError, match="version: file has 99, here 1"):  # before building, too
+    with pytest.raises(HarnessError, match=r"differs: version \(here 1\)"):  # before building, too
         registry.decoder(forged)
+
+
+def test_a_default_ngram_header_is_compact(registry):
+    encoded = container.encode(DATA, "ngram", registry.build("ngram"))
+    assert encoded.header_bytes <= 32 and container.unpack(encoded.container).check is not None
 
 
 def test_other_predictor_cannot_decode(registry):
@@ -90,8 +97,7 @@ def test_implausible_symbol_count_is_refused_before_allocating():
             bytes([container.FORMAT_VERSION]),
             v(6),
             b"order0",
-            v(2),
-            b"{}",
+            container.ConfigCheck.of({}, {}).encoded(),
             v(10),
             v(2**60),
             bytes(4),

@@ -82,9 +82,10 @@ def test_crafted_length_fields(registry, monkeypatch, length, symbols, segment, 
     """Well-formed headers whose every length field may lie, up to 2**70."""
     monkeypatch.setattr(container, "SEGMENT_SYMBOLS", 4096)  # a segment decodes in milliseconds
     v = container._varint
-    config = container.canonical_json(registry.build("order0").config()).encode()
+    config = registry.build("order0").config()
+    check = container.ConfigCheck.of(config, config).encoded()
     data = b"".join(
-        [container.MAGIC, bytes([container.FORMAT_VERSION]), v(6), b"order0", v(len(config)), config]
+        [container.MAGIC, bytes([container.FORMAT_VERSION]), v(6), b"order0", check]
         + [v(length), v(symbols), v(segment)]
         + [v(n) + bytes(min(n, 50)) + bytes(4) for n in payloads]
         + [tail]

@@ -104,7 +104,8 @@ def test_decoding_with_another_setup_is_refused(registry, name):
     assert {"torch", "device_type", "dtype", "threads"} <= config.keys()
     header = container.unpack(encoded.container)
     for key, value in [("torch", "0.0.1"), ("threads", 7), ("cpu_capability", "NO AVX")]:
-        changed = dataclasses.replace(header, config={**header.config, key: value})
+        check = container.ConfigCheck.of({**config, key: value}, config)
+        changed = dataclasses.replace(header, check=check)
         with pytest.raises(HarnessError, match=key):
             container.decode(changed, registry.build(TINY[name]))
 

@@ -23,7 +23,7 @@ GPT2_TOKENIZER = SHARED / "models" / "gpt2-tokenizer"
 
 def forged(spec: str, config: dict, length: int, symbols: int, segment: int, tail: bytes = b"") -> bytes:
     """A well-formed header saying whatever an attacker likes, then `tail`."""
-    return container._header_bytes(spec, config, length, symbols, segment) + tail
+    return container._header_bytes(spec, container.ConfigCheck.of(config, config), length, symbols, segment) + tail
 
 
 def decompress(capsys, path: Path, *options: str) -> tuple[int, str]:
