@@ -1,0 +1,531 @@
+"""Context mixing (PAQ/lpaq family): bitwise predictions of many models mixed online, compiled.
+
+(draft)
+"""
+
+from __future__ import annotations
+
+from typing import Any, NamedTuple
+
+import numba
+import numpy as np
+
+from harness import coder, container
+from harness.errors import HarnessError
+from harness.hookspecs import hookimpl
+from harness.predictor import Option, Predictor, Progress, no_progress
+from harness_plugins.ngram import _aligned_zeros
+
+_jit = numba.njit(cache=True, nogil=True)
+
+# ---- bit-history states ------------------------------------------------------------------------
+# A state stands for a pair of bit counts (n0, n1) seen in one context. With a = min and b = max,
+# the pairs kept are b <= _LIMITS[a]: long runs are told apart, mixed histories only coarsely.
+_LIMITS = (48, 24, 12, 8, 6, 5)
+
+
+def _discount(n: int) -> int:
+    """The opposite count after a bit: old evidence against the newest bit is partly forgotten,
+    so a context that changed its mind is believed again soon."""
+    return n if n < 3 else 2 + (n - 2) // 2
+
+
+def _state_tables() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(next state [256, 2], initial p(1) of each state in 22 bits, replacement priority)."""
+    pairs = [(n0, n1) for n0 in range(49) for n1 in range(49) if _allowed(n0, n1)]
+    pairs.sort(key=lambda pair: (pair[0] + pair[1], pair))
+    index = {pair: i for i, pair in enumerate(pairs)}
+    nex = np.zeros((256, 2), dtype=np.uint8)
+    p1 = np.full(256, 1 << 21, dtype=np.int32)
+    priority = np.zeros(256, dtype=np.int32)
+    for (n0, n1), i in index.items():
+        for y in (0, 1):
+            own, other = (n1, n0) if y else (n0, n1)
+            own, other = own + 1, _discount(other)
+            while not _allowed(*((other, own) if y else (own, other))):
+                if other > 0 and (other >= own or own <= _LIMITS[other - 1]):
+                    other -= 1
+                else:
+                    own -= 1
+            nex[i, y] = index[(other, own) if y else (own, other)]
+        p1[i] = ((2 * n1 + 1) << 22) // (2 * (n0 + n1) + 2)
+        priority[i] = n0 + n1
+    return nex, p1, priority
+
+
+def _allowed(n0: int, n1: int) -> bool:
+    a, b = min(n0, n1), max(n0, n1)
+    return a < len(_LIMITS) and b <= _LIMITS[a]
+
+
+_NEXT, _STATE_P1, _PRIORITY = _state_tables()
+
+
+def _squash_table() -> np.ndarray:
+    """squash(x) = 4096 / (1 + e^(-x/256)) for x in -2047..2047, as integers 1..4095."""
+    x = np.arange(-2047, 2048, dtype=np.float64)
+    return np.clip(np.rint(4096.0 / (1.0 + np.exp(-x / 256.0))), 1, 4095).astype(np.int32)
+
+
+def _stretch_table(squash: np.ndarray) -> np.ndarray:
+    """stretch(p) = ln(p / (1 - p)) * 256 for p in 0..4095: the smallest x with squash(x) >= p."""
+    return (np.searchsorted(squash, np.arange(4096), side="left") - 2047).clip(-2047, 2047).astype(np.int32)
+
+
+_SQUASH = _squash_table()
+_STRETCH = _stretch_table(_SQUASH)
+
+# ---- layout ------------------------------------------------------------------------------------
+_N_HASHED = 10  # hashed contexts, see _end_byte
+_O0, _O1 = _N_HASHED, _N_HASHED + 1  # the order-0 and order-1 contexts, indexed directly
+_N_CTX = _N_HASHED + 2
+_IN_MATCH, _IN_EXPECT, _IN_BIAS = _N_CTX, _N_CTX + 1, _N_CTX + 2
+_N_IN = _N_CTX + 3
+_N_MIX = 3  # first-layer mixers (weight sets chosen by c0, by match length, by c1)
+# Slots are 16 bytes: a check byte, then the states of the 15 nodes of a nibble's binary tree.
+_SLOT = 16
+_DIRECT = 256 + 65536  # states of the direct contexts, before the hashed slots
+_DIRECT_ROWS = -(-_DIRECT // 64) * 4  # rounded up to whole cache lines
+# Statemap sections: 256 per context (one per state), then the match model's.
+_SM_MATCH = _N_CTX * 256
+_SM_EXPECT = _SM_MATCH + 64
+_SM_SIZE = _SM_EXPECT + 512 * 256
+_APM_ROWS = 65536
+_LIMIT = 255  # statemap counts stop here: the rate stays >= 1 / 256.5
+_MIX_RATE = 6
+_FINAL_RATE = 2
+_APM_RATE = 7
+_MAX_LEN = 65535
+_VERIFY = 32  # bytes compared backwards when a match candidate is found
+_RECORD_VOTES = 8  # a record length is used once its vote count reaches this
+
+# Registers (slots of `reg`).
+(_C0, _BITPOS, _C4, _C8, _POS, _W0, _W1, _MPTR, _MLEN, _MBIT, _RLEN, _RCAND, _RVOTES, _PFINAL, _A1, _A2) = range(16)
+_N_REG = 16
+_CHUNK = 1 << 16  # bytes per compiled call, between progress reports
+
+
+class _Model(NamedTuple):
+    t: np.ndarray  # uint8: direct states, then hashed slots
+    slots: int  # hashed slots
+    h: np.ndarray  # int64 (_N_HASHED,): each hashed context's hash for this byte
+    slot: np.ndarray  # int64 (_N_HASHED,): the address of its slot for this nibble
+    adr: np.ndarray  # int64 (_N_CTX,): the address of each context's state for this bit
+    smi: np.ndarray  # int64 (_N_IN - 1,): the statemap entry behind each input
+    st: np.ndarray  # int64 (_N_IN,): the inputs, stretched
+    smp: np.ndarray  # int32: statemap p(1), 22 bits
+    smn: np.ndarray  # int32: statemap counts
+    w: np.ndarray  # int32 (_N_MIX, 2048, _N_IN): first-layer weights, 16.16
+    wf: np.ndarray  # int32 (256, _N_MIX + 1): final mixer weights
+    mset: np.ndarray  # int64 (_N_MIX,): the weight set each mixer used
+    md: np.ndarray  # int64 (_N_MIX + 1,): each mixer's output, stretched (last: the final mixer)
+    apm: np.ndarray  # int32 (2, _APM_ROWS * 33): SSE tables, 16 bits
+    buf: np.ndarray  # uint8: history, a ring
+    mt: np.ndarray  # int32: hash of the last match_min bytes -> position after them
+    rpos: np.ndarray  # int64 (256, 2): last position of each byte value and the distance before it
+    reg: np.ndarray  # int64 (_N_REG,)
+    match_min: int
+    squash: np.ndarray
+    stretch: np.ndarray
+    nex: np.ndarray
+    priority: np.ndarray
+    dt: np.ndarray  # int64 (_LIMIT + 1,): 65536 / (n + 1.5), the statemap rate after n updates
+
+
+@_jit
+def _hash(a: int, b: int) -> int:
+    """A 32-bit hash of two values below 2**32."""
+    h = (a * 0x2F0F3D6B + (b + 1) * 0x1E35A7BD) & 0xFFFFFFFF
+    h ^= h >> 15
+    h = (h * 0x2C1B3C6D) & 0xFFFFFFFF
+    return h ^ (h >> 13)
+
+
+@_jit
+def _find(m: _Model, h: int) -> int:
+    """The address of the slot of hash `h`: one of 3 in its cache line whose check byte matches,
+    else the one with the fewest counts behind it, emptied."""
+    t = m.t
+    check = h & 255
+    i = _DIRECT_ROWS + ((h >> 8) * m.slots >> 24)  # i ^ k stays in i's cache line: 4 slots of 16 bytes
+    best, best_priority = -1, 1 << 30
+    for k in range(3):
+        a = (i ^ k) * _SLOT
+        if t[a] == check:
+            return a
+        p = m.priority[t[a + 1]]
+        if p < best_priority:
+            best, best_priority = a, p
+    t[best : best + _SLOT] = 0
+    t[best] = check
+    return best
+
+
+@_jit
+def _squash(m: _Model, x: int) -> int:
+    return m.squash[min(max(x, -2047), 2047) + 2047]
+
+
+@_jit
+def _len_bucket(n: int) -> int:
+    if n < 16:
+        return n
+    b = 12
+    while n > 1:
+        n >>= 1
+        b += 1
+    return min(b, 31)
+
+
+@_jit
+def _predict(m: _Model) -> int:
+    """p(next bit = 1) in 12 bits, 1..4095; leaves in `m` what `_update` learns from."""
+    r, t, st, smi = m.reg, m.t, m.st, m.smi
+    c0, bitpos, c1 = r[_C0], r[_BITPOS], r[_C4] & 255
+    j = bitpos & 3
+    node = (1 << j) | (c0 & ((1 << j) - 1))  # node of the nibble's tree, 1..15
+    for k in range(_N_HASHED):
+        m.adr[k] = m.slot[k] + node
+    m.adr[_O0] = c0
+    m.adr[_O1] = 256 + c1 * 256 + c0
+    for k in range(_N_CTX):
+        i = k * 256 + t[m.adr[k]]
+        smi[k] = i
+        st[k] = m.stretch[m.smp[i] >> 10]
+    # Match model: the next bit of the byte that followed the last occurrence of this context.
+    expected, mctx = 0, 0
+    r[_MBIT] = -1
+    if r[_MLEN] > 0:
+        e = m.buf[r[_MPTR] & (m.buf.shape[0] - 1)] | 256
+        if e >> (8 - bitpos) == c0:
+            bit = (e >> (7 - bitpos)) & 1
+            r[_MBIT] = bit
+            expected = e
+            mctx = _len_bucket(r[_MLEN]) * 2 + bit
+    smi[_IN_MATCH] = _SM_MATCH + mctx
+    smi[_IN_EXPECT] = _SM_EXPECT + expected * 256 + c0
+    for k in (_IN_MATCH, _IN_EXPECT):
+        st[k] = m.stretch[m.smp[smi[k]] >> 10]
+    st[_IN_BIAS] = 256
+    # Mixers.
+    m.mset[0] = c0
+    m.mset[1] = (mctx >> 1) * 8 + bitpos
+    m.mset[2] = c1 * 8 + bitpos
+    for k in range(_N_MIX):
+        w = m.w[k, m.mset[k]]
+        dot = 0
+        for i in range(_N_IN):
+            dot += st[i] * w[i]
+        m.md[k] = min(max(dot >> 16, -2047), 2047)
+    wf = m.wf[c0]
+    dot = 256 * wf[_N_MIX]
+    for k in range(_N_MIX):
+        dot += m.md[k] * wf[k]
+    m.md[_N_MIX] = min(max(dot >> 16, -2047), 2047)
+    p = _squash(m, m.md[_N_MIX])
+    # SSE: refine p by order-1 and (hashed) order-2 contexts.
+    r[_A1] = c0 | c1 << 8
+    r[_A2] = _hash(r[_C4] & 0xFFFF, c0) & (_APM_ROWS - 1)
+    a1 = _apm(m, 0, r[_A1], m.md[_N_MIX])
+    a2 = _apm(m, 1, r[_A2], m.md[_N_MIX])
+    p = (2 * p + a1 + a2 + 2) >> 2
+    p = min(max(p, 1), 4095)
+    r[_PFINAL] = p
+    return p
+
+
+@_jit
+def _apm(m: _Model, which: int, ctx: int, x: int) -> int:
+    """Interpolate the table row of `ctx` between the two buckets around stretch(p) = x."""
+    s = x + 2048
+    lo, w = s >> 7, s & 127
+    a = ctx * 33 + lo
+    table = m.apm[which]
+    return (table[a] * (128 - w) + table[a + 1] * w) >> 11
+
+
+@_jit
+def _apm_update(m: _Model, which: int, ctx: int, x: int, y: int) -> None:
+    """Move the bucket nearer to stretch(p) towards the bit."""
+    s = x + 2048
+    a = ctx * 33 + (s >> 7) + ((s & 127) >> 6)
+    table = m.apm[which]
+    target = (y << 16) + (y << _APM_RATE) - y - y
+    table[a] += (target - table[a]) >> _APM_RATE
+
+
+@_jit
+def _update(m: _Model, y: int) -> None:
+    """Learn bit `y` and move to the next bit's contexts."""
+    r, t, st = m.reg, m.t, m.st
+    for k in range(_N_IN - 1):
+        i = m.smi[k]
+        n = m.smn[i]
+        m.smp[i] += ((y << 22) - m.smp[i]) * m.dt[n] >> 16
+        if n < _LIMIT:
+            m.smn[i] = n + 1
+    for k in range(_N_CTX):
+        a = m.adr[k]
+        t[a] = m.nex[t[a], y]
+    for k in range(_N_MIX):
+        err = ((y << 12) - _squash(m, m.md[k])) * _MIX_RATE
+        w = m.w[k, m.mset[k]]
+        for i in range(_N_IN):
+            w[i] += (st[i] * err) >> 16
+    c0 = r[_C0]
+    err = ((y << 12) - _squash(m, m.md[_N_MIX])) * _FINAL_RATE
+    wf = m.wf[c0]
+    for k in range(_N_MIX):
+        wf[k] += (m.md[k] * err) >> 16
+    wf[_N_MIX] += (256 * err) >> 16
+    _apm_update(m, 0, r[_A1], m.md[_N_MIX], y)
+    _apm_update(m, 1, r[_A2], m.md[_N_MIX], y)
+    if r[_MBIT] >= 0 and r[_MBIT] != y:
+        r[_MLEN] = 0
+    c0 = c0 * 2 + y
+    r[_BITPOS] += 1
+    if c0 >= 256:
+        _end_byte(m, c0 - 256)
+        c0 = 1
+        r[_BITPOS] = 0
+    elif r[_BITPOS] == 4:
+        for k in range(_N_HASHED):
+            m.slot[k] = _find(m, _hash(m.h[k], c0))
+    r[_C0] = c0
+
+
+@_jit
+def _end_byte(m: _Model, c: int) -> None:
+    """Take in byte `c`: history, word, record and match state, then the next byte's contexts."""
+    r, buf = m.reg, m.buf
+    mask = buf.shape[0] - 1
+    pos = r[_POS]
+    buf[pos & mask] = c
+    pos += 1
+    r[_POS] = pos
+    r[_C8] = ((r[_C8] << 8) | (r[_C4] >> 24)) & 0xFFFFFFFF
+    c4 = ((r[_C4] << 8) | c) & 0xFFFFFFFF
+    r[_C4] = c4
+    # Word: a hash of the letters of the current word (case folded), and of the one before.
+    letter = c + 32 if 65 <= c <= 90 else c
+    if 97 <= letter <= 122:
+        r[_W0] = _hash(r[_W0], letter)
+    elif r[_W0] != 0:
+        r[_W1] = r[_W0]
+        r[_W0] = 0
+    # Record length: a distance that separates the last two pairs of equal bytes, by majority vote.
+    d = pos - m.rpos[c, 0]
+    if d > 1 and d == m.rpos[c, 1]:
+        if d == r[_RCAND]:
+            r[_RVOTES] += 1
+            if r[_RVOTES] >= _RECORD_VOTES:
+                r[_RLEN] = d
+        elif r[_RVOTES] > 0:
+            r[_RVOTES] -= 1
+        else:
+            r[_RCAND], r[_RVOTES] = d, 1
+    m.rpos[c, 0], m.rpos[c, 1] = pos, d
+    # Match model: follow the match while it predicts right, else look up the last occurrence.
+    if r[_MLEN] > 0 and buf[r[_MPTR] & mask] == c:
+        r[_MLEN] = min(r[_MLEN] + 1, _MAX_LEN)
+        r[_MPTR] += 1
+    else:
+        r[_MLEN] = 0
+    if pos >= m.match_min:
+        h = 0
+        for k in range(1, m.match_min + 1):
+            h = _hash(h, buf[(pos - k) & mask])
+        h &= m.mt.shape[0] - 1
+        if r[_MLEN] == 0:
+            candidate = m.mt[h]
+            if candidate > 0 and pos - candidate < mask:
+                n = 0
+                while n < _VERIFY and n < candidate and buf[(candidate - 1 - n) & mask] == buf[(pos - 1 - n) & mask]:
+                    n += 1
+                if n >= m.match_min:
+                    r[_MLEN], r[_MPTR] = n, candidate
+        m.mt[h] = pos
+    # The next byte's contexts.
+    rlen = r[_RLEN]
+    above = buf[(pos - rlen) & mask] if rlen > 0 else 0
+    above2 = buf[(pos - 2 * rlen) & mask] if rlen > 0 else 0
+    hs = m.h
+    hs[0] = _hash(c4 & 0xFFFF, 0)
+    hs[1] = _hash(c4 & 0xFFFFFF, 1)
+    hs[2] = _hash(c4, 2)
+    hs[3] = _hash(_hash(c4, 3), r[_C8] & 0xFFFF)
+    hs[4] = _hash(r[_W0], 4)
+    hs[5] = _hash(_hash(r[_W0], 5), r[_W1])
+    hs[6] = _hash(c4 & 0xFFFF00, 6)
+    hs[7] = _hash(c4 & 0xFF00FF00, 7)
+    hs[8] = _hash(above | above2 << 8 | rlen << 16, 8)
+    hs[9] = _hash(above | c << 8 | rlen << 16, 9)
+    for k in range(_N_HASHED):
+        m.slot[k] = _find(m, hs[k])
+
+
+@_jit
+def _encode_chunk(
+    m: _Model,
+    enc: np.ndarray,
+    out: np.ndarray,
+    probs: np.ndarray,
+    cum: np.ndarray,
+    symbols: np.ndarray,
+    bits: np.ndarray,
+    start: int,
+    stop: int,
+) -> None:
+    for i in range(start, stop):
+        c = np.int64(symbols[i])
+        total = 0.0
+        for j in range(7, -1, -1):
+            y = (c >> j) & 1
+            p = _predict(m)
+            probs[1] = p / 4096.0
+            probs[0] = (4096 - p) / 4096.0
+            coder.quantize(probs, cum)
+            coder.encode_symbol(enc, out, cum, y)
+            total += coder.symbol_bits(cum, y)
+            _update(m, y)
+        bits[i] = total
+
+
+@_jit
+def _decode_chunk(
+    m: _Model,
+    dec: np.ndarray,
+    payload: np.ndarray,
+    probs: np.ndarray,
+    cum: np.ndarray,
+    symbols: np.ndarray,
+    start: int,
+    stop: int,
+) -> None:
+    for i in range(start, stop):
+        c = 0
+        for _ in range(8):
+            p = _predict(m)
+            probs[1] = p / 4096.0
+            probs[0] = (4096 - p) / 4096.0
+            coder.quantize(probs, cum)
+            y = coder.decode_symbol(dec, payload, cum)
+            c = c * 2 + y
+            _update(m, y)
+        symbols[i] = c
+
+
+class ContextMixing(Predictor):
+    """(draft)"""
+
+    name = "cm"
+    description = "context mixing of bitwise models, lpaq class: orders 0-6, word, sparse, record, match; SSE"
+    options = {
+        "memory_mib": Option(128, "MiB of hashed context slots (16 bytes each)", 1, 4096),
+        "history_mib": Option(16, "MiB of history the match model can reach back into (a power of two)", 1, 1024),
+        "match_min": Option(6, "bytes of context a match must repeat before it predicts", 3, 32),
+    }
+    test_options = {"memory_mib": 1, "history_mib": 1}
+    model_bytes = 0
+    flops_per_symbol = 3000.0
+
+    @classmethod
+    def memory_estimate(cls, settings: dict[str, Any], symbols: int) -> int:
+        history = _power_of_two(settings["history_mib"] << 20)  # the ring, and as many bytes of positions
+        tables = _SM_SIZE * 8 + (_N_MIX * 2048 * _N_IN + 256 * (_N_MIX + 1) + 2 * _APM_ROWS * 33) * 4
+        segment = min(symbols, container.SEGMENT_SYMBOLS)  # coder output, code lengths and input
+        coding = coder.encoder_capacity(8 * segment) + 13 * segment
+        return (settings["memory_mib"] << 20) + _DIRECT_ROWS * _SLOT + 2 * history + tables + coding + (1 << 16)
+
+    def __init__(self, **settings: Any) -> None:
+        super().__init__(**settings)
+        slots = max(4, (self.settings["memory_mib"] << 20) // _SLOT // 4 * 4)
+        history = _power_of_two(self.settings["history_mib"] << 20)
+        smp = np.full(_SM_SIZE, 1 << 21, dtype=np.int32)
+        smp[:_SM_MATCH] = np.tile(_STATE_P1, _N_CTX)
+        apm_row = _SQUASH[np.clip(np.arange(-16, 17) * 128, -2047, 2047) + 2047] * 16
+        w = np.full((_N_MIX, 2048, _N_IN), 1 << 14, dtype=np.int32)
+        wf = np.full((256, _N_MIX + 1), (1 << 16) // _N_MIX, dtype=np.int32)
+        wf[:, _N_MIX] = 0
+        self._model = _Model(
+            t=_aligned_zeros(_DIRECT_ROWS + slots, _SLOT // 4).view(np.uint8).reshape(-1),
+            slots=slots,
+            h=np.zeros(_N_HASHED, dtype=np.int64),
+            slot=np.zeros(_N_HASHED, dtype=np.int64),
+            adr=np.zeros(_N_CTX, dtype=np.int64),
+            smi=np.zeros(_N_IN - 1, dtype=np.int64),
+            st=np.zeros(_N_IN, dtype=np.int64),
+            smp=smp,
+            smn=np.zeros(_SM_SIZE, dtype=np.int32),
+            w=w,
+            wf=wf,
+            mset=np.zeros(_N_MIX, dtype=np.int64),
+            md=np.zeros(_N_MIX + 1, dtype=np.int64),
+            apm=np.tile(apm_row, (2, _APM_ROWS)),
+            buf=np.zeros(history, dtype=np.uint8),
+            mt=np.zeros(history // 4, dtype=np.int32),
+            rpos=np.zeros((256, 2), dtype=np.int64),
+            reg=np.zeros(_N_REG, dtype=np.int64),
+            match_min=int(self.settings["match_min"]),
+            squash=_SQUASH,
+            stretch=_STRETCH,
+            nex=_NEXT,
+            priority=_PRIORITY,
+            dt=(65536 * 2 // (2 * np.arange(_LIMIT + 1, dtype=np.int64) + 3)),
+        )
+        self._model.reg[_C0] = 1
+        self._model.reg[_W0] = 0
+        _end_byte_start(self._model)
+        self.params = int(self._model.t.size + _SM_SIZE + w.size + wf.size + 2 * _APM_ROWS * 33 + history // 4)
+
+    @property
+    def record_length(self) -> int:
+        """The record length the record model uses now (0: none found)."""
+        return int(self._model.reg[_RLEN])
+
+    def predict(self) -> np.ndarray:
+        raise HarnessError("cm codes 8 binary decisions per byte; use encode_symbols/decode_symbols")
+
+    def update(self, symbol: int) -> None:
+        raise HarnessError("cm codes 8 binary decisions per byte; use encode_symbols/decode_symbols")
+
+    def encode_symbols(self, symbols: np.ndarray, progress: Progress = no_progress) -> tuple[bytes, np.ndarray]:
+        symbols = np.ascontiguousarray(symbols, dtype=np.uint8)
+        n = len(symbols)
+        enc = coder.new_encoder_state()
+        out = np.zeros(coder.encoder_capacity(8 * n), dtype=np.uint8)
+        bits = np.zeros(n, dtype=np.float32)
+        probs, cum = np.zeros(2), np.zeros(3, dtype=np.uint64)
+        for start in range(0, n, _CHUNK):
+            stop = min(n, start + _CHUNK)
+            _encode_chunk(self._model, enc, out, probs, cum, symbols, bits, start, stop)
+            progress(stop - start)
+        return out[: coder.finish_encoder(enc, out)].tobytes(), bits
+
+    def decode_symbols(self, payload: bytes, count: int, progress: Progress = no_progress) -> np.ndarray:
+        data = np.frombuffer(payload, dtype=np.uint8)
+        dec = coder.new_decoder_state(data)
+        symbols = np.zeros(count, dtype=np.int64)
+        probs, cum = np.zeros(2), np.zeros(3, dtype=np.uint64)
+        for start in range(0, count, _CHUNK):
+            stop = min(count, start + _CHUNK)
+            _decode_chunk(self._model, dec, data, probs, cum, symbols, start, stop)
+            progress(stop - start)
+        return symbols
+
+
+def _power_of_two(n: int) -> int:
+    return 1 << (n.bit_length() - 1)
+
+
+@_jit
+def _end_byte_start(m: _Model) -> None:
+    """The first byte's contexts (as after a byte 0 that is not in the history)."""
+    for k in range(_N_HASHED):
+        m.h[k] = _hash(0, k)
+        m.slot[k] = _find(m, m.h[k])
+
+
+@hookimpl
+def harness_predictors() -> list[type[Predictor]]:
+    return [ContextMixing]

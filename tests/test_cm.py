@@ -1,0 +1,113 @@
+"""The context-mixing predictor `cm`: round trips, what its models are for, segments, options."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from harness import container
+from harness.errors import HarnessError
+from harness.predictor import typed_options
+from harness_plugins.cm import ContextMixing
+
+SMALL = {"memory_mib": 2, "history_mib": 1}
+RNG = np.random.default_rng(7)
+TEXT = b"".join(
+    b"%d. The quick brown fox jumps over the lazy dog; pack my box with five dozen liquor jugs.\n" % i
+    for i in range(200)
+)
+
+
+def _code(data: bytes, **settings: object) -> tuple[container.Encoded, ContextMixing]:
+    """Encode with one instance, decode with a fresh one, check; return the encoding and encoder."""
+    encoder = ContextMixing(**{**SMALL, **settings})
+    encoded = container.encode(data, "cm", encoder)
+    decoded = container.decode(container.unpack(encoded.container), ContextMixing(**{**SMALL, **settings}))
+    assert decoded == data
+    assert encoded.symbols == len(data)  # byte-level: the container streams it
+    return encoded, encoder
+
+
+def _records(rows: int) -> bytes:
+    """Rows of 37 bytes: a 4-byte counter, a separator, one of four 8-byte labels, 20 columns that
+    each drift slowly (a random walk that moves one step in 1 row of 5) and 4 random bytes."""
+    i = np.arange(rows)[:, None]
+    counter = (i >> np.array([24, 16, 8, 0])) & 255
+    labels = np.frombuffer(b"alpha   beta    gamma   delta   ", dtype=np.uint8).reshape(4, 8)
+    walk = np.cumsum(RNG.choice([-1, 0, 0, 0, 0, 0, 0, 0, 0, 1], (rows, 20)), axis=0) + RNG.integers(0, 256, 20)
+    table = np.hstack(
+        [counter, np.full((rows, 1), 0x1F), labels[RNG.integers(0, 4, rows)], walk, RNG.integers(0, 256, (rows, 4))]
+    )
+    return (table % 256).astype(np.uint8).tobytes()
+
+
+@pytest.mark.parametrize(
+    "data",
+    [b"", b"\x00", b"a", TEXT, RNG.bytes(5000), bytes(3000), b"abc" * 2000, _records(100)],
+    ids=["empty", "zero", "one", "text", "random", "zeros", "repeats", "records"],
+)
+def test_round_trip(data):
+    _code(data)
+
+
+def test_text_codes_well():
+    encoded, _ = _code(TEXT)
+    assert 8 * encoded.payload_bytes / len(TEXT) < 0.5  # the lines differ only in their numbers
+
+
+def test_random_bytes_cost_about_eight_bits():
+    data = RNG.bytes(20_000)
+    encoded, _ = _code(data)
+    assert 8 * encoded.payload_bytes / len(data) < 8.1
+    assert encoded.symbol_bits.shape == (len(data),)
+    assert abs(encoded.symbol_bits.sum() - 8 * encoded.payload_bytes) < 64
+
+
+def test_match_model_codes_a_repeated_random_block():
+    block = RNG.bytes(20_000)
+    encoded, _ = _code(block + block)
+    first, repeat = encoded.symbol_bits[: len(block)], encoded.symbol_bits[len(block) :]
+    assert first.mean() > 7.9
+    assert repeat.mean() < 0.25  # no context model has seen random bytes twice: the match model
+
+
+def test_record_length_is_found_and_used():
+    data = _records(400)
+    encoded, encoder = _code(data)
+    assert encoder.record_length == 37
+    # About 46 bits of noise per row (1.25 bits/byte); xz -9e takes 2.65 bits/byte.
+    assert 8 * encoded.payload_bytes / len(data) < 2.5
+
+
+def test_segments_carry_the_model_over(monkeypatch):
+    data = TEXT + RNG.bytes(3000) + TEXT
+    whole, _ = _code(data)
+    monkeypatch.setattr(container, "SEGMENT_SYMBOLS", 4096)
+    segmented, _ = _code(data)
+    assert container.unpack(segmented.container).segment == 4096
+    # Each segment flushes the coder (a few bytes); a model restarted per segment would cost kilobytes.
+    assert segmented.payload_bytes < whole.payload_bytes + 8 * (len(data) // 4096 + 1)
+
+
+def test_step_prediction_is_declined():
+    with pytest.raises(HarnessError, match="encode_symbols"):
+        ContextMixing(**SMALL).predict()
+
+
+@pytest.mark.parametrize(
+    "raw", [{"memory_mib": "0"}, {"memory_mib": "9999"}, {"history_mib": "0"}, {"match_min": "2"}, {"match_min": "x"}]
+)
+def test_options_out_of_bounds_are_refused(raw):
+    with pytest.raises(HarnessError):
+        typed_options(ContextMixing, raw)
+    with pytest.raises(HarnessError):
+        ContextMixing(**{key: int(v) if v.isdigit() else v for key, v in raw.items()})
+
+
+def test_memory_estimate_covers_the_tables():
+    settings = {**SMALL, "match_min": 6}
+    predictor = ContextMixing(**settings)
+    tables = sum(a.nbytes for a in predictor._model if isinstance(a, np.ndarray))
+    estimate = ContextMixing.memory_estimate(settings, 0)
+    assert tables <= estimate < 2 * tables
+    assert predictor.params > (2 << 20) // 16 * 15  # at least the states of every slot
