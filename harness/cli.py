@@ -453,7 +453,7 @@ def cmd_run(args: argparse.Namespace) -> None:
                 reused += 1
             done.append(record)
     failed = [r for r in done if not r["verified"]]
-    leaderboard.print_tables(stdout, leaderboard.frame(done))
+    _show_results(done)
     if reused:
         console.print(
             f"{'nothing new: ' if reused == len(done) else ''}{reused} of {len(done)} results reused from the store "
@@ -464,6 +464,21 @@ def cmd_run(args: argparse.Namespace) -> None:
     if failed:
         names = ", ".join(f"{r['spec']} on {r['corpus']}" for r in failed)
         raise HarnessError(f"decoded data differs from the original for: {names}")
+
+
+FILE_TABLES_SHOWN = 20
+"""Past this many corpus files, `run` shows the group tables only: thousands of per-file tables
+are unreadable, and printing them took minutes."""
+
+
+def _show_results(records: list[dict]) -> None:
+    files = {record["corpus"] for record in records}
+    board = leaderboard.frame(records, scope="group") if len(files) > FILE_TABLES_SHOWN else pd.DataFrame()
+    if board.empty:
+        leaderboard.print_tables(stdout, leaderboard.frame(records))
+        return
+    leaderboard.print_tables(stdout, board)
+    console.print(f"{len(files):,} files: group tables only; `harness leaderboard --scope file` shows each file")
 
 
 def _stored(args: argparse.Namespace, scope: str = "both") -> tuple[list[dict], pd.DataFrame]:

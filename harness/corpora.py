@@ -127,11 +127,20 @@ def resolve(spec: str, corpora: dict[str, Corpus], *, data_dir: Path | None = No
         files = corpora[spec].files()
     elif slash and head in corpora and (member := _member(spec, corpora[head])):
         files = [member]
-    elif spec and (Path(spec).is_file() or Path(spec).is_dir()):
+    elif spec and _is_local(spec):
         return _local_files(spec)
     else:
         raise HarnessError(_unknown(spec, corpora))
     return [_served_from(root, f) for f in files] if root else files
+
+
+def _is_local(spec: str) -> bool:
+    """Whether a local file or folder is at `spec`; one that cannot be looked at (a name too
+    long) is an error, not an unknown corpus."""
+    try:
+        return Path(spec).is_file() or Path(spec).is_dir()
+    except OSError as error:
+        raise HarnessError(f"cannot read {spec}: {error.strerror}") from None
 
 
 def _default_data_dir() -> Path | None:
@@ -162,14 +171,17 @@ def _unknown(spec: str, corpora: dict[str, Corpus]) -> str:
 def _local_files(spec: str) -> list[CorpusFile]:
     path = Path(spec)
     if path.is_file():
+        if not path.stat().st_size:
+            raise HarnessError(f"{spec} is empty: an empty input has no bits/byte to measure")
         return [_local_file(spec, path)]
+    # Hidden files are not data; empty ones have no bits/byte.
     paths = sorted(
         p
         for p in path.rglob("*")
-        if p.is_file() and not any(part.startswith(".") for part in p.relative_to(path).parts)
+        if p.is_file() and p.stat().st_size and not any(part.startswith(".") for part in p.relative_to(path).parts)
     )
     if not paths:
-        raise HarnessError(f"directory '{spec}' has no (non-hidden) files")
+        raise HarnessError(f"directory '{spec}' has no (non-hidden, non-empty) files")
     prefix = spec.rstrip("/")
     return [_local_file(f"{prefix}/{p.relative_to(path).as_posix()}", p) for p in paths]
 

@@ -183,3 +183,20 @@ def test_list_predictors_options_shows_declared_bounds_and_help(capsys, monkeypa
     assert "memory_mib" in ngram and "int in 1..1048576" in ngram and "longest context in bytes" in ngram
     assert "one of adam, sgd" in out[out.index("lstm options") :]
     assert "order0 options" not in out  # nothing to declare
+
+
+def test_run_over_many_files_shows_the_group_tables_only(tmp_path, capsys, monkeypatch):
+    from harness import cli
+
+    monkeypatch.setattr(cli, "FILE_TABLES_SHOWN", 2)
+    corpus = tmp_path / "many"
+    corpus.mkdir()
+    for i in range(3):
+        (corpus / f"f{i}.txt").write_bytes(b"some text %d " % i * 20)
+    args = ["run", "-p", "order0", "-c", str(corpus), "--no-baselines", "--results", str(tmp_path / "r.jsonl")]
+    assert cli.main(args) == 0
+    out, err = capsys.readouterr()
+    assert "3 files: group tables only" in err and "f0.txt" not in out and "3 files" in out
+    monkeypatch.setattr(cli, "FILE_TABLES_SHOWN", 3)
+    assert cli.main(args) == 0
+    assert "f0.txt" in capsys.readouterr().out

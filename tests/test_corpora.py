@@ -176,6 +176,7 @@ def test_resolve_local_file_and_directory(tmp_path, monkeypatch):
     (tmp_path / "d" / "sub" / "a.bin").write_bytes(b"\x00\x01")
     (tmp_path / "d" / ".hidden").write_bytes(b"no")
     (tmp_path / "d" / ".git" / "config").write_bytes(b"no")
+    (tmp_path / "d" / "zero.txt").write_bytes(b"")  # no bits/byte to measure: skipped
     (tmp_path / "empty").mkdir()
     monkeypatch.chdir(tmp_path)
 
@@ -187,6 +188,8 @@ def test_resolve_local_file_and_directory(tmp_path, monkeypatch):
     assert [f.read() for f in files] == [b"bee", b"\x00\x01"]
     with pytest.raises(HarnessError, match="has no"):
         resolve("empty", CORPORA)
+    with pytest.raises(HarnessError, match="is empty"):
+        resolve("d/zero.txt", CORPORA)
 
     # A registered name wins over a local folder of the same name; ./name reaches the folder.
     (tmp_path / "python").mkdir()
