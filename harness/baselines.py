@@ -1,22 +1,32 @@
-"""Classic compressors, run in-process, as reference rows for the leaderboards.
+"""Classic compressors as reference rows for the leaderboards.
 
-Each compresses a whole file as one stream at its strongest usual setting. zstandard,
-brotli and pyppmd are optional: a compressor whose library is missing is left out. `stream`
-gives the same stream chunk by chunk (`compress_stream`) and `unstream` decodes it in pieces of
-bounded size (`decompress_stream`), so memory does not grow with the input either way.
+Each compresses a whole file as one stream at its strongest usual setting. gzip, bzip2 and
+xz run in-process always; zstandard, brotli and pyppmd are optional libraries, and zpaq (a
+context-mixing archiver, the strongest here) an optional command-line tool: a compressor
+whose library or tool is missing is left out. `stream` gives the same stream chunk by chunk
+(`compress_stream`) and `unstream` decodes it in pieces of bounded size (`decompress_stream`), so
+memory does not grow with the input either way.
 """
 
 from __future__ import annotations
 
 import bz2
 import ctypes
+import functools
 import gzip
 import io
 import lzma
+import os
+import re
+import shutil
 import struct
+import subprocess
+import tempfile
+import time
 import zlib
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, BinaryIO
 
 from harness.errors import HarnessError
@@ -26,10 +36,11 @@ STREAM_CHUNK = 1 << 20
 
 @dataclass(frozen=True)
 class Stream:
-    """A compressor fed chunk by chunk: write `start`, then compress(chunk)..., then flush()."""
+    """A compressor fed chunk by chunk: write `start`, then compress(chunk)..., then the pieces
+    of flush() (several for a tool that writes its output to a file only at the end)."""
 
     compress: Callable[[bytes], bytes]
-    flush: Callable[[], bytes]
+    flush: Callable[[], Iterable[bytes]]
     start: bytes = b""
 
 
@@ -54,7 +65,7 @@ def compress_stream(baseline: Baseline, source: BinaryIO, out: BinaryIO, length:
     written = out.write(stream.start)
     while chunk := source.read(STREAM_CHUNK):
         written += out.write(stream.compress(chunk))
-    return written + out.write(stream.flush())
+    return written + sum(map(out.write, stream.flush()))
 
 
 def decompress_stream(baseline: Baseline, source: BinaryIO, out: BinaryIO) -> int:
@@ -79,19 +90,34 @@ def _reads(reader: BinaryIO) -> Iterator[bytes]:
             yield piece
 
 
+def _in_memory(
+    stream: Callable[[int], Stream], unstream: Callable[[BinaryIO], Iterator[bytes]]
+) -> tuple[Callable[[bytes], bytes], Callable[[bytes], bytes]]:
+    """`compress` and `decompress` of bytes in memory, by way of `stream` and `unstream`."""
+
+    def compress(data: bytes) -> bytes:
+        coder = stream(len(data))
+        return b"".join([coder.start, coder.compress(data), *coder.flush()])
+
+    return compress, lambda data: b"".join(unstream(io.BytesIO(data)))
+
+
 def standard_baselines() -> list[Baseline]:
-    """gzip, bzip2 and xz always; zstd, brotli and ppmd where their library is installed."""
+    """gzip, bzip2 and xz always; zstd, brotli and ppmd where their library is installed; zpaq
+    -m4 and -m5 where the zpaq tool is on PATH."""
     found = [_gzip(), _bzip2(), _xz()]
     for optional in (_zstd, _brotli, _ppmd):
         try:
             found.append(optional())
         except ImportError:
             pass
+    if zpaq := shutil.which("zpaq"):
+        found += [_zpaq(zpaq, method) for method in ZPAQ_METHODS]
     return found
 
 
 def _calls(compressor: zlib._Compress | bz2.BZ2Compressor | lzma.LZMACompressor) -> Stream:
-    return Stream(compressor.compress, compressor.flush)
+    return Stream(compressor.compress, lambda: [compressor.flush()])
 
 
 def _c_version(extension: object, symbol: str) -> str:
@@ -177,7 +203,7 @@ def _brotli() -> Baseline:
 
     def stream(_: int) -> Stream:
         compressor = brotli.Compressor(quality=11, lgwin=24)
-        return Stream(compressor.process, compressor.finish)
+        return Stream(compressor.process, lambda: [compressor.finish()])
 
     def unstream(source: BinaryIO) -> Iterator[bytes]:
         decompressor = brotli.Decompressor()
@@ -270,11 +296,7 @@ def _ppmd() -> Baseline:
     # A PPMd stream does not know its own length: prefix it, as 7-Zip's container does.
     def stream(length: int) -> Stream:
         writer = _PpmdWriter(pyppmd, length)
-        return Stream(writer.compress, writer.flush, struct.pack("<Q", length))
-
-    def compress(data: bytes) -> bytes:
-        coder = stream(len(data))
-        return coder.start + coder.compress(data) + coder.flush()
+        return Stream(writer.compress, lambda: [writer.flush()], struct.pack("<Q", length))
 
     def unstream(source: BinaryIO) -> Iterator[bytes]:
         (left,) = struct.unpack("<Q", _exactly(source, 8, "ppmd stream"))
@@ -298,8 +320,104 @@ def _ppmd() -> Baseline:
         f"PPMd variant H, order {PPMD_ORDER}, {PPMD_MEMORY >> 20} MB model memory, 8-byte length prefix, "
         f"a fresh model every {PPMD_BLOCK >> 20} MiB",
         f"pyppmd {pyppmd.__version__}, {PPMD_BLOCK >> 20} MiB blocks",
-        compress,
-        lambda data: b"".join(unstream(io.BytesIO(data))),
+        *_in_memory(stream, unstream),
+        stream,
+        unstream,
+    )
+
+
+ZPAQ_SECONDS = 60
+ZPAQ_SECONDS_PER_MB = 30
+"""Time allowed for one zpaq run: a minute, plus this per MB it (de)compresses, so that a hung
+tool cannot stall a run for good. zpaq -m5 took about 6 s per MB on a busy 2-core machine."""
+ZPAQ_TIME = 946_684_800
+"""2000-01-01 00:00 UTC: the date given to the file and to the archive's version, so that the
+archive's bytes do not depend on when it was made."""
+ZPAQ_METHODS = {
+    4: "LZ77, BWT or context mixing, as zpaq's analysis of each block picks",
+    5: "context mixing, zpaq's strongest",
+}
+_ZPAQ_QUIET = re.compile(r"|[\d.]+ \+ \(.*\) = [\d.]+ MB|[\d.]+ seconds \(all OK\)")
+"""zpaq's stderr lines on success. Any other line is a complaint: even on a damaged archive
+("Skipping block at 0: bad checksum") zpaq may exit 0 having extracted what it could."""
+_ZPAQ_LISTED = re.compile(r"^- \S+ \S+ +(\d+) +data$", re.MULTILINE)
+"""The file `data` and its size in `zpaq l`'s listing."""
+
+
+@functools.cache
+def _zpaq_version(zpaq: str) -> str:
+    try:  # the banner leads its usage text: "zpaq v7.15 journaling archiver, compiled ..."
+        banner = subprocess.run([zpaq], capture_output=True, errors="replace", timeout=10).stdout
+    except (OSError, subprocess.SubprocessError):
+        return "unknown"
+    found = re.match(r"zpaq v\S+", banner)
+    return found[0] if found else "unknown"
+
+
+def _zpaq_run(zpaq: str, args: list[str], cwd: str, size: int) -> str:
+    """Run `zpaq ARGS` in the private directory `cwd`, allowing time for `size` bytes; its
+    stdout. A missing tool, a time out, a non-zero exit or a complaint is a HarnessError."""
+    seconds = ZPAQ_SECONDS + ZPAQ_SECONDS_PER_MB * size / 1e6
+    try:
+        done = subprocess.run(
+            [zpaq, *args], cwd=cwd, stdin=subprocess.DEVNULL, capture_output=True, errors="replace", timeout=seconds
+        )
+    except OSError as error:
+        raise HarnessError(f"zpaq {args[0]} failed: {error}") from None
+    except subprocess.TimeoutExpired:
+        raise HarnessError(f"zpaq {args[0]} failed: no result after {seconds:.0f} s") from None
+    complaints = [line for line in done.stderr.splitlines() if not _ZPAQ_QUIET.fullmatch(line)]
+    if done.returncode or complaints:
+        reason = complaints[0] if complaints else f"exit status {done.returncode}"
+        raise HarnessError(f"zpaq {args[0]} failed: {reason}")
+    return done.stdout
+
+
+def _zpaq(zpaq: str, method: int) -> Baseline:
+    # zpaq archives files by name: each run gets a private directory, where the input is the
+    # file `data` (the same name whatever the input's path) and nothing of the user's is in reach.
+    def stream(length: int) -> Stream:
+        work = tempfile.TemporaryDirectory(prefix="harness-zpaq-")
+        data = open(Path(work.name, "data"), "wb")
+
+        def compress(chunk: bytes) -> bytes:
+            data.write(chunk)
+            return b""
+
+        def flush() -> Iterator[bytes]:
+            with work:
+                data.close()
+                os.utime(data.name, (ZPAQ_TIME, ZPAQ_TIME))
+                date = time.strftime("%Y-%m-%d", time.gmtime(ZPAQ_TIME))
+                # -noattributes: nor do the file's permissions change the archive.
+                args = ["a", "archive.zpaq", "data", f"-m{method}", "-noattributes", "-until", date]
+                _zpaq_run(zpaq, args, work.name, length)
+                yield from _reads(open(Path(work.name, "archive.zpaq"), "rb"))
+
+        return Stream(compress, flush)
+
+    def unstream(source: BinaryIO) -> Iterator[bytes]:
+        with tempfile.TemporaryDirectory(prefix="harness-zpaq-") as work:
+            with open(Path(work, "archive.zpaq"), "wb") as archive:
+                shutil.copyfileobj(source, archive, STREAM_CHUNK)
+                size = archive.tell()
+            # The size it holds, for the time limit of extracting it; "data" alone is extracted,
+            # so a damaged archive's other names (absolute, ../) are never written.
+            listed = _ZPAQ_LISTED.search(_zpaq_run(zpaq, ["l", "archive.zpaq"], work, size))
+            if not listed:
+                raise HarnessError("no file 'data' in the zpaq archive")
+            _zpaq_run(zpaq, ["x", "archive.zpaq", "data"], work, int(listed[1]))
+            if not Path(work, "data").is_file():
+                raise HarnessError("zpaq x extracted no file 'data'")
+            yield from _reads(open(Path(work, "data"), "rb"))
+
+    return Baseline(
+        f"zpaq -m{method}",
+        f"zpaq method {method} ({ZPAQ_METHODS[method]}), 64 MB blocks, by the zpaq tool on the file 'data' in a "
+        "private directory; the size is the whole archive (journal header, file name, dates, the model's "
+        "description in each block); the tool's memory is not in the peak measured",
+        _zpaq_version(zpaq),
+        *_in_memory(stream, unstream),
         stream,
         unstream,
     )
