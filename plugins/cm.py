@@ -79,8 +79,8 @@ _STRETCH = _stretch_table(_SQUASH)
 _N_HASHED = 10  # hashed contexts, see _end_byte
 _O0, _O1 = _N_HASHED, _N_HASHED + 1  # the order-0 and order-1 contexts, indexed directly
 _N_CTX = _N_HASHED + 2
-_IN_MATCH, _IN_EXPECT, _IN_BIAS = _N_CTX, _N_CTX + 1, _N_CTX + 2
-_N_IN = _N_CTX + 3
+_IN_MATCH, _IN_EXPECT, _IN_RECORD, _IN_BIAS = _N_CTX, _N_CTX + 1, _N_CTX + 2, _N_CTX + 3
+_N_IN = _N_CTX + 4
 _N_MIX = 3  # first-layer mixers (weight sets chosen by c0, by match length, by c1)
 # Slots are 16 bytes: a check byte, then the states of the 15 nodes of a nibble's binary tree.
 _SLOT = 16
@@ -89,18 +89,21 @@ _DIRECT_ROWS = -(-_DIRECT // 64) * 4  # rounded up to whole cache lines
 # Statemap sections: 256 per context (one per state), then the match model's.
 _SM_MATCH = _N_CTX * 256
 _SM_EXPECT = _SM_MATCH + 64
-_SM_SIZE = _SM_EXPECT + 512 * 256
+_SM_RECORD = _SM_EXPECT + 512 * 256
+_SM_SIZE = _SM_RECORD + 33
 _APM_ROWS = 65536
-_LIMIT = 255  # statemap counts stop here: the rate stays >= 1 / 256.5
-_MIX_RATE = 6
-_FINAL_RATE = 2
+_LIMIT = 1023  # statemap counts stop here: the rate stays >= 1 / 256.5
+_MIX_RATE = 12  # the mixers' learning rate in the long run...
+_MIX_BOOST = 48  # ...plus this much while few bytes are seen, halved after _MIX_HALF bytes
+_MIX_HALF = 1 << 16
+_FINAL_RATE = 14
 _APM_RATE = 7
 _MAX_LEN = 65535
 _VERIFY = 32  # bytes compared backwards when a match candidate is found
 _RECORD_VOTES = 8  # a record length is used once its vote count reaches this
 
 # Registers (slots of `reg`).
-(_C0, _BITPOS, _C4, _C8, _POS, _W0, _W1, _MPTR, _MLEN, _MBIT, _RLEN, _RCAND, _RVOTES, _PFINAL, _A1, _A2) = range(16)
+(_C0, _BITPOS, _C4, _C8, _POS, _W0, _W1, _MPTR, _MLEN, _MBIT, _RLEN, _RCAND, _RVOTES, _RRUN, _A1, _A2) = range(16)
 _N_REG = 16
 _CHUNK = 1 << 16  # bytes per compiled call, between progress reports
 
@@ -204,7 +207,15 @@ def _predict(m: _Model) -> int:
             mctx = _len_bucket(r[_MLEN]) * 2 + bit
     smi[_IN_MATCH] = _SM_MATCH + mctx
     smi[_IN_EXPECT] = _SM_EXPECT + expected * 256 + c0
-    for k in (_IN_MATCH, _IN_EXPECT):
+    # Record model: the next bit of the byte one record above, by how many bytes in a row it was right.
+    rctx = 0
+    rlen = r[_RLEN]
+    if rlen > 0:
+        e = m.buf[(r[_POS] - rlen) & (m.buf.shape[0] - 1)] | 256
+        if e >> (8 - bitpos) == c0:
+            rctx = 1 + min(r[_RRUN], 15) * 2 + ((e >> (7 - bitpos)) & 1)
+    smi[_IN_RECORD] = _SM_RECORD + rctx
+    for k in (_IN_MATCH, _IN_EXPECT, _IN_RECORD):
         st[k] = m.stretch[m.smp[smi[k]] >> 10]
     st[_IN_BIAS] = 256
     # Mixers.
@@ -228,9 +239,8 @@ def _predict(m: _Model) -> int:
     r[_A2] = _hash(r[_C4] & 0xFFFF, c0) & (_APM_ROWS - 1)
     a1 = _apm(m, 0, r[_A1], m.md[_N_MIX])
     a2 = _apm(m, 1, r[_A2], m.md[_N_MIX])
-    p = (2 * p + a1 + a2 + 2) >> 2
+    p = (p + a1 + 2 * a2 + 2) >> 2
     p = min(max(p, 1), 4095)
-    r[_PFINAL] = p
     return p
 
 
@@ -267,8 +277,9 @@ def _update(m: _Model, y: int) -> None:
     for k in range(_N_CTX):
         a = m.adr[k]
         t[a] = m.nex[t[a], y]
+    rate = _MIX_RATE + _MIX_BOOST * _MIX_HALF // (_MIX_HALF + r[_POS])
     for k in range(_N_MIX):
-        err = ((y << 12) - _squash(m, m.md[k])) * _MIX_RATE
+        err = ((y << 12) - _squash(m, m.md[k])) * rate
         w = m.w[k, m.mset[k]]
         for i in range(_N_IN):
             w[i] += (st[i] * err) >> 16
@@ -325,6 +336,8 @@ def _end_byte(m: _Model, c: int) -> None:
         else:
             r[_RCAND], r[_RVOTES] = d, 1
     m.rpos[c, 0], m.rpos[c, 1] = pos, d
+    rlen = r[_RLEN]
+    r[_RRUN] = r[_RRUN] + 1 if rlen > 0 and buf[(pos - 1 - rlen) & mask] == c else 0
     # Match model: follow the match while it predicts right, else look up the last occurrence.
     if r[_MLEN] > 0 and buf[r[_MPTR] & mask] == c:
         r[_MLEN] = min(r[_MLEN] + 1, _MAX_LEN)
@@ -346,7 +359,6 @@ def _end_byte(m: _Model, c: int) -> None:
                     r[_MLEN], r[_MPTR] = n, candidate
         m.mt[h] = pos
     # The next byte's contexts.
-    rlen = r[_RLEN]
     above = buf[(pos - rlen) & mask] if rlen > 0 else 0
     above2 = buf[(pos - 2 * rlen) & mask] if rlen > 0 else 0
     hs = m.h
