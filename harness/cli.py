@@ -504,6 +504,19 @@ def cmd_leaderboard(args: argparse.Namespace) -> None:
         sys.stdout.write(leaderboard.render(df, args.format))
 
 
+def _output_folder(path: str) -> Path:
+    """The folder `path`, made if missing; a clear error where it cannot be (a file is there, a
+    name too long)."""
+    folder = Path(path)
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except FileExistsError:
+        raise HarnessError(f"output folder {path} is not a folder") from None
+    except OSError as error:
+        raise HarnessError(f"cannot make output folder {path}: {error.strerror}") from None
+    return folder
+
+
 def cmd_plot(args: argparse.Namespace) -> None:
     from harness import plots  # matplotlib is loaded only by the commands that draw
 
@@ -511,8 +524,7 @@ def cmd_plot(args: argparse.Namespace) -> None:
         _plot_curve(args)
         return
     _, df = _stored(args)
-    folder = Path(args.output_dir)
-    folder.mkdir(parents=True, exist_ok=True)
+    folder = _output_folder(args.output_dir)
     for name, data in plots.charts(df, list(plots.KINDS) if args.kind == "all" else [args.kind]).items():
         write_atomically(folder / name, data, force=True)
         console.print(f"wrote {folder / name}")
@@ -533,8 +545,7 @@ def _plot_curve(args: argparse.Namespace) -> None:
             latest[record["spec"], corpus] = record
     if not latest:
         raise HarnessError(f"no results with a loss curve in {store} for that selection; run `harness run` first")
-    folder = Path(args.output_dir)
-    folder.mkdir(parents=True, exist_ok=True)
+    folder = _output_folder(args.output_dir)
     output = folder / "loss-curve.png"
     write_atomically(output, plots.png(curves.figure(store, list(latest.values()), args.window)), force=True)
     console.print(f"wrote {output}")
@@ -544,8 +555,7 @@ def cmd_publish(args: argparse.Namespace) -> None:
     from harness import publish
 
     records, df = _stored(args)
-    folder = Path(args.output_dir)
-    folder.mkdir(parents=True, exist_ok=True)
+    folder = _output_folder(args.output_dir)
     for name, data in publish.files(records, args.corpus or []).items():
         write_atomically(folder / name, data, force=True)
     console.print(f"published {', '.join(publish.groups_in(df))} into {folder}/")
