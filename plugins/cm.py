@@ -27,7 +27,7 @@ _LIMITS = (48, 24, 12, 8, 6, 5)
 def _discount(n: int) -> int:
     """The opposite count after a bit: old evidence against the newest bit is partly forgotten,
     so a context that changed its mind is believed again soon."""
-    return n if n < 3 else 2 + (n - 2) // 2
+    return n if n < 3 else 2 + (n - 2) // 4
 
 
 def _state_tables() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -76,7 +76,7 @@ _SQUASH = _squash_table()
 _STRETCH = _stretch_table(_SQUASH)
 
 # ---- layout ------------------------------------------------------------------------------------
-_N_HASHED = 10  # hashed contexts, see _end_byte
+_N_HASHED = 11  # hashed contexts, see _end_byte
 _O0, _O1 = _N_HASHED, _N_HASHED + 1  # the order-0 and order-1 contexts, indexed directly
 _N_CTX = _N_HASHED + 2
 _IN_MATCH, _IN_EXPECT, _IN_RECORD, _IN_BIAS = _N_CTX, _N_CTX + 1, _N_CTX + 2, _N_CTX + 3
@@ -372,6 +372,7 @@ def _end_byte(m: _Model, c: int) -> None:
     hs[7] = _hash(c4 & 0xFF00FF00, 7)
     hs[8] = _hash(above | above2 << 8 | rlen << 16, 8)
     hs[9] = _hash(above | c << 8 | rlen << 16, 9)
+    hs[10] = _hash(_hash(c4, 10), r[_C8])
     for k in range(_N_HASHED):
         m.slot[k] = _find(m, hs[k])
 
@@ -456,7 +457,7 @@ class ContextMixing(Predictor):
         smp = np.full(_SM_SIZE, 1 << 21, dtype=np.int32)
         smp[:_SM_MATCH] = np.tile(_STATE_P1, _N_CTX)
         apm_row = _SQUASH[np.clip(np.arange(-16, 17) * 128, -2047, 2047) + 2047] * 16
-        w = np.full((_N_MIX, 2048, _N_IN), 1 << 14, dtype=np.int32)
+        w = np.full((_N_MIX, 2048, _N_IN), 1 << 13, dtype=np.int32)
         wf = np.full((256, _N_MIX + 1), (1 << 16) // _N_MIX, dtype=np.int32)
         wf[:, _N_MIX] = 0
         self._model = _Model(
