@@ -29,7 +29,7 @@ import numpy as np
 from harness import container
 from harness.baselines import standard_baselines
 from harness.predictor import canonical_spec, defaults, typed_options
-from harness_plugins.cm import ContextMixing
+from plugins.cm import ContextMixing
 
 _CORPORA = Path(__file__).resolve().parents[2] / "shared" / "corpora"
 CALGARY = "bib book1 book2 geo news obj1 obj2 paper1 paper2 pic progc progl progp trans".split()

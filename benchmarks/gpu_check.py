@@ -20,7 +20,7 @@ from pathlib import Path
 
 from harness import container
 from harness.errors import HarnessError
-from harness.plugins import load_registry
+from harness.registry import load_registry
 
 SHARED = Path(__file__).resolve().parents[2] / "shared"
 SMOLLM2 = SHARED / "models" / "smollm2-135m-instruct"

@@ -20,7 +20,7 @@ import resource
 import time
 from pathlib import Path
 
-from harness.plugins import load_registry
+from harness.registry import load_registry
 
 _SHARED = Path(__file__).resolve().parents[2] / "shared"
 _SMOLLM2 = _SHARED / "models" / "smollm2-135m-instruct"

@@ -99,9 +99,9 @@ def child_baseline(direction: str, name: str, source: str, target: str) -> None:
 
     (baseline,) = [b for b in standard_baselines() if b.name == name]
     if direction == "run":  # what `harness run` does for a baseline: encode, decode, compare
-        from harness import corpora, measure, results  # imported only here: ~60 MB of imports
+        from harness import corpus, measure, results  # imported only here: ~60 MB of imports
 
-        (file,) = corpora.resolve(source, {})
+        (file,) = corpus.resolve(source, {})
         return results.append(Path(target), measure.measure_baseline(baseline, file))
     with open(source, "rb") as data, open(target, "wb") as out:
         if direction == "compress":

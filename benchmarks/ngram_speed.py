@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from harness.predictor import defaults, typed_options
-from harness_plugins.ngram import NGram
+from plugins.ngram import NGram
 
 _CORPORA = Path(__file__).resolve().parents[2] / "shared" / "corpora"
 _DEFAULT_FILES = [_CORPORA / "canterbury" / "alice29.txt", _CORPORA / "calgary" / "book1"]

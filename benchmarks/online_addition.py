@@ -19,9 +19,9 @@ import time
 
 import numpy as np
 
+from corpora.synthetic import OPERAND_DIGITS, RECORD_BYTES, addition
 from harness import container
-from harness.plugins import load_registry
-from harness_corpora.synthetic import OPERAND_DIGITS, RECORD_BYTES, addition
+from harness.registry import load_registry
 
 FLOOR_BITS = 16 * math.log2(10)
 

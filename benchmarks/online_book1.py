@@ -17,8 +17,8 @@ import time
 from pathlib import Path
 
 from harness import container
-from harness.online import OnlinePredictor
-from harness.plugins import load_registry
+from harness.registry import load_registry
+from plugins.online import OnlinePredictor
 
 _BOOK1 = Path(__file__).resolve().parents[2] / "shared" / "corpora" / "calgary" / "book1"
 

@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from harness.predictor import Predictor
-from harness_plugins.order0 import Order0
+from plugins.order0 import Order0
 
 _CORPORA = Path(__file__).resolve().parents[2] / "shared" / "corpora"
 _DEFAULT_FILES = [_CORPORA / "canterbury" / "alice29.txt", _CORPORA / "calgary" / "book1"]

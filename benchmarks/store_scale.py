@@ -21,9 +21,9 @@ from pathlib import Path
 from typing import Any
 
 import harness
-from harness import corpora, leaderboard, results, sweep
-from harness.plugins import load_registry
+from harness import corpus, leaderboard, results, sweep
 from harness.predictor import definition
+from harness.registry import load_registry
 
 SPECS = ("ngram", "ngram:order=3", "order0", "gpt:width=64", "lstm", "gzip -9", "xz -9")
 
@@ -70,7 +70,7 @@ def stored(registry: Any, jobs: list[sweep.Job]) -> list[dict[str, Any]]:
     records = []
     for job in jobs:
         (file,) = registry.corpus_files([job.corpus])
-        record = {"spec": job.spec, "corpus": job.corpus, "corpus_sha256": corpora.prefix_sha256(file, None)}
+        record = {"spec": job.spec, "corpus": job.corpus, "corpus_sha256": corpus.prefix_sha256(file, None)}
         if job.baseline:
             record.update(kind="baseline", baseline_version=registry.baselines[job.spec].item.version)
         else:

@@ -1,4 +1,4 @@
-"""Corpora shipped with the harness (installed as the package `harness_corpora`)."""
+"""Corpora shipped with the harness (installed as the package `corpora`)."""
 
 from harness.hookspecs import hookimpl
 
@@ -6,5 +6,5 @@ from . import python, standard, synthetic
 
 
 @hookimpl
-def harness_corpora():
+def corpora():
     return [python.corpus(), synthetic.corpus(), *standard.CORPORA]

@@ -13,7 +13,7 @@ import pydoc_data.topics
 import sysconfig
 from pathlib import Path
 
-from harness.corpora import Corpus, CorpusFile
+from harness.corpus import Corpus, CorpusFile
 
 # Varied, self-contained modules: prose docstrings, algorithms, tables. About 320 KB.
 STDLIB_FILES = (

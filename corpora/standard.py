@@ -9,7 +9,7 @@ published sizes, and none of the archives' own checksums are recorded.
 
 from __future__ import annotations
 
-from harness.corpora import archive_corpus
+from harness.corpus import archive_corpus
 
 CANTERBURY = {
     "alice29.txt": (152089, "7467306ee0feed4971260f3c87421154a05be571d944e9cb021a5713700c38f0"),

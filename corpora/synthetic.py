@@ -17,7 +17,7 @@ from collections.abc import Callable
 
 import numpy as np
 
-from harness.corpora import Corpus, CorpusFile
+from harness.corpus import Corpus, CorpusFile
 
 
 def _entropy(p: np.ndarray) -> float:

@@ -33,10 +33,10 @@ from rich.text import Text
 
 import harness
 import harness.trust
-from harness import container, leaderboard, results, sweep
+from harness import container, formats, leaderboard, results, sweep
 from harness.errors import HarnessError, PredictorError, predictor_errors
-from harness.plugins import Registry, load_registry
 from harness.predictor import declared
+from harness.registry import Registry, load_registry
 
 DEFAULT_PREDICTORS = ["order0", "ngram"]
 DEFAULT_CORPUS = "python"
@@ -498,10 +498,10 @@ def cmd_leaderboard(args: argparse.Namespace) -> None:
     elif args.format == "table":
         leaderboard.print_tables(stdout, df)
     elif args.output:
-        write_atomically(Path(args.output), leaderboard.render(df, args.format).encode(), force=True)
+        write_atomically(Path(args.output), formats.render(df, args.format).encode(), force=True)
         console.print(f"leaderboard written to {args.output}")
     else:
-        sys.stdout.write(leaderboard.render(df, args.format))
+        sys.stdout.write(formats.render(df, args.format))
 
 
 def _output_folder(path: str) -> Path:
@@ -731,7 +731,7 @@ def parser() -> argparse.ArgumentParser:
 
     board = commands.add_parser("leaderboard", parents=[common], help="show stored results")
     board.add_argument("--corpus", "-c", action="append", metavar="NAME", help="corpus file or group; repeatable")
-    board.add_argument("--format", choices=leaderboard.FORMATS, default="table")
+    board.add_argument("--format", choices=formats.FORMATS, default="table")
     board.add_argument("--scope", choices=leaderboard.SCOPES, default="both", help="group aggregates, files or both")
     board.add_argument("--output", "-o", metavar="FILE", help="write md/csv/json/html to FILE instead of stdout")
     board.add_argument(

@@ -65,7 +65,7 @@ def check_predictor(
     names of the checks run; raises ConformanceError naming each one that failed.
     """
     if isinstance(predictor, str):
-        from harness.plugins import load_registry, lookup
+        from harness.registry import load_registry, lookup
 
         name, raw = parse_spec(predictor)
         cls = lookup(load_registry().predictors, name, "predictor").item

@@ -3,12 +3,12 @@
 A plugin is any module (or object) with functions named like the hooks below, each decorated
 with `@hookimpl`. The harness finds plugins three ways, all through one pluggy manager:
 
-- built-ins (`plugins/`, `corpora/`) and installed packages, through the entry-point group
-  `harness` in their pyproject.toml:
+- built-ins: the modules in `harness.registry.DEFAULT_PLUGINS` (`plugins/`, `corpora/`);
+- installed packages, through the entry-point group `harness` in their pyproject.toml:
       [project.entry-points.harness]
       mypredictor = "my_package.my_module"
 - a single file given on the command line: `harness --plugin path/to/file.py ...`
-- tests and scripts: `harness.plugins.manager(extra=[module])`.
+- tests and scripts: `harness.registry.manager(extra=[module])`.
 
 Each hook returns a list; names must be unique across all plugins, and the harness says which
 two plugins clash when they are not.
@@ -16,8 +16,7 @@ two plugins clash when they are not.
 Minimal predictor plugin:
 
     import numpy as np
-    from harness.hookspecs import hookimpl
-    from harness.predictor import Predictor
+    from harness import Predictor, hookimpl
 
     class Uniform(Predictor):
         name = "uniform"
@@ -42,7 +41,7 @@ import pluggy
 
 if TYPE_CHECKING:
     from harness.baselines import Baseline
-    from harness.corpora import Corpus
+    from harness.corpus import Corpus
     from harness.predictor import Predictor
 
 hookspec = pluggy.HookspecMarker("harness")
@@ -55,8 +54,8 @@ def harness_predictors() -> list[type[Predictor]]:
 
 
 @hookspec
-def harness_corpora() -> list[Corpus]:
-    """Return the corpora this plugin provides (`harness.corpora.Corpus`)."""
+def corpora() -> list[Corpus]:
+    """Return the corpora this plugin provides (`harness.corpus.Corpus`)."""
 
 
 @hookspec

@@ -20,7 +20,6 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-FORMATS = ("table", "md", "csv", "json", "html")
 SCOPES = ("both", "group", "file")
 COLUMNS = {
     "corpus": "corpus",
@@ -409,18 +408,3 @@ def markdown(df: pd.DataFrame, level: int = 3) -> str:
         note = "\\" + BASELINE_NOTE  # escaped: a leading "*" would start a Markdown list
         out += ["", note + "; frontier: best bits/byte for its size (params) or compute (FLOPs/byte)", ""]
     return "\n".join(out)
-
-
-def render(df: pd.DataFrame, fmt: str) -> str:
-    """The leaderboard as Markdown, CSV, JSON or a self-contained HTML page."""
-    if fmt == "csv":
-        return df.to_csv(index=False)
-    if fmt == "json":
-        return df.to_json(orient="records", indent=2)
-    if fmt == "md":
-        return markdown(df)
-    if fmt == "html":
-        from harness import html  # matplotlib is only needed for the page's charts
-
-        return html.page(df)
-    raise ValueError(f"unknown format {fmt!r}")

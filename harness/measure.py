@@ -18,12 +18,12 @@ from typing import Any
 
 import psutil
 
-from harness import container, corpora, curves, results
+from harness import container, corpus, curves, results
 from harness.baselines import Baseline, compress_stream, decompress_stream
-from harness.corpora import CorpusFile
+from harness.corpus import CorpusFile
 from harness.errors import HarnessError, predictor_errors
-from harness.plugins import Registry
 from harness.predictor import Progress, no_progress
+from harness.registry import Registry
 
 CURVE_MAX_SYMBOLS = 1 << 24
 """Longest loss curve kept for a streaming predictor (float32 per symbol: 64 MiB); a longer
@@ -84,7 +84,7 @@ def _common(file: CorpusFile, length: int, sha256: str, max_bytes: int | None) -
 class _Compare:
     """A sink for decoded bytes that checks each piece against the original as it comes."""
 
-    def __init__(self, original: corpora.Prefix) -> None:
+    def __init__(self, original: corpus.Prefix) -> None:
         self.original, self.equal = original, True
 
     def write(self, data: bytes) -> int:
@@ -95,7 +95,7 @@ class _Compare:
 def _decodes_to_original(file: CorpusFile, max_bytes: int | None, decode: Callable[[_Compare], object]) -> bool:
     """True when `decode` writes exactly the original bytes; a decoder that refuses its input
     (a HarnessError: corrupt stream, failed CRC, ...) got nothing back, so that is False too."""
-    with corpora.open_prefix(file, max_bytes) as original:
+    with corpus.open_prefix(file, max_bytes) as original:
         sink = _Compare(original)
         try:
             decode(sink)
@@ -126,7 +126,7 @@ def measure_predictor(
     each, held until the end) or from predictors that hold the whole input anyway.
     """
     cls, settings, canonical = registry.predictor(spec)
-    with corpora.open_prefix(file, max_bytes) as source, tempfile.TemporaryFile() as coded, peak_rss() as peak:
+    with corpus.open_prefix(file, max_bytes) as source, tempfile.TemporaryFile() as coded, peak_rss() as peak:
         with predictor_errors(canonical, file.name):
             encoder_side = registry.build(canonical)
             keep_bits = curve_store is not None and (
@@ -190,7 +190,7 @@ def measure_predictor(
 def measure_baseline(baseline: Baseline, file: CorpusFile, max_bytes: int | None = None) -> dict[str, Any]:
     """Run a reference compressor both ways on `file` (its first `max_bytes` bytes, if given)
     and compare, streaming through a temporary file as `measure_predictor` does."""
-    with corpora.open_prefix(file, max_bytes) as source, tempfile.TemporaryFile() as coded, peak_rss() as peak:
+    with corpus.open_prefix(file, max_bytes) as source, tempfile.TemporaryFile() as coded, peak_rss() as peak:
         start = time.perf_counter()
         compressed = compress_stream(baseline, source, coded, source.length)
         encode_seconds = time.perf_counter() - start

@@ -22,10 +22,10 @@ from multiprocessing import get_context
 from typing import Any
 
 import harness
-from harness import corpora, measure
+from harness import corpus, measure
 from harness.errors import HarnessError
-from harness.plugins import Registry, load_registry
 from harness.predictor import definition
+from harness.registry import Registry, load_registry
 
 EXECUTORS = ("local", "ray")
 
@@ -117,7 +117,7 @@ def grid(
     ]
 
 
-def _file(registry: Registry, job: Job) -> corpora.CorpusFile:
+def _file(registry: Registry, job: Job) -> corpus.CorpusFile:
     (file,) = registry.corpus_files([job.corpus], job.data_dir)
     return file
 
@@ -150,7 +150,7 @@ def stored_results(registry: Registry, jobs: list[Job], records: list[dict[str, 
     for job in jobs:
         key = (job.corpus, job.max_bytes)
         if key not in digests:  # files are streamed, never held whole
-            digests[key] = corpora.prefix_sha256(_file(registry, job), job.max_bytes)
+            digests[key] = corpus.prefix_sha256(_file(registry, job), job.max_bytes)
         meant = meaning(registry, job.spec, job.baseline)
         found.append(index.get((job.spec, meant, job.corpus, digests[key], job.max_bytes, harness.__version__)))
     return found

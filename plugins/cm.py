@@ -14,7 +14,7 @@ from harness import coder, container
 from harness.errors import HarnessError
 from harness.hookspecs import hookimpl
 from harness.predictor import Option, Predictor, Progress, no_progress
-from harness_plugins.ngram import _aligned_zeros
+from plugins.ngram import _aligned_zeros
 
 _jit = numba.njit(cache=True, nogil=True)
 

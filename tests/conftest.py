@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from harness.plugins import load_registry
+from harness.registry import load_registry
 
 SHARED = Path(__file__).resolve().parents[1].parent / "shared"
 HARNESS = Path(sys.executable).parent / "harness"

@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 from harness import baselines
 from harness.baselines import standard_baselines
 from harness.errors import HarnessError
-from harness_plugins.baselines import harness_baselines
+from plugins.baselines import harness_baselines
 
 SHARED = Path(__file__).resolve().parents[1].parent / "shared"
 BASELINES = {b.name: b for b in standard_baselines()}

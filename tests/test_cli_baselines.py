@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from harness import baselines, corpora, measure
+from harness import baselines, corpus, measure
 from harness.baselines import compress_stream, decompress_stream, standard_baselines
 from harness.errors import HarnessError
 
@@ -82,7 +82,7 @@ def test_a_damaged_archive_is_a_harness_error_and_not_verified(tmp_path, monkeyp
 
     path = tmp_path / "input.txt"
     path.write_bytes(TEXT)
-    (file,) = corpora.resolve(str(path), {})
+    (file,) = corpus.resolve(str(path), {})
     real = baselines.decompress_stream
 
     def damaged(baseline, source, out):

@@ -19,7 +19,7 @@ import pytest
 
 import harness
 from harness import cli, container, measure
-from harness.corpora import CorpusFile
+from harness.corpus import CorpusFile
 from tests.conftest import HARNESS
 
 TEXT = b"the quick brown fox jumps over the lazy dog; " * 60

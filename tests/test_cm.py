@@ -8,7 +8,7 @@ import pytest
 from harness import container
 from harness.errors import HarnessError
 from harness.predictor import typed_options
-from harness_plugins.cm import ContextMixing
+from plugins.cm import ContextMixing
 
 SMALL = {"memory_mib": 2, "history_mib": 1}
 RNG = np.random.default_rng(7)

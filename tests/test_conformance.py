@@ -7,9 +7,9 @@ import pytest
 
 from harness.conformance import ConformanceError, check_predictor
 from harness.errors import HarnessError
-from harness.plugins import load_registry
 from harness.predictor import Predictor, defaults
-from harness_plugins.order0 import Order0
+from harness.registry import load_registry
+from plugins.order0 import Order0
 
 # Collected from the installed plugins, so a new predictor is checked without touching this file.
 PREDICTORS = sorted(load_registry().predictors)

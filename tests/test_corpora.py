@@ -14,16 +14,16 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-import harness_corpora
+import corpora
+from corpora import python, standard, synthetic
 from harness.baselines import standard_baselines
-from harness.corpora import archive_corpus, cache_dir, data_dir, prefix_length, resolve
+from harness.corpus import archive_corpus, cache_dir, data_dir, prefix_length, resolve
 from harness.errors import HarnessError
-from harness_corpora import python, standard, synthetic
 
 SHARED_CORPORA = Path(__file__).resolve().parents[1].parent / "shared" / "corpora"
 needs_shared = pytest.mark.skipif(not SHARED_CORPORA.is_dir(), reason="needs ../shared/corpora")
 
-CORPORA = {c.name: c for c in harness_corpora.harness_corpora()}
+CORPORA = {c.name: c for c in corpora.corpora()}
 
 
 @pytest.fixture(autouse=True)

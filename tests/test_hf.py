@@ -18,7 +18,7 @@ from tests.conftest import SHARED, run_cli
 
 pytest.importorskip("transformers")
 torch = pytest.importorskip("torch")
-hf = pytest.importorskip("harness_plugins.hf")
+hf = pytest.importorskip("plugins.hf")
 
 GPT2_TOKENIZER = SHARED / "models" / "gpt2-tokenizer"
 SMOLLM2 = SHARED / "models" / "smollm2-135m-instruct"

@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 from rich.console import Console
 
-from harness import leaderboard
+from harness import formats, leaderboard
 from harness.baselines import standard_baselines
 from tests.conftest import run_cli
 
@@ -113,7 +113,7 @@ def test_results_of_an_older_predictor_version_are_rows_of_their_own():
 
 
 def test_markdown_marks_baselines_and_leaves_out_empty_columns():
-    md = leaderboard.render(leaderboard.frame(two_file_records()), "md")
+    md = formats.render(leaderboard.frame(two_file_records()), "md")
     assert "### g (2 files, 4,000 bytes)" in md and "### g/a (1,000 bytes)" in md
     assert "| gzip -9 * |" in md and "| small |" in md
     header = next(line for line in md.splitlines() if line.startswith("| predictor"))
@@ -123,9 +123,9 @@ def test_markdown_marks_baselines_and_leaves_out_empty_columns():
 
 def test_csv_and_json_hold_every_column():
     df = leaderboard.frame(two_file_records())
-    rows = json.loads(leaderboard.render(df, "json"))
+    rows = json.loads(formats.render(df, "json"))
     assert len(rows) == len(df) and set(rows[0]) == set(leaderboard.COLUMNS)
-    assert leaderboard.render(df, "csv").splitlines()[0] == ",".join(leaderboard.COLUMNS)
+    assert formats.render(df, "csv").splitlines()[0] == ",".join(leaderboard.COLUMNS)
 
 
 def test_run_reuses_stored_results_unless_forced(tmp_path):

@@ -10,10 +10,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from harness import baselines, container, corpora, curves, measure
+from corpora import synthetic
+from harness import baselines, container, corpus, curves, measure
 from harness.baselines import standard_baselines
-from harness.corpora import CorpusFile
-from harness_corpora import synthetic
+from harness.corpus import CorpusFile
 from tests.conftest import ReadLog
 
 TEXT = Path(container.__file__).read_bytes() * 3
@@ -23,7 +23,7 @@ BASELINES = {b.name: b for b in standard_baselines()}
 def local_file(tmp_path: Path, data: bytes) -> CorpusFile:
     path = tmp_path / "input.txt"
     path.write_bytes(data)
-    (file,) = corpora.resolve(str(path), {})
+    (file,) = corpus.resolve(str(path), {})
     return file
 
 

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from harness.predictor import Predictor
-from harness_plugins.ngram import NGram
+from plugins.ngram import NGram
 
 ALICE = Path(__file__).resolve().parents[2] / "shared" / "corpora" / "canterbury" / "alice29.txt"
 TEXT = (

@@ -9,7 +9,7 @@ import torch
 
 from harness import container
 from harness.errors import HarnessError
-from harness_plugins.gpt import hashed_ngrams
+from plugins.gpt.model import hashed_ngrams
 from tests.conftest import run_cli
 
 TINY = {

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from harness.predictor import Predictor
-from harness_plugins.order0 import Order0
+from plugins.order0 import Order0
 
 TEXT = Path(__file__).read_bytes()  # real text, always at hand
 RANDOM = np.random.default_rng(0).bytes(4000)

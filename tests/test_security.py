@@ -100,7 +100,7 @@ def test_gguf_file_is_a_bare_file_name(registry, gguf):
 
 # The hf plugin: code that comes with a model, pickled weights, local folders and the Hub.
 
-hf = pytest.importorskip("harness_plugins.hf")
+hf = pytest.importorskip("plugins.hf")
 
 
 @pytest.fixture

@@ -8,9 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from harness.errors import HarnessError
-from harness.hookspecs import hookimpl
-from harness.predictor import Predictor
+from harness import HarnessError, Predictor, hookimpl
 
 
 class Bigram(Predictor):

@@ -1,8 +1,12 @@
 """Plugin discovery and the registry of predictors, corpora and baselines.
 
-Built-in plugins are found exactly like third-party ones: through the `harness` entry-point
-group. A plugin that fails to import is reported in `Registry.errors` and the others keep
-working; two plugins that register the same name are an error naming both.
+The built-in plugins are the modules named in DEFAULT_PLUGINS, registered in code (as pytest's
+default_plugins are): a module added there is picked up at once, no reinstall needed. Their
+modules are light (torch, transformers and matplotlib are imported only when a model is built or
+a chart drawn), so loading the registry costs little. Third-party plugins come through the
+`harness` entry-point group and `--plugin FILE`. A plugin that fails to import is reported in
+`Registry.errors` and the others keep working; two plugins that register the same name are an
+error naming both.
 """
 
 from __future__ import annotations
@@ -21,12 +25,24 @@ import pluggy
 import psutil
 
 import harness.trust
-from harness import container, corpora, hookspecs
-from harness.corpora import CorpusFile
+from harness import container, corpus, hookspecs
+from harness.corpus import CorpusFile
 from harness.errors import HarnessError
 from harness.predictor import Predictor, canonical_spec, defaults, parse_spec, typed_options
 
 ENTRY_POINT_GROUP = "harness"
+DEFAULT_PLUGINS = (
+    "plugins.order0",
+    "plugins.ngram",
+    "plugins.cm",
+    "plugins.lstm",
+    "plugins.gpt",
+    "plugins.hf",
+    "plugins.baselines",
+    "corpora",
+)
+"""The built-in plugins, by module; each is registered under its last name (`ngram`)."""
+OWN_DISTRIBUTION = "compression-harness"
 T = TypeVar("T")
 
 
@@ -63,8 +79,8 @@ class Registry:
     def corpus_files(self, specs: list[str], data_dir: str | None = None) -> list[CorpusFile]:
         """The files the corpus specs name (registered corpora, members or local paths), in order."""
         known = {name: entry.item for name, entry in self.corpora.items()}
-        root = corpora.data_dir(data_dir)
-        return [file for spec in specs for file in corpora.resolve(spec, known, data_dir=root)]
+        root = corpus.data_dir(data_dir)
+        return [file for spec in specs for file in corpus.resolve(spec, known, data_dir=root)]
 
     def build(self, spec: str, symbols: int = 0) -> Predictor:
         """A fresh predictor instance for `spec` (to code `symbols` symbols, when known), refused
@@ -128,20 +144,27 @@ def _load_file(path: str) -> ModuleType:
 
 
 def manager(plugin_files: list[str] = (), extra: list[object] = ()) -> tuple[pluggy.PluginManager, list[str]]:
-    """A plugin manager with entry-point plugins, plugin files and `extra` objects registered.
+    """A plugin manager with the built-ins, entry-point plugins, plugin files and `extra` objects
+    registered.
 
-    Returns the manager and one error line per entry point that failed to load.
+    Returns the manager and one error line per plugin that failed to load.
     """
     pm = pluggy.PluginManager("harness")
     pm.add_hookspecs(hookspecs)
     errors = []
-    for entry_point in importlib.metadata.entry_points(group=ENTRY_POINT_GROUP):
-        if pm.get_plugin(entry_point.name) is not None:
+    plugins = [(m.rpartition(".")[2], m, lambda m=m: importlib.import_module(m)) for m in DEFAULT_PLUGINS]
+    plugins += [
+        (entry_point.name, entry_point.value, entry_point.load)
+        for entry_point in importlib.metadata.entry_points(group=ENTRY_POINT_GROUP)
+        if not entry_point.dist or entry_point.dist.name != OWN_DISTRIBUTION  # an older install's built-ins
+    ]
+    for name, where, load in plugins:
+        if pm.get_plugin(name) is not None:
             continue  # the same distribution seen twice on sys.path
         try:
-            pm.register(entry_point.load(), name=entry_point.name)
+            pm.register(load(), name=name)
         except Exception as error:  # one broken plugin must not take the others down
-            errors.append(f"plugin {entry_point.name!r} ({entry_point.value}) failed to load: {error!r}")
+            errors.append(f"plugin {name!r} ({where}) failed to load: {error!r}")
     loaded = set()
     for path in plugin_files:
         if (resolved := os.path.realpath(path)) in loaded:  # Path.resolve raises on a symlink loop
@@ -180,7 +203,7 @@ def load_registry(plugin_files: list[str] = (), extra: list[object] = ()) -> Reg
     pm, errors = manager(plugin_files, extra)
     return Registry(
         predictors=_collect(pm, "harness_predictors", "predictor", errors),
-        corpora=_collect(pm, "harness_corpora", "corpus", errors),
+        corpora=_collect(pm, "corpora", "corpus", errors),
         baselines=_collect(pm, "harness_baselines", "baseline", errors),
         errors=errors,
     )

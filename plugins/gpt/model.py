@@ -1,46 +1,15 @@
-"""`gpt`: a byte-level decoder-only transformer trained online while coding, nanoGPT-style.
-
-The model is nanoGPT's (pre-norm blocks of causal self-attention and a 4x GELU MLP, tied input
-and output embeddings, scaled init of residual projections), with three changes for online
-coding in blocks:
-
-- Memory (as in Transformer-XL and NNCP): the keys and values of the last `memory_blocks`
-  blocks stay cached, so a byte sees between M x `context` and (M + 1) x `context` bytes back,
-  while training costs only one block per update. The memory is computed with the weights of
-  its own time and not trained through.
-- Relative positions instead of learned absolute ones, so a cached key keeps its meaning when its
-  block becomes memory: attention scores get ALiBi's per-head penalty linear in the distance
-  (a recency prior that helps from the first byte) plus a learned bias per head and distance,
-  zero at the start (T5-style). The learned part lets a head look exactly k bytes back, which
-  fixed-layout data needs: in the "a+b=c" records a sum digit sits 9 and 18 bytes after the
-  operand digits it depends on.
-- Token shift ("smear", as in RWKV and modded-nanoGPT): the input of each position is its byte's
-  embedding plus an embedding of the byte before it. Without it a small model has to learn an
-  attention head for the previous byte first; with it, it learns about 0.2 bits/byte faster
-  early on, which matters when every byte is seen once.
-- Hashed n-gram embeddings (as in BLT, the Byte Latent Transformer): with `ngrams=n`, each input
-  also adds one learned row per order 2..n, picked by a hash of its last k bytes (`buckets` rows
-  per order). A context seen before is then recognised from the input alone, which attention
-  would learn only after many steps; on book1 this is the largest single gain (see the README).
-
-Coding steps one byte at a time through the cache (`step`); training recomputes the block in
-one pass (`block_loss`) with the same weights, hence the same probabilities up to rounding.
-See harness/online.py for the shared loop.
-"""
+"""The `gpt` predictor's transformer: nanoGPT's model with a cached memory, relative positions,
+token shift and hashed n-gram embeddings (see plugins/gpt/__init__.py for why each)."""
 
 from __future__ import annotations
 
 import math
-from typing import Any, ClassVar
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from harness.errors import HarnessError
-from harness.hookspecs import hookimpl
-from harness.online import OnlineModel, OnlinePredictor
-from harness.predictor import Option
+from plugins.online.loop import OnlineModel
 
 
 def distances(memory: int, length: int) -> torch.Tensor:
@@ -63,7 +32,10 @@ class CausalSelfAttention(nn.Module):
         self.c_proj = nn.Linear(width, width)
 
     def forward(
-        self, x: torch.Tensor, past: tuple[torch.Tensor, torch.Tensor], bias: torch.Tensor
+        self,
+        x: torch.Tensor,
+        past: tuple[torch.Tensor, torch.Tensor],
+        bias: torch.Tensor,
     ) -> tuple[torch.Tensor, tuple[torch.Tensor, torch.Tensor]]:
         """x [B, t, C] attends to `past` keys/values [B, h, m, C/h] and itself; returns y and all m + t k, v."""
         b, t, c = x.shape
@@ -93,7 +65,10 @@ class Block(nn.Module):
         self.mlp = MLP(width)
 
     def forward(
-        self, x: torch.Tensor, past: tuple[torch.Tensor, torch.Tensor], bias: torch.Tensor
+        self,
+        x: torch.Tensor,
+        past: tuple[torch.Tensor, torch.Tensor],
+        bias: torch.Tensor,
     ) -> tuple[torch.Tensor, tuple[torch.Tensor, torch.Tensor]]:
         y, kv = self.attn(self.ln_1(x), past, bias)
         x = x + y
@@ -118,7 +93,14 @@ def hashed_ngrams(window: torch.Tensor, orders: int, buckets: int) -> torch.Tens
 
 class GPTModel(OnlineModel):
     def __init__(
-        self, layers: int, width: int, heads: int, context: int, memory_blocks: int, ngrams: int, buckets: int
+        self,
+        layers: int,
+        width: int,
+        heads: int,
+        context: int,
+        memory_blocks: int,
+        ngrams: int,
+        buckets: int,
     ) -> None:
         super().__init__()
         self.heads, self.context, self.memory_blocks = heads, context, memory_blocks
@@ -166,7 +148,10 @@ class GPTModel(OnlineModel):
         bias: torch.Tensor,
     ) -> tuple[torch.Tensor, list[tuple[torch.Tensor, torch.Tensor]]]:
         """window [B, before + t]: the `before` inputs ahead of the t inputs to predict from."""
-        x, caches = self.wte(window[:, self.before :]) + self.wpt(window[:, self.before - 1 : -1]), []
+        x, caches = (
+            self.wte(window[:, self.before :]) + self.wpt(window[:, self.before - 1 : -1]),
+            [],
+        )
         if self.wne is not None:
             x = x + self.wne(hashed_ngrams(window, self.ngrams, self.buckets)).sum(2)
         for block, kv in zip(self.h, past, strict=True):
@@ -206,52 +191,3 @@ class GPTModel(OnlineModel):
         keys = (self.memory_blocks + 0.5) * context  # on average, once the memory is full
         attention = 2 * 2 * width * keys * len(self.h)  # q.k and att.v
         return 2.0 * (matmul_weights + self.lm_head.weight.numel()) + attention
-
-
-BASE_WIDTH = 128
-
-
-class GPT(OnlinePredictor):
-    name = "gpt"
-    description = "byte-level decoder-only transformer trained online while coding (nanoGPT-style)"
-    # 2: token shift; 3: learning rate scaled with width; 4: learned distance bias, memory_blocks;
-    # 5: hashed n-gram embeddings, Adam fused with beta1 0.5 (was 0.9)
-    version = 5
-    options: ClassVar[dict[str, Any]] = {
-        **OnlinePredictor.options,
-        "layers": Option(2, "transformer blocks", 1, 64),
-        "width": Option(128, "embedding width (a multiple of heads)", 1, 8192),
-        "heads": Option(4, "attention heads", 1, 256),
-        "batch": Option(16, "streams coded in lockstep (the input is cut into this many segments)", 1, 4096),
-        "context": Option(16, "T: steps per block; the weights are frozen within a block", 1, 4096),
-        "lr": Option(2e-3, "learning rate at width 128 (other widths get lr x 128 / width)", 1e-9, 10.0),
-        # 200 KB of book1: 0.9 3.069 -> 0.5 3.018 bits/byte; 0 is worse (2.600 vs 2.588, ngrams=6)
-        "beta1": Option(0.5, "Adam's beta1 (momentum)", 0.0, 0.999999),
-        "memory_blocks": Option(1, "blocks of cached keys/values a byte attends to besides its own", 1, 256),
-        "ngrams": Option(0, "hashed n-gram input embeddings for orders 2..ngrams (0: off)", 0, 32),
-        "buckets": Option(4096, "rows per n-gram order", 1, 1 << 24),
-    }
-
-    """lr is the rate at width 128; other widths get lr x 128 / width (muP's rule for Adam), so
-    one setting serves a size sweep instead of being too high for the widest model."""
-
-    test_options: ClassVar[dict[str, Any]] = {"layers": 1, "width": 16, "heads": 2, "batch": 32, "context": 8}
-
-    def learning_rate(self) -> float:
-        return self.settings["lr"] * BASE_WIDTH / self.settings["width"]
-
-    @classmethod
-    def make_model_for(cls, settings: dict[str, Any]) -> GPTModel:
-        s = settings
-        if s["width"] % s["heads"]:
-            raise HarnessError(f"gpt: width must be a multiple of heads (got {s['width']}, {s['heads']})")
-        if s["ngrams"] == 1:
-            raise HarnessError("gpt: ngrams must be 0 (off) or at least 2, not 1")
-        return GPTModel(
-            s["layers"], s["width"], s["heads"], s["context"], s["memory_blocks"], s["ngrams"], s["buckets"]
-        )
-
-
-@hookimpl
-def harness_predictors() -> list[type[OnlinePredictor]]:
-    return [GPT]

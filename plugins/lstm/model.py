@@ -1,22 +1,12 @@
-"""`lstm`: a byte-level LSTM trained online while coding (NNCP / lstm-compress style).
-
-Stacked LSTM layers, each fed the byte embedding and the layer below; the output layer sees
-every layer's output (skip connections, as in NNCP). Trained by truncated backpropagation
-through time: every `context` steps one update on the last `context` bytes of each stream,
-starting from the state the block began with. See harness/online.py for the shared loop.
-"""
+"""The `lstm` predictor's network: stacked LSTM layers with skip connections to the output."""
 
 from __future__ import annotations
-
-from typing import Any, ClassVar
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from harness.hookspecs import hookimpl
-from harness.online import OnlineModel, OnlinePredictor
-from harness.predictor import Option
+from plugins.online.loop import OnlineModel
 
 
 class LSTMModel(OnlineModel):
@@ -63,28 +53,3 @@ class LSTMModel(OnlineModel):
     def forward_flops(self, context: int) -> float:
         matmul_weights = sum(cell.weight_ih_l0.numel() + cell.weight_hh_l0.numel() for cell in self.cells)
         return 2.0 * (matmul_weights + self.head.weight.numel())
-
-
-class LSTM(OnlinePredictor):
-    name = "lstm"
-    description = "byte-level LSTM trained online while coding (truncated BPTT, NNCP-style)"
-    version = 2  # 2: Adam fused, beta1 0 (was 0.9)
-    options: ClassVar[dict[str, Any]] = {
-        **OnlinePredictor.options,
-        "layers": Option(2, "stacked LSTM layers", 1, 64),
-        "hidden": Option(128, "hidden units per layer", 1, 8192),
-        "batch": Option(16, "streams coded in lockstep (the input is cut into this many segments)", 1, 4096),
-        "context": Option(16, "T: steps per block (truncated BPTT length)", 1, 4096),
-        "lr": Option(1e-2, "learning rate", 1e-9, 10.0),
-    }
-
-    test_options: ClassVar[dict[str, Any]] = {"layers": 1, "hidden": 16, "batch": 32, "context": 8}
-
-    @classmethod
-    def make_model_for(cls, settings: dict[str, Any]) -> LSTMModel:
-        return LSTMModel(settings["layers"], settings["hidden"])
-
-
-@hookimpl
-def harness_predictors() -> list[type[OnlinePredictor]]:
-    return [LSTM]

@@ -1,0 +1,55 @@
+"""`lstm`: a byte-level LSTM trained online while coding (NNCP / lstm-compress style).
+
+Stacked LSTM layers, each fed the byte embedding and the layer below; the output layer sees
+every layer's output (skip connections, as in NNCP). Trained by truncated backpropagation
+through time: every `context` steps one update on the last `context` bytes of each stream,
+starting from the state the block began with. The model is in model.py; plugins/online holds the shared loop.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any, ClassVar
+
+from harness.hookspecs import hookimpl
+from harness.predictor import Option
+from plugins.online import OnlinePredictor
+
+if TYPE_CHECKING:
+    from plugins.lstm.model import LSTMModel
+
+
+class LSTM(OnlinePredictor):
+    name = "lstm"
+    description = "byte-level LSTM trained online while coding (truncated BPTT, NNCP-style)"
+    version = 2  # 2: Adam fused, beta1 0 (was 0.9)
+    options: ClassVar[dict[str, Any]] = {
+        **OnlinePredictor.options,
+        "layers": Option(2, "stacked LSTM layers", 1, 64),
+        "hidden": Option(128, "hidden units per layer", 1, 8192),
+        "batch": Option(
+            16,
+            "streams coded in lockstep (the input is cut into this many segments)",
+            1,
+            4096,
+        ),
+        "context": Option(16, "T: steps per block (truncated BPTT length)", 1, 4096),
+        "lr": Option(1e-2, "learning rate", 1e-9, 10.0),
+    }
+
+    test_options: ClassVar[dict[str, Any]] = {
+        "layers": 1,
+        "hidden": 16,
+        "batch": 32,
+        "context": 8,
+    }
+
+    @classmethod
+    def make_model_for(cls, settings: dict[str, Any]) -> LSTMModel:
+        from plugins.lstm.model import LSTMModel
+
+        return LSTMModel(settings["layers"], settings["hidden"])
+
+
+@hookimpl
+def harness_predictors() -> list[type[OnlinePredictor]]:
+    return [LSTM]

@@ -1,0 +1,110 @@
+"""The shape of the code: one-way imports in the core, and start-up that loads no torch."""
+
+from __future__ import annotations
+
+import ast
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import harness
+from harness import registry
+
+CORE = Path(harness.__file__).parent
+
+
+def _imports(module: Path) -> set[str]:
+    """The harness modules `module` imports, at the top or inside functions."""
+    found = set()
+    for node in ast.walk(ast.parse(module.read_text())):
+        if isinstance(node, ast.ImportFrom) and node.module:
+            if node.module == "harness":
+                found |= {f"harness.{alias.name}" for alias in node.names}
+            elif node.module.startswith("harness."):
+                found.add(node.module)
+        elif isinstance(node, ast.Import):
+            found |= {alias.name for alias in node.names if alias.name.startswith("harness.")}
+    return {name for name in found if (CORE / f"{name.split('.')[1]}.py").is_file()}
+
+
+def test_no_import_circle_in_the_core():
+    graph = {f"harness.{path.stem}": _imports(path) for path in CORE.glob("*.py") if path.stem != "__init__"}
+    done: set[str] = set()
+
+    def visit(name: str, path: list[str]) -> None:
+        assert name not in path, "import circle: " + " -> ".join([*path[path.index(name) :], name])
+        if name in done:
+            return
+        for imported in sorted(graph.get(name, ())):
+            visit(imported, [*path, name])
+        done.add(name)
+
+    for name in sorted(graph):
+        visit(name, [])
+
+
+def test_the_coding_path_imports_nothing_above_it():
+    """coder -> predictor -> container is the spine: it knows no registry, CLI or leaderboard."""
+    spine = {"harness.coder", "harness.errors", "harness.predictor", "harness.container"}
+    for name in spine:
+        assert _imports(CORE / f"{name.split('.')[1]}.py") <= spine, name
+
+
+def _modules_after(code: str) -> set[str]:
+    script = textwrap.dedent(code) + "\nimport sys\nprint(' '.join(sorted(sys.modules)))\n"
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    return set(done.stdout.split())
+
+
+def test_help_and_compress_with_ngram_load_no_torch(tmp_path):
+    source = tmp_path / "small.txt"
+    source.write_bytes(b"a small file, compressed without torch\n" * 4)
+    modules = _modules_after(
+        f"""
+        from harness import cli
+        try:
+            cli.main(["--help"])
+        except SystemExit:
+            pass
+        assert cli.main(["compress", {str(source)!r}, "-p", "ngram"]) == 0
+        assert cli.main(["decompress", {str(source)!r} + ".hz", "-o", {str(tmp_path / "back")!r}]) == 0
+        """
+    )
+    assert "torch" not in modules and "transformers" not in modules
+    assert (tmp_path / "back").read_bytes() == source.read_bytes()
+
+
+def test_listing_predictors_loads_no_torch():
+    assert "torch" not in _modules_after("from harness import cli; cli.main(['list', 'predictors'])")
+
+
+def test_a_new_built_in_module_is_registered_without_reinstalling(tmp_path, monkeypatch):
+    """Adding a module to DEFAULT_PLUGINS is all it takes (no entry point, no pip install)."""
+    (tmp_path / "fresh_plugin.py").write_text(
+        textwrap.dedent(
+            """
+            import numpy as np
+            from harness import Predictor, hookimpl
+
+            class Fresh(Predictor):
+                name = "fresh"
+                description = "a module added to the defaults"
+
+                def predict(self):
+                    return np.full(256, 1 / 256)
+
+                def update(self, symbol):
+                    pass
+
+            @hookimpl
+            def harness_predictors():
+                return [Fresh]
+            """
+        )
+    )
+    monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.setattr(registry, "DEFAULT_PLUGINS", (*registry.DEFAULT_PLUGINS, "fresh_plugin"))
+    loaded = registry.load_registry()
+    assert loaded.predictors["fresh"].plugin == "fresh_plugin" and not loaded.errors
