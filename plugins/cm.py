@@ -82,6 +82,7 @@ _N_CTX = _N_HASHED + 2
 _IN_MATCH, _IN_EXPECT, _IN_RECORD, _IN_BIAS = _N_CTX, _N_CTX + 1, _N_CTX + 2, _N_CTX + 3
 _N_IN = _N_CTX + 4
 _N_MIX = 3  # first-layer mixers (weight sets chosen by c0, by match length, by c1)
+_SETS = 2048  # weight sets per mixer, at most
 # Slots are 16 bytes: a check byte, then the states of the 15 nodes of a nibble's binary tree.
 _SLOT = 16
 _DIRECT = 256 + 65536  # states of the direct contexts, before the hashed slots
@@ -118,11 +119,11 @@ class _Model(NamedTuple):
     st: np.ndarray  # int64 (_N_IN,): the inputs, stretched
     smp: np.ndarray  # int32: statemap p(1), 22 bits
     smn: np.ndarray  # int32: statemap counts
-    w: np.ndarray  # int32 (_N_MIX, 2048, _N_IN): first-layer weights, 16.16
+    w: np.ndarray  # int32 (_N_MIX * _SETS * _N_IN,): first-layer weights, 16.16, a row per weight set
     wf: np.ndarray  # int32 (256, _N_MIX + 1): final mixer weights
-    mset: np.ndarray  # int64 (_N_MIX,): the weight set each mixer used
+    mset: np.ndarray  # int64 (_N_MIX,): the weight set (row of `w`) each mixer used
     md: np.ndarray  # int64 (_N_MIX + 1,): each mixer's output, stretched (last: the final mixer)
-    apm: np.ndarray  # int32 (2, _APM_ROWS * 33): SSE tables, 16 bits
+    apm: np.ndarray  # int32 (2 * _APM_ROWS * 33,): two SSE tables, 16 bits
     buf: np.ndarray  # uint8: history, a ring
     mt: np.ndarray  # int32: hash of the last match_min bytes -> position after them
     rpos: np.ndarray  # int64 (256, 2): last position of each byte value and the distance before it
@@ -145,18 +146,17 @@ def _hash(a: int, b: int) -> int:
 
 
 @_jit
-def _find(m: _Model, h: int) -> int:
+def _find(t: np.ndarray, slots: int, priority: np.ndarray, h: int) -> int:
     """The address of the slot of hash `h`: one of 3 in its cache line whose check byte matches,
     else the one with the fewest counts behind it, emptied."""
-    t = m.t
     check = h & 255
-    i = _DIRECT_ROWS + ((h >> 8) * m.slots >> 24)  # i ^ k stays in i's cache line: 4 slots of 16 bytes
+    i = _DIRECT_ROWS + ((h >> 8) * slots >> 24)  # i ^ k stays in i's cache line: 4 slots of 16 bytes
     best, best_priority = -1, 1 << 30
     for k in range(3):
         a = (i ^ k) * _SLOT
         if t[a] == check:
             return a
-        p = m.priority[t[a + 1]]
+        p = priority[t[a + 1]]
         if p < best_priority:
             best, best_priority = a, p
     t[best : best + _SLOT] = 0
@@ -165,8 +165,8 @@ def _find(m: _Model, h: int) -> int:
 
 
 @_jit
-def _squash(m: _Model, x: int) -> int:
-    return m.squash[min(max(x, -2047), 2047) + 2047]
+def _squash(table: np.ndarray, x: int) -> int:
+    return table[min(max(x, -2047), 2047) + 2047]
 
 
 @_jit
@@ -220,48 +220,47 @@ def _predict(m: _Model) -> int:
     st[_IN_BIAS] = 256
     # Mixers.
     m.mset[0] = c0
-    m.mset[1] = (mctx >> 1) * 8 + bitpos
-    m.mset[2] = c1 * 8 + bitpos
+    m.mset[1] = _SETS + (mctx >> 1) * 8 + bitpos
+    m.mset[2] = 2 * _SETS + c1 * 8 + bitpos
+    w = m.w
     for k in range(_N_MIX):
-        w = m.w[k, m.mset[k]]
+        base = m.mset[k] * _N_IN
         dot = 0
         for i in range(_N_IN):
-            dot += st[i] * w[i]
+            dot += st[i] * w[base + i]
         m.md[k] = min(max(dot >> 16, -2047), 2047)
     wf = m.wf[c0]
     dot = 256 * wf[_N_MIX]
     for k in range(_N_MIX):
         dot += m.md[k] * wf[k]
     m.md[_N_MIX] = min(max(dot >> 16, -2047), 2047)
-    p = _squash(m, m.md[_N_MIX])
+    p = _squash(m.squash, m.md[_N_MIX])
     # SSE: refine p by order-1 and (hashed) order-2 contexts.
     r[_A1] = c0 | c1 << 8
     r[_A2] = _hash(r[_C4] & 0xFFFF, c0) & (_APM_ROWS - 1)
-    a1 = _apm(m, 0, r[_A1], m.md[_N_MIX])
-    a2 = _apm(m, 1, r[_A2], m.md[_N_MIX])
+    a1 = _apm(m.apm, 0, r[_A1], m.md[_N_MIX])
+    a2 = _apm(m.apm, 1, r[_A2], m.md[_N_MIX])
     p = (p + a1 + 2 * a2 + 2) >> 2
     p = min(max(p, 1), 4095)
     return p
 
 
 @_jit
-def _apm(m: _Model, which: int, ctx: int, x: int) -> int:
+def _apm(apm: np.ndarray, which: int, ctx: int, x: int) -> int:
     """Interpolate the table row of `ctx` between the two buckets around stretch(p) = x."""
     s = x + 2048
     lo, w = s >> 7, s & 127
-    a = ctx * 33 + lo
-    table = m.apm[which]
-    return (table[a] * (128 - w) + table[a + 1] * w) >> 11
+    a = (which * _APM_ROWS + ctx) * 33 + lo
+    return (apm[a] * (128 - w) + apm[a + 1] * w) >> 11
 
 
 @_jit
-def _apm_update(m: _Model, which: int, ctx: int, x: int, y: int) -> None:
+def _apm_update(apm: np.ndarray, which: int, ctx: int, x: int, y: int) -> None:
     """Move the bucket nearer to stretch(p) towards the bit."""
     s = x + 2048
-    a = ctx * 33 + (s >> 7) + ((s & 127) >> 6)
-    table = m.apm[which]
+    a = (which * _APM_ROWS + ctx) * 33 + (s >> 7) + ((s & 127) >> 6)
     target = (y << 16) + (y << _APM_RATE) - y - y
-    table[a] += (target - table[a]) >> _APM_RATE
+    apm[a] += (target - apm[a]) >> _APM_RATE
 
 
 @_jit
@@ -278,19 +277,20 @@ def _update(m: _Model, y: int) -> None:
         a = m.adr[k]
         t[a] = m.nex[t[a], y]
     rate = _MIX_RATE + _MIX_BOOST * _MIX_HALF // (_MIX_HALF + r[_POS])
+    w = m.w
     for k in range(_N_MIX):
-        err = ((y << 12) - _squash(m, m.md[k])) * rate
-        w = m.w[k, m.mset[k]]
+        err = ((y << 12) - _squash(m.squash, m.md[k])) * rate
+        base = m.mset[k] * _N_IN
         for i in range(_N_IN):
-            w[i] += (st[i] * err) >> 16
+            w[base + i] += (st[i] * err) >> 16
     c0 = r[_C0]
-    err = ((y << 12) - _squash(m, m.md[_N_MIX])) * _FINAL_RATE
+    err = ((y << 12) - _squash(m.squash, m.md[_N_MIX])) * _FINAL_RATE
     wf = m.wf[c0]
     for k in range(_N_MIX):
         wf[k] += (m.md[k] * err) >> 16
     wf[_N_MIX] += (256 * err) >> 16
-    _apm_update(m, 0, r[_A1], m.md[_N_MIX], y)
-    _apm_update(m, 1, r[_A2], m.md[_N_MIX], y)
+    _apm_update(m.apm, 0, r[_A1], m.md[_N_MIX], y)
+    _apm_update(m.apm, 1, r[_A2], m.md[_N_MIX], y)
     if r[_MBIT] >= 0 and r[_MBIT] != y:
         r[_MLEN] = 0
     c0 = c0 * 2 + y
@@ -301,7 +301,7 @@ def _update(m: _Model, y: int) -> None:
         r[_BITPOS] = 0
     elif r[_BITPOS] == 4:
         for k in range(_N_HASHED):
-            m.slot[k] = _find(m, _hash(m.h[k], c0))
+            m.slot[k] = _find(m.t, m.slots, m.priority, _hash(m.h[k], c0))
     r[_C0] = c0
 
 
@@ -374,7 +374,7 @@ def _end_byte(m: _Model, c: int) -> None:
     hs[9] = _hash(above | c << 8 | rlen << 16, 9)
     hs[10] = _hash(_hash(c4, 10), r[_C8])
     for k in range(_N_HASHED):
-        m.slot[k] = _find(m, hs[k])
+        m.slot[k] = _find(m.t, m.slots, m.priority, hs[k])
 
 
 @_jit
@@ -445,7 +445,7 @@ class ContextMixing(Predictor):
     @classmethod
     def memory_estimate(cls, settings: dict[str, Any], symbols: int) -> int:
         history = _power_of_two(settings["history_mib"] << 20)  # the ring, and as many bytes of positions
-        tables = _SM_SIZE * 8 + (_N_MIX * 2048 * _N_IN + 256 * (_N_MIX + 1) + 2 * _APM_ROWS * 33) * 4
+        tables = _SM_SIZE * 8 + (_N_MIX * _SETS * _N_IN + 256 * (_N_MIX + 1) + 2 * _APM_ROWS * 33) * 4
         segment = min(symbols, container.SEGMENT_SYMBOLS)  # coder output, code lengths and input
         coding = coder.encoder_capacity(8 * segment) + 13 * segment
         return (settings["memory_mib"] << 20) + _DIRECT_ROWS * _SLOT + 2 * history + tables + coding + (1 << 16)
@@ -457,7 +457,7 @@ class ContextMixing(Predictor):
         smp = np.full(_SM_SIZE, 1 << 21, dtype=np.int32)
         smp[:_SM_MATCH] = np.tile(_STATE_P1, _N_CTX)
         apm_row = _SQUASH[np.clip(np.arange(-16, 17) * 128, -2047, 2047) + 2047] * 16
-        w = np.full((_N_MIX, 2048, _N_IN), 1 << 13, dtype=np.int32)
+        w = np.full(_N_MIX * _SETS * _N_IN, 1 << 13, dtype=np.int32)
         wf = np.full((256, _N_MIX + 1), (1 << 16) // _N_MIX, dtype=np.int32)
         wf[:, _N_MIX] = 0
         self._model = _Model(
@@ -474,7 +474,7 @@ class ContextMixing(Predictor):
             wf=wf,
             mset=np.zeros(_N_MIX, dtype=np.int64),
             md=np.zeros(_N_MIX + 1, dtype=np.int64),
-            apm=np.tile(apm_row, (2, _APM_ROWS)),
+            apm=np.tile(apm_row, 2 * _APM_ROWS),
             buf=np.zeros(history, dtype=np.uint8),
             mt=np.zeros(history // 4, dtype=np.int32),
             rpos=np.zeros((256, 2), dtype=np.int64),
@@ -536,7 +536,7 @@ def _end_byte_start(m: _Model) -> None:
     """The first byte's contexts (as after a byte 0 that is not in the history)."""
     for k in range(_N_HASHED):
         m.h[k] = _hash(0, k)
-        m.slot[k] = _find(m, m.h[k])
+        m.slot[k] = _find(m.t, m.slots, m.priority, m.h[k])
 
 
 @hookimpl
