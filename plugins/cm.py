@@ -76,7 +76,7 @@ _SQUASH = _squash_table()
 _STRETCH = _stretch_table(_SQUASH)
 
 # ---- layout ------------------------------------------------------------------------------------
-_N_HASHED = 11  # hashed contexts, see _end_byte
+_N_HASHED = 12  # hashed contexts, see _end_byte
 _O0, _O1 = _N_HASHED, _N_HASHED + 1  # the order-0 and order-1 contexts, indexed directly
 _N_CTX = _N_HASHED + 2
 _IN_MATCH, _IN_EXPECT, _IN_RECORD, _IN_BIAS = _N_CTX, _N_CTX + 1, _N_CTX + 2, _N_CTX + 3
@@ -104,8 +104,27 @@ _VERIFY = 32  # bytes compared backwards when a match candidate is found
 _RECORD_VOTES = 8  # a record length is used once its vote count reaches this
 
 # Registers (slots of `reg`).
-(_C0, _BITPOS, _C4, _C8, _POS, _W0, _W1, _MPTR, _MLEN, _MBIT, _RLEN, _RCAND, _RVOTES, _RRUN, _A1, _A2) = range(16)
-_N_REG = 16
+(
+    _C0,
+    _BITPOS,
+    _C4,
+    _C8,
+    _POS,
+    _W0,
+    _W1,
+    _MPTR,
+    _MLEN,
+    _MBIT,
+    _RLEN,
+    _RCAND,
+    _RVOTES,
+    _RRUN,
+    _A1,
+    _A2,
+    _LINE,
+    _LINE2,
+) = range(18)
+_N_REG = 18
 _CHUNK = 1 << 16  # bytes per compiled call, between progress reports
 
 
@@ -324,6 +343,10 @@ def _end_byte(m: _Model, c: int) -> None:
     elif r[_W0] != 0:
         r[_W1] = r[_W0]
         r[_W0] = 0
+    if c == 10:  # lines: where this one and the one before start
+        r[_LINE2], r[_LINE] = r[_LINE], pos
+    column = pos - r[_LINE]
+    up = buf[(r[_LINE2] + column) & mask] if r[_LINE2] + column < r[_LINE] else 0
     # Record length: a distance that separates the last two pairs of equal bytes, by majority vote.
     d = pos - m.rpos[c, 0]
     if d > 1 and d == m.rpos[c, 1]:
@@ -373,6 +396,7 @@ def _end_byte(m: _Model, c: int) -> None:
     hs[8] = _hash(above | above2 << 8 | rlen << 16, 8)
     hs[9] = _hash(above | c << 8 | rlen << 16, 9)
     hs[10] = _hash(_hash(c4, 10), r[_C8])
+    hs[11] = _hash(up << 8 | min(column, 255), 11)
     for k in range(_N_HASHED):
         m.slot[k] = _find(m.t, m.slots, m.priority, hs[k])
 
