@@ -1,6 +1,62 @@
-"""Context mixing (PAQ/lpaq family): bitwise predictions of many models mixed online, compiled.
+"""Context mixing (PAQ/lpaq family): many bitwise models mixed online, compiled with numba.
 
-(draft)
+Each byte is coded as 8 binary decisions, most significant bit first. Before each bit the model
+gives p = P(bit = 1) in 12 bits (1..4095 of 4096); the coded distribution is (1 - p/4096, p/4096),
+turned into integer frequencies by the shared `coder.quantize` and coded by the shared range coder
+on a 2-symbol alphabet. The predictor is still byte-level (`to_symbols` is the bytes): its compiled
+loop codes 8 decisions per byte, so the container streams it in segments and counts one symbol a
+byte. `predict()` and `update()` are declined (HarnessError), which the conformance kit allows: a
+256-way distribution would need the model run along all 255 nodes of the byte's binary tree, and
+an overridden loop must write the bits of the default 256-symbol loop, which 8 binary decisions
+cannot. Why bits: a binary model updates after every bit, so a byte's later bits are predicted
+with what its first bits taught, and each model needs one number per context and bit.
+
+Notation: c0 is the partial byte with a leading 1 (1, then 1b7, 1b7b6, ...), c1 c2 ... the bytes
+before; st(p) = ln(p / (1 - p)) and squash = st^-1, in fixed point: st in -2047..2047 is 256
+times the log-odds and squash(x) = 4096 / (1 + e^(-x/256)) (integer tables computed once).
+
+Models (each gives the mixer one input, st of its probability):
+
+- Context models: orders 0 and 1 (indexed directly), hashed orders 2, 3, 4, 6 and 8; the current
+  word (hash of its letters, case folded); the word and the word before; sparse contexts c2c3 and
+  c2c4 (skipping c1, for binary data of 2- and 4-byte fields); record contexts (the bytes one and
+  two records above, and the byte above with c1); a text-column context (the byte in the same
+  column of the previous line, and the column). Each context keeps a bit-history state per node
+  of its byte's binary tree: a state stands for a pair of counts (n0, n1), at most 182 of them
+  (long one-sided runs exact, mixed histories coarse); after a bit the opposite count n > 2
+  becomes 2 + (n - 2) // 4, so a context that changed its mind is believed again soon. A state
+  becomes a probability through an adaptive statemap per context kind: sm[s] starts at
+  (n1 + 1/2) / (n + 1) and after each bit y moves sm[s] += (y - sm[s]) / (k + 1.5), k the number
+  of updates so far (capped at 1023), so it converges to the real frequency of 1s in state s.
+  Hashed contexts live in one table of 16-byte slots, one slot per context and nibble (a check
+  byte and the states of the nibble's 15 tree nodes), looked up twice a byte; a lookup searches
+  3 slots of one cache line and, finding no matching check byte, empties the one whose first
+  state has the fewest counts.
+- Match model: the last occurrence of the last `match_min` bytes (a hash into a table of
+  positions in a ring of history) is verified backwards; while it keeps predicting right, the
+  byte that followed it predicts the next bit. Two inputs: a statemap over (length bucket,
+  predicted bit), so confidence grows with the match length as learned, and one over (expected
+  byte, c0), which also learns how a mismatch tends to go.
+- Record model: a record length r is a distance that twice in a row separates equal bytes, once
+  8 votes more (majority vote) stand for it than against; then the byte r back predicts the next
+  bit through a statemap over (how many bytes in a row it was right, predicted bit).
+- A bias input (constant 256).
+
+Mixing: three mixers each compute x = sum_i w_i * s_i over the inputs s_i with a weight set
+chosen by a small context (c0; match length bucket and bit position; c1 and bit position), and
+p_k = squash(x). A final mixer of the same kind (weights per c0) mixes the three x's. Every mixer
+learns online by gradient descent on the coding loss: after bit y, w_i += lr * (y - p_k) * s_i
+(the derivative of -ln P(y) in the stretch domain), with a first-layer rate that starts 5 times
+higher and decays with the bytes seen (1 + 4 * 65536 / (65536 + bytes)), so small files learn fast.
+
+SSE (lpaq's APM): two tables refine the mixed p by context (c0 with c1; c0 with a hash of c1c2),
+each a row of 33 probabilities over st(p) in steps of 128, interpolated linearly; after each bit
+the nearer entry moves 1/64 of the way to the bit. The coded p is (p + a1 + 2 * a2) / 4, clamped
+to 1..4095.
+
+Everything is integer arithmetic on deterministic tables, so encoder and decoder agree bit for
+bit; all state (tables, history, registers) lives in arrays that carry over from one
+encode_symbols call to the next, so the container's segments continue one model.
 """
 
 from __future__ import annotations
@@ -87,43 +143,31 @@ _SETS = 2048  # weight sets per mixer, at most
 _SLOT = 16
 _DIRECT = 256 + 65536  # states of the direct contexts, before the hashed slots
 _DIRECT_ROWS = -(-_DIRECT // 64) * 4  # rounded up to whole cache lines
-# Statemap sections: 256 per context (one per state), then the match model's.
+# Statemap sections: 256 per context (one per state), then the match length x bit, the expected
+# byte x c0 and the record run x bit.
 _SM_MATCH = _N_CTX * 256
 _SM_EXPECT = _SM_MATCH + 64
 _SM_RECORD = _SM_EXPECT + 512 * 256
 _SM_SIZE = _SM_RECORD + 33
 _APM_ROWS = 65536
-_LIMIT = 1023  # statemap counts stop here: the rate stays >= 1 / 256.5
+_LIMIT = 1023  # statemap counts stop here: the rate stays >= 1 / 1024.5
 _MIX_RATE = 12  # the mixers' learning rate in the long run...
 _MIX_BOOST = 48  # ...plus this much while few bytes are seen, halved after _MIX_HALF bytes
 _MIX_HALF = 1 << 16
 _FINAL_RATE = 14
-_APM_RATE = 7
+_APM_RATE = 6
 _MAX_LEN = 65535
 _VERIFY = 32  # bytes compared backwards when a match candidate is found
 _RECORD_VOTES = 8  # a record length is used once its vote count reaches this
 
-# Registers (slots of `reg`).
-(
-    _C0,
-    _BITPOS,
-    _C4,
-    _C8,
-    _POS,
-    _W0,
-    _W1,
-    _MPTR,
-    _MLEN,
-    _MBIT,
-    _RLEN,
-    _RCAND,
-    _RVOTES,
-    _RRUN,
-    _A1,
-    _A2,
-    _LINE,
-    _LINE2,
-) = range(18)
+# Registers (slots of `reg`): the partial byte c0 (with a leading 1), bits of it done, the last 4
+# bytes and the 4 before, bytes done; word hashes and line starts; match pointer, length and
+# predicted bit; record length, candidate, votes and run; the two SSE contexts.
+_C0, _BITPOS, _C4, _C8, _POS = range(5)
+_W0, _W1, _LINE, _LINE2 = range(5, 9)
+_MPTR, _MLEN, _MBIT = range(9, 12)
+_RLEN, _RCAND, _RVOTES, _RRUN = range(12, 16)
+_A1, _A2 = range(16, 18)
 _N_REG = 18
 _CHUNK = 1 << 16  # bytes per compiled call, between progress reports
 
@@ -460,7 +504,7 @@ class ContextMixing(Predictor):
     options = {
         "memory_mib": Option(128, "MiB of hashed context slots (16 bytes each)", 1, 4096),
         "history_mib": Option(16, "MiB of history the match model can reach back into (a power of two)", 1, 1024),
-        "match_min": Option(6, "bytes of context a match must repeat before it predicts", 3, 32),
+        "match_min": Option(5, "bytes of context a match must repeat before it predicts", 3, 32),
     }
     test_options = {"memory_mib": 1, "history_mib": 1}
     model_bytes = 0
@@ -512,7 +556,7 @@ class ContextMixing(Predictor):
         )
         self._model.reg[_C0] = 1
         self._model.reg[_W0] = 0
-        _end_byte_start(self._model)
+        _first_contexts(self._model)
         self.params = int(self._model.t.size + _SM_SIZE + w.size + wf.size + 2 * _APM_ROWS * 33 + history // 4)
 
     @property
@@ -556,7 +600,7 @@ def _power_of_two(n: int) -> int:
 
 
 @_jit
-def _end_byte_start(m: _Model) -> None:
+def _first_contexts(m: _Model) -> None:
     """The first byte's contexts (as after a byte 0 that is not in the history)."""
     for k in range(_N_HASHED):
         m.h[k] = _hash(0, k)
