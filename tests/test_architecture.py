@@ -14,22 +14,30 @@ from harness import registry
 CORE = Path(harness.__file__).parent
 
 
+def _name(path: Path) -> str:
+    parts = path.relative_to(CORE.parent).with_suffix("").parts
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
+MODULES = {_name(path): path for path in CORE.rglob("*.py")}
+
+
 def _imports(module: Path) -> set[str]:
     """The harness modules `module` imports, at the top or inside functions."""
     found = set()
     for node in ast.walk(ast.parse(module.read_text())):
         if isinstance(node, ast.ImportFrom) and node.module:
-            if node.module == "harness":
-                found |= {f"harness.{alias.name}" for alias in node.names}
-            elif node.module.startswith("harness."):
+            if node.module == "harness" or node.module == "harness.commands":
+                found |= {f"{node.module}.{alias.name}" for alias in node.names}
+            if node.module.startswith("harness."):
                 found.add(node.module)
         elif isinstance(node, ast.Import):
             found |= {alias.name for alias in node.names if alias.name.startswith("harness.")}
-    return {name for name in found if (CORE / f"{name.split('.')[1]}.py").is_file()}
+    return {name for name in found if name in MODULES and name != "harness"}
 
 
 def test_no_import_circle_in_the_core():
-    graph = {f"harness.{path.stem}": _imports(path) for path in CORE.glob("*.py") if path.stem != "__init__"}
+    graph = {name: _imports(path) for name, path in MODULES.items() if name != "harness"}
     done: set[str] = set()
 
     def visit(name: str, path: list[str]) -> None:
@@ -48,7 +56,18 @@ def test_the_coding_path_imports_nothing_above_it():
     """coder -> predictor -> container is the spine: it knows no registry, CLI or leaderboard."""
     spine = {"harness.coder", "harness.errors", "harness.predictor", "harness.container"}
     for name in spine:
-        assert _imports(CORE / f"{name.split('.')[1]}.py") <= spine, name
+        assert _imports(MODULES[name]) <= spine, name
+    user_facing = {"harness.cli", "harness.ui"}
+    below = [name for name in MODULES if "commands" not in name and name not in user_facing]
+    assert not any(_imports(MODULES[name]) & user_facing for name in below)
+
+
+def test_the_command_line_names_what_its_commands_accept():
+    """cli.py spells out a few choices so that --help imports none of the commands' libraries."""
+    from harness import cli, formats, leaderboard, sweep, trust
+
+    assert cli.FORMATS == formats.FORMATS and cli.SCOPES == leaderboard.SCOPES and cli.EXECUTORS == sweep.EXECUTORS
+    assert cli.DEFAULT_MAX_MEMORY_MIB << 20 == trust.DEFAULT_MAX_MEMORY
 
 
 def _modules_after(code: str) -> set[str]:

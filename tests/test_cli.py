@@ -187,8 +187,9 @@ def test_list_predictors_options_shows_declared_bounds_and_help(capsys, monkeypa
 
 def test_run_over_many_files_shows_the_group_tables_only(tmp_path, capsys, monkeypatch):
     from harness import cli
+    from harness.commands import run as run_command
 
-    monkeypatch.setattr(cli, "FILE_TABLES_SHOWN", 2)
+    monkeypatch.setattr(run_command, "FILE_TABLES_SHOWN", 2)
     corpus = tmp_path / "many"
     corpus.mkdir()
     for i in range(3):
@@ -197,6 +198,6 @@ def test_run_over_many_files_shows_the_group_tables_only(tmp_path, capsys, monke
     assert cli.main(args) == 0
     out, err = capsys.readouterr()
     assert "3 files: group tables only" in err and "f0.txt" not in out and "3 files" in out
-    monkeypatch.setattr(cli, "FILE_TABLES_SHOWN", 3)
+    monkeypatch.setattr(run_command, "FILE_TABLES_SHOWN", 3)
     assert cli.main(args) == 0
     assert "f0.txt" in capsys.readouterr().out

@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 
 import harness
-from harness import cli, container, measure
+from harness import cli, container, measure, ui
 from harness.corpus import CorpusFile
 from tests.conftest import HARNESS
 
@@ -298,7 +298,7 @@ def test_test_mode_checks_and_writes_nothing(capsys, tmp_path, packed):
 
 
 def test_list_shows_the_header(capsys, monkeypatch, packed):
-    monkeypatch.setattr(cli, "load_registry", None)  # listing builds no predictor, loads no plugin
+    monkeypatch.setattr("harness.registry.load_registry", None)  # listing builds no predictor, loads no plugin
     code, out, _ = harness_main(capsys, "decompress", packed, "-l")
     size = packed.stat().st_size
     assert code == 0
@@ -462,12 +462,12 @@ def test_measure_reports_encode_then_decode_phases(registry):
 
 
 def test_progress_shows_the_rate_in_its_unit():
-    progress = cli._progress()
+    progress = ui.progress()
     coding, jobs = progress.add_task("encode x", total=100, unit="symbols"), progress.add_task("sweep", total=3)
-    assert cli._Rate().render(progress.tasks[coding]).plain == ""  # nothing done yet: no rate
+    assert ui.Rate().render(progress.tasks[coding]).plain == ""  # nothing done yet: no rate
     for _ in range(3):
         time.sleep(0.01)
         progress.advance(coding, 10)
         progress.advance(jobs, 1)
-    assert re.fullmatch(r"[\d,]+ symbols/s", cli._Rate().render(progress.tasks[coding]).plain)
-    assert cli._Rate().render(progress.tasks[jobs]).plain == ""  # no unit, no rate
+    assert re.fullmatch(r"[\d,]+ symbols/s", ui.Rate().render(progress.tasks[coding]).plain)
+    assert ui.Rate().render(progress.tasks[jobs]).plain == ""  # no unit, no rate

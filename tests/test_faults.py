@@ -20,13 +20,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from harness import baselines, cli, container, results
+from harness import baselines, cli, container, files, results
 from harness.baselines import standard_baselines
 from harness.errors import HarnessError
 from tests.conftest import HARNESS, ReadLog
 
 # At least 150 KB, so that the slices below are as long as they say.
-TEXT = (Path(cli.__file__).read_bytes() + Path(container.__file__).read_bytes()) * 6
+TEXT = (Path(files.__file__).read_bytes() + Path(container.__file__).read_bytes()) * 6
 
 
 def harness(capsys, *args: str) -> tuple[int, str]:

@@ -1,0 +1,43 @@
+"""`harness plot`: PNG charts of the stored results, and the online loss curves."""
+
+from __future__ import annotations
+
+import argparse
+
+from harness import files, results, ui
+from harness.commands.leaderboard import stored
+from harness.errors import HarnessError
+
+
+def run(args: argparse.Namespace) -> None:
+    from harness import plots  # matplotlib is loaded only by the commands that draw
+
+    if args.kind == "curve":
+        _plot_curve(args)
+        return
+    _, df = stored(args)
+    folder = files.output_folder(args.output_dir)
+    for name, data in plots.charts(df, list(plots.KINDS) if args.kind == "all" else [args.kind]).items():
+        files.write_atomically(folder / name, data, force=True)
+        ui.console.print(f"wrote {folder / name}")
+
+
+def _plot_curve(args: argparse.Namespace) -> None:
+    """The online loss curves of the selected runs (latest per spec and corpus) in one PNG."""
+    from harness import curves, plots
+
+    store = results.store_path(args.results)
+    registry = ui.registry(args) if args.spec else None
+    specs = [registry.predictor(spec)[2] for spec in args.spec] if registry else []
+    latest: dict[tuple[str, str], dict] = {}
+    for record in results.read(store):
+        corpus = record.get("corpus", "")
+        in_corpus = not args.corpus or any(corpus == c or corpus.startswith(c + "/") for c in args.corpus)
+        if record.get("curve") and in_corpus and (not specs or record["spec"] in specs):
+            latest[record["spec"], corpus] = record
+    if not latest:
+        raise HarnessError(f"no results with a loss curve in {store} for that selection; run `harness run` first")
+    folder = files.output_folder(args.output_dir)
+    output = folder / "loss-curve.png"
+    files.write_atomically(output, plots.png(curves.figure(store, list(latest.values()), args.window)), force=True)
+    ui.console.print(f"wrote {output}")

@@ -1,0 +1,74 @@
+"""What the commands show: the consoles, progress bars, and the registry with its warnings.
+
+Paths, specs and values come from users and from untrusted files: they are printed as plain
+text, never as rich markup (a file named "m[/]x.txt" must not crash or restyle the output).
+"""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import TYPE_CHECKING
+
+from rich.console import Console
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    ProgressColumn,
+    Task,
+    TaskProgressColumn,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
+from rich.text import Text
+
+if TYPE_CHECKING:
+    from harness.registry import Registry
+
+console = Console(stderr=True, markup=False, highlight=False)
+stdout = Console(markup=False, highlight=False)
+
+
+class Rate(ProgressColumn):
+    """Per second, in the task's `unit` (symbols: bytes for byte-level predictors); blank without one."""
+
+    def render(self, task: Task) -> Text:
+        unit = task.fields.get("unit")
+        return Text(f"{task.speed:,.0f} {unit}/s" if unit and task.speed else "")
+
+
+def progress() -> Progress:
+    return Progress(
+        TextColumn("{task.description}", markup=False),
+        BarColumn(),
+        TaskProgressColumn(),
+        MofNCompleteColumn(),
+        Rate(),
+        TimeElapsedColumn(),
+        TimeRemainingColumn(),
+        console=console,
+        transient=True,
+    )
+
+
+def registry(args: argparse.Namespace, warn: bool = True) -> Registry:
+    """The plugins' registry (the built-ins and any --plugin files), its load errors as warnings."""
+    from harness.registry import load_registry
+
+    registry = load_registry(plugin_files=args.plugin)
+    for error in registry.errors if warn else ():
+        console.print(Text.assemble(("warning: ", "yellow"), error))
+    return registry
+
+
+@contextmanager
+def bar(description: str) -> Iterator[tuple]:
+    with progress() as shown:
+        task = shown.add_task(description, total=None, unit="symbols")
+        yield (
+            lambda done: shown.advance(task, done),
+            lambda total: shown.update(task, total=total),
+        )
