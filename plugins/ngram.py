@@ -1,4 +1,4 @@
-"""Byte n-gram predictor: interpolated Kneser-Ney over hashed contexts, compiled with numba.
+"""`ngram` (module `plugins.ngram`): interpolated Kneser-Ney over hashed contexts, compiled with numba.
 
 The probability of the next byte s after contexts u_K (the last K bytes) ... u_0 (no bytes) is
 built from the longest context down, each order keeping part of the mass for its own counts and

@@ -1,4 +1,4 @@
-"""`order0`: the trivial baseline, an adaptive order-0 byte model.
+"""`order0`: the trivial baseline, an adaptive order-0 byte model (module `plugins.order0`).
 
 Each byte's probability is its count so far plus 1/2 (the Krichevsky-Trofimov estimator),
 normalised. It knows nothing of context, so it approaches the file's empirical byte entropy.
