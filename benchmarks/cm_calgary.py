@@ -1,11 +1,12 @@
 """The context-mixing predictor `cm` over the Calgary corpus, each file coded, decoded and compared.
 
-    python benchmarks/cm_calgary.py [--canterbury] [--option key=value ...] [FILE ...]
+    python benchmarks/cm_calgary.py [--all] [--option key=value ...] [FILE ...]
 
 Without files it codes the 14 classic Calgary files (bib book1 book2 geo news obj1 obj2 paper1
-paper2 pic progc progl progp trans) from ../shared/corpora, and with --canterbury the 11
-Canterbury files too. Each file goes through the real container (harness.container.encode and
-decode, streamed in segments like `harness compress`) with fresh instances. Per file: size,
+paper2 pic progc progl progp trans) from ../shared/corpora; with --all also the other four
+Calgary papers and the 11 Canterbury files (29 in all). Each file goes through the real
+container (harness.container.encode and decode, streamed in segments like `harness compress`)
+with fresh instances. Per file: size,
 cm's payload bytes (the range coder's bytes, without the ~40-byte .hz header), bits/byte,
 encode and decode KB/s (after numba's first compile, timed apart) by the process's CPU time,
 as the machine may be shared, and by the wall clock, the process's peak RSS so far, and the best
@@ -80,14 +81,14 @@ def measure(path: Path, settings: dict[str, object], baselines: ProcessPoolExecu
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("files", nargs="*", type=Path)
-    parser.add_argument("--canterbury", action="store_true", help="also the 11 Canterbury files")
+    parser.add_argument("--all", action="store_true", help="also paper3..paper6 and the 11 Canterbury files")
     parser.add_argument("--option", action="append", default=[], metavar="KEY=VALUE")
     args = parser.parse_args()
     settings = {**defaults(ContextMixing), **typed_options(ContextMixing, dict(o.split("=", 1) for o in args.option))}
     calgary = [_CORPORA / "calgary" / name for name in CALGARY]
-    files = args.files or calgary
-    if args.canterbury:
-        files += sorted((_CORPORA / "canterbury").iterdir())
+    files = list(args.files or calgary)
+    if args.all:
+        files += [_CORPORA / "calgary" / f"paper{i}" for i in range(3, 7)] + sorted((_CORPORA / "canterbury").iterdir())
 
     start = time.perf_counter()
     warm = ContextMixing(**settings)

@@ -52,13 +52,13 @@ def test_round_trip(data):
 
 def test_text_codes_well():
     encoded, _ = _code(TEXT)
-    assert 8 * encoded.payload_bytes / len(TEXT) < 0.5  # the lines differ only in their numbers
+    assert 8 * encoded.payload_bytes / len(TEXT) < 0.2  # the lines differ only in their numbers (0.06)
 
 
 def test_random_bytes_cost_about_eight_bits():
     data = RNG.bytes(20_000)
     encoded, _ = _code(data)
-    assert 8 * encoded.payload_bytes / len(data) < 8.1
+    assert 8 * encoded.payload_bytes / len(data) < 8.05  # 8.014 measured
     assert encoded.symbol_bits.shape == (len(data),)
     assert abs(encoded.symbol_bits.sum() - 8 * encoded.payload_bytes) < 64
 
@@ -68,15 +68,15 @@ def test_match_model_codes_a_repeated_random_block():
     encoded, _ = _code(block + block)
     first, repeat = encoded.symbol_bits[: len(block)], encoded.symbol_bits[len(block) :]
     assert first.mean() > 7.9
-    assert repeat.mean() < 0.25  # no context model has seen random bytes twice: the match model
+    assert repeat.mean() < 0.2  # 0.08 measured; no context model has seen random bytes twice: the match model
 
 
 def test_record_length_is_found_and_used():
     data = _records(400)
     encoded, encoder = _code(data)
     assert encoder.record_length == 37
-    # About 46 bits of noise per row (1.25 bits/byte); xz -9e takes 2.65 bits/byte.
-    assert 8 * encoded.payload_bytes / len(data) < 2.5
+    # About 46 bits of noise per row (1.25 bits/byte); 1.88 measured, xz -9e takes 2.65.
+    assert 8 * encoded.payload_bytes / len(data) < 2.2
 
 
 def test_segments_carry_the_model_over(monkeypatch):
