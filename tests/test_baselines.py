@@ -13,8 +13,8 @@ from harness import baselines
 from harness.baselines import standard_baselines
 from harness.errors import HarnessError
 from plugins.baselines import harness_baselines
+from tests.conftest import SHARED
 
-SHARED = Path(__file__).resolve().parents[1].parent / "shared"
 BASELINES = {b.name: b for b in standard_baselines()}
 
 SAMPLES = {

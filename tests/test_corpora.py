@@ -19,8 +19,9 @@ from corpora import python, standard, synthetic
 from harness.baselines import standard_baselines
 from harness.corpus import archive_corpus, cache_dir, data_dir, prefix_length, resolve
 from harness.errors import HarnessError
+from tests.conftest import SHARED
 
-SHARED_CORPORA = Path(__file__).resolve().parents[1].parent / "shared" / "corpora"
+SHARED_CORPORA = SHARED / "corpora"
 needs_shared = pytest.mark.skipif(not SHARED_CORPORA.is_dir(), reason="needs ../shared/corpora")
 
 CORPORA = {c.name: c for c in corpora.corpora()}

@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy as np
 import pytest
 
 from harness.predictor import Predictor
 from plugins.ngram import NGram
+from tests.conftest import SHARED
 
-ALICE = Path(__file__).resolve().parents[2] / "shared" / "corpora" / "canterbury" / "alice29.txt"
+ALICE = SHARED / "corpora" / "canterbury" / "alice29.txt"
 TEXT = (
     b"It was the best of times, it was the worst of times, it was the age of wisdom, it was "
     b"the age of foolishness, it was the epoch of belief, it was the epoch of incredulity.\n"
