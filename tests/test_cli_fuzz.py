@@ -537,6 +537,7 @@ def restore(device: str, was: tuple) -> None:
 # ---------------------------------------------------------------------------------------------
 
 
+@pytest.mark.slow
 @settings(deadline=None, max_examples=EXAMPLES, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(argv=argvs(), stdin=st.sampled_from(["", "small.txt", "valid.hz", "damaged.hz"]), default_store=st.booleans())
 def test_cli_fuzz(assets, tmp_path, monkeypatch, capsysbinary, argv, stdin, default_store):

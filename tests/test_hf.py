@@ -228,6 +228,7 @@ def test_a_missing_local_folder_is_named_not_looked_up_on_the_hub(registry, tmp_
         registry.build(f"hf:{tmp_path / 'absent'}")
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(not SMOLLM2.is_dir(), reason="../shared/models/smollm2-135m-instruct is absent")
 def test_smollm2_gguf_compresses_alice_verified(registry, shared_corpora):
     """The real pretrained SmolLM2-135M (GGUF) on the first 20 KB of alice29.txt, decoded and checked.
