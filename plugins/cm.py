@@ -186,7 +186,7 @@ class _Model(NamedTuple):
     wf: np.ndarray  # int32 (256, _N_MIX + 1): final mixer weights
     mset: np.ndarray  # int64 (_N_MIX,): the weight set (row of `w`) each mixer used
     md: np.ndarray  # int64 (_N_MIX + 1,): each mixer's output, stretched (last: the final mixer)
-    apm: np.ndarray  # int32 (2 * _APM_ROWS * 33,): two SSE tables, 16 bits
+    apm: np.ndarray  # uint16 (2 * _APM_ROWS * 33,): two SSE tables
     buf: np.ndarray  # uint8: history, a ring
     mt: np.ndarray  # int32: hash of the last match_min bytes -> position after them
     rpos: np.ndarray  # int64 (256, 2): last position of each byte value and the distance before it
@@ -324,7 +324,7 @@ def _apm_update(apm: np.ndarray, which: int, ctx: int, x: int, y: int) -> None:
     """Move the bucket nearer to stretch(p) towards the bit."""
     s = x + 2048
     a = (which * _APM_ROWS + ctx) * 33 + (s >> 7) + ((s & 127) >> 6)
-    target = (y << 16) + (y << _APM_RATE) - y - y
+    target = (y << 16) + (y << _APM_RATE) - y - y  # the entry approaches 65535 but never passes it
     apm[a] += (target - apm[a]) >> _APM_RATE
 
 
@@ -505,10 +505,12 @@ class ContextMixing(Predictor):
     Defaults: memory_mib 128, history_mib 16, match_min 5. Measured by benchmarks/cm_calgary.py
     (container encode and decode, verified): the 14 Calgary files total 661,532 bytes (PPMonstr
     var. J 675,485, ngram 746,568), e.g. book1 2.077 bits/byte, pic 0.451, geo 3.553; cm beats the
-    best of xz -9e, bzip2 -9, zstd -19, brotli -q 11 and ppmd -o6 on all 29 Calgary and
-    Canterbury files (kennedy.xls 0.133 bits/byte, xz 0.403). About 60 KB/s each way (CPU time on
-    a shared 2-core machine), about 400 MiB peak RSS for the benchmark process (the tables take
-    ~180 MiB, the rest is the interpreter, numba and the coder's buffers).
+    best of xz -9e, bzip2 -9, zstd -19, brotli -q 11 and ppmd -o6 on 28 of the 29 Calgary and
+    Canterbury files (kennedy.xls 0.133 bits/byte, xz 0.403; it loses paper4, 13 KB, to brotli's
+    built-in dictionary: 4,320 bytes against 4,283). 50-85 KB/s each way by CPU time on a shared
+    2-core machine (35-45 KB/s on 4 KB files, where building the tables weighs); about 400 MiB peak
+    RSS for the benchmark process (the tables take ~170 MiB, the rest is the interpreter, numba
+    and the coder's buffers).
 
     `params` counts the table entries: context states (one byte each), statemap entries, mixer
     weights, SSE entries and match positions. `flops_per_symbol` estimates the integer operations
@@ -521,7 +523,7 @@ class ContextMixing(Predictor):
     description = "bitwise context mixing (lpaq class): orders 0-8, word, sparse, record, match; 2-layer mixer, SSE"
     options = {
         "memory_mib": Option(128, "MiB of hashed context slots (16 bytes each)", 1, 4096),
-        "history_mib": Option(16, "MiB of history the match model can reach back into (a power of two)", 1, 1024),
+        "history_mib": Option(16, "MiB of history for the match model (rounded down to a power of 2)", 1, 1024),
         "match_min": Option(5, "bytes of context a match must repeat before it predicts", 3, 32),
     }
     test_options = {"memory_mib": 1, "history_mib": 1}
@@ -531,7 +533,7 @@ class ContextMixing(Predictor):
     @classmethod
     def memory_estimate(cls, settings: dict[str, Any], symbols: int) -> int:
         history = _power_of_two(settings["history_mib"] << 20)  # the ring, and as many bytes of positions
-        tables = _SM_SIZE * 8 + (_N_MIX * _SETS * _N_IN + 256 * (_N_MIX + 1) + 2 * _APM_ROWS * 33) * 4
+        tables = _SM_SIZE * 8 + (_N_MIX * _SETS * _N_IN + 256 * (_N_MIX + 1)) * 4 + 2 * _APM_ROWS * 33 * 2
         segment = min(symbols, container.SEGMENT_SYMBOLS)  # coder output, code lengths and input
         coding = coder.encoder_capacity(8 * segment) + 13 * segment
         return (settings["memory_mib"] << 20) + _DIRECT_ROWS * _SLOT + 2 * history + tables + coding + (1 << 16)
@@ -560,7 +562,7 @@ class ContextMixing(Predictor):
             wf=wf,
             mset=np.zeros(_N_MIX, dtype=np.int64),
             md=np.zeros(_N_MIX + 1, dtype=np.int64),
-            apm=np.tile(apm_row, 2 * _APM_ROWS),
+            apm=np.tile(apm_row.astype(np.uint16), 2 * _APM_ROWS),
             buf=np.zeros(history, dtype=np.uint8),
             mt=np.zeros(history // 4, dtype=np.int32),
             rpos=np.zeros((256, 2), dtype=np.int64),
