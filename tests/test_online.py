@@ -14,8 +14,8 @@ from tests.conftest import run_cli
 
 TINY = {
     "lstm": "lstm:layers=2,hidden=16,batch=8,context=8",
-    "gpt": "gpt:layers=2,width=16,heads=2,batch=8,context=8",
-    "gpt-memory": "gpt:layers=2,width=16,heads=2,batch=8,context=8,memory_blocks=3",
+    "gpt": "gpt:layers=2,width=16,heads=2,batch=8,context=8,memory_blocks=1,ngrams=0",
+    "gpt-memory": "gpt:layers=2,width=16,heads=2,batch=8,context=8,memory_blocks=3,ngrams=0",
     "gpt-ngrams": "gpt:layers=2,width=16,heads=2,batch=8,context=8,ngrams=4,buckets=64",
 }
 TEXT = b"the quick brown fox jumps over the lazy dog; " * 12 + b"1+1=2\n2+2=4\n"
@@ -71,7 +71,7 @@ def test_more_updates_per_block_learn_a_repetitive_text_faster(registry, name):
 
 
 def test_gpt_scales_its_learning_rate_with_width(registry):
-    rates = {w: registry.build(f"gpt:width={w},lr=0.002").learning_rate() for w in (64, 128, 256)}
+    rates = {w: registry.build(f"gpt:width={w},lr=0.002,ngrams=0").learning_rate() for w in (64, 128, 256)}
     assert rates == {64: pytest.approx(0.004), 128: pytest.approx(0.002), 256: pytest.approx(0.001)}
 
 
@@ -116,7 +116,8 @@ def test_gpt_memory_blocks_set_how_far_back_a_byte_sees(registry, blocks, sees_f
     # memory (it sees 8-16 bytes back) and within four (32-40).
     last_logits = []
     for first in (1, 2):
-        model = registry.build(f"gpt:layers=1,width=16,heads=2,context=8,memory_blocks={blocks}")._fresh_model()
+        spec = f"gpt:layers=1,width=16,heads=2,context=8,memory_blocks={blocks},ngrams=0"
+        model = registry.build(spec)._fresh_model()
         model.reset(1)
         with torch.no_grad():
             for position, byte in enumerate([first] + [7] * 39):
@@ -138,8 +139,8 @@ def test_hashed_ngram_ids_depend_on_exactly_the_last_n_bytes():
 
 
 def test_hashed_ngram_embeddings_learn_a_repetitive_text_faster(registry):
-    spec = "gpt:layers=2,width=16,heads=2,batch=4,context=8"
-    _, plain = _encode(registry, spec, TEXT * 4)
+    spec = "gpt:layers=2,width=16,heads=2,batch=4,context=8,memory_blocks=1,lr=2e-3"
+    _, plain = _encode(registry, f"{spec},ngrams=0", TEXT * 4)
     _, hashed = _encode(registry, f"{spec},ngrams=4,buckets=64", TEXT * 4)
     assert hashed.payload_bytes < 0.9 * plain.payload_bytes
 
