@@ -235,7 +235,9 @@ def write_atomically(path: Path, data: bytes, force: bool) -> None:
 
 def output_folder(path: str) -> Path:
     """The folder `path`, made if missing; a clear error where it cannot be (a file is there, a
-    name too long)."""
+    name too long, an empty name: `-o ''` is refused like `--results ''`, not read as `.`)."""
+    if not path:
+        raise HarnessError("output folder '' is empty; give a folder, e.g. -o .")
     folder = Path(path)
     try:
         folder.mkdir(parents=True, exist_ok=True)

@@ -471,3 +471,16 @@ def test_progress_shows_the_rate_in_its_unit():
         progress.advance(jobs, 1)
     assert re.fullmatch(r"[\d,]+ symbols/s", ui.Rate().render(progress.tasks[coding]).plain)
     assert ui.Rate().render(progress.tasks[jobs]).plain == ""  # no unit, no rate
+
+
+def test_an_empty_output_folder_name_is_refused(capsys, tmp_path, monkeypatch):
+    (tmp_path / "in.txt").write_bytes(TEXT[:2000])
+    store = tmp_path / "store.jsonl"
+    source = tmp_path / "in.txt"
+    assert harness_main(capsys, "run", "-p", "order0", "-c", source, "--no-baselines", "--results", store)[0] == 0
+    monkeypatch.chdir(tmp_path)
+    before = sorted(tmp_path.iterdir())
+    for command in ("plot", "publish"):
+        args = [command, "size"] if command == "plot" else [command]
+        code, _, err = harness_main(capsys, *args, "-o", "", "--results", store)
+        assert code == 2 and "output folder '' is empty" in err and sorted(tmp_path.iterdir()) == before
