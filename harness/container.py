@@ -339,7 +339,8 @@ def config_mismatch(recorded: dict[str, Any], current: dict[str, Any]) -> str | 
 def _check_layout(header: Header, cls: type[Predictor]) -> None:
     """Length fields that `cls` could not have written, refused before anything is sized by them
     (one segment of every symbol would have the decoder allocate for all of them at once)."""
-    if header.segment != 0 if cls.whole_input else not 1 <= header.segment <= SEGMENT_SYMBOLS:
+    written = header.segment == 0 if cls.whole_input else 1 <= header.segment <= SEGMENT_SYMBOLS
+    if not written:
         raise HarnessError(f"not a valid .hz file: segment size {header.segment} is not what {cls.name} writes")
     if byte_level(cls) and header.symbols != header.length:
         raise HarnessError("not a valid .hz file: symbol count differs from the length for a byte predictor")
@@ -391,11 +392,12 @@ def decode_stream(
         if n > MAX_SYMBOLS_PER_PAYLOAD_BYTE * (len(payload) + 16):
             raise HarnessError("not a valid .hz file: symbol count is implausible for the payload size")
         symbols = predictor.decode_symbols(payload, n, progress)
-        if header.version > 2 and check.after(symbols) != int.from_bytes(segments.take(4), "big"):
+        crc = check.after(symbols)  # of the bytes for a byte-level predictor: format 2's CRC too
+        if header.version > 2 and crc != int.from_bytes(segments.take(4), "big"):
             raise HarnessError("decoded data fails its CRC check: the file is corrupt")
         if streaming:
             data = predictor.from_symbols(symbols)
-            crc, length = zlib.crc32(data, crc), length + len(data)
+            length += len(data)
             out.write(data)
         else:
             pieces.append(symbols)
@@ -403,8 +405,10 @@ def decode_stream(
         raise HarnessError(f"not a valid .hz file: {segments.left} unexpected bytes after the payload")
     if not streaming:
         data = predictor.from_symbols(np.concatenate(pieces) if pieces else np.zeros(0, dtype=np.int64))
-        crc, length = zlib.crc32(data), len(data)
+        length = len(data)
         out.write(data)
+        if header.version == 2:  # format 2 checked the bytes, here not the symbols
+            crc = zlib.crc32(data)
     if length != header.length or header.version == 2 and crc != header.crc32:
         raise HarnessError("decoded data fails its length/CRC check: the file is corrupt")
 
