@@ -171,9 +171,21 @@ def _weight_files(folder: Path, gguf_file: str) -> list[Path]:
 
 
 def _sha256(files: list[Path]) -> str:
+    """The weights' checksum. Asked for by the header check, the config and the loader alike, it
+    is hashed once per version of the files (path, inode, size, change times), not once per caller."""
+    return _hash_files(tuple(_stamp(file) for file in files))
+
+
+def _stamp(file: Path) -> tuple[str, int, int, int, int]:
+    info = file.stat()
+    return str(file), info.st_ino, info.st_size, info.st_mtime_ns, info.st_ctime_ns
+
+
+@functools.lru_cache(maxsize=8)
+def _hash_files(stamps: tuple[tuple[str, int, int, int, int], ...]) -> str:
     digest = hashlib.sha256()
-    for file in files:
-        with open(file, "rb") as stream:
+    for path, *_ in stamps:
+        with open(path, "rb") as stream:
             while chunk := stream.read(1 << 22):
                 digest.update(chunk)
     return digest.hexdigest()
