@@ -57,12 +57,6 @@ class GPT(OnlinePredictor):
         "layers": Option(2, "transformer blocks", 1, 64),
         "width": Option(256, "embedding width (a multiple of heads)", 1, 8192),
         "heads": Option(4, "attention heads", 1, 256),
-        "batch": Option(
-            16,
-            "streams coded in lockstep (the input is cut into this many segments)",
-            1,
-            4096,
-        ),
         "context": Option(16, "T: steps per block; the weights are frozen within a block", 1, 4096),
         "lr": Option(
             1e-3,

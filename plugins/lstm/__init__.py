@@ -28,12 +28,6 @@ class LSTM(OnlinePredictor):
         **OnlinePredictor.options,
         "layers": Option(3, "stacked LSTM layers", 1, 64),
         "hidden": Option(256, "hidden units per layer", 1, 8192),
-        "batch": Option(
-            16,
-            "streams coded in lockstep (the input is cut into this many segments)",
-            1,
-            4096,
-        ),
         "context": Option(16, "T: steps per block (truncated BPTT length)", 1, 4096),
         "lr": Option(5e-3, "learning rate", 1e-9, 10.0),
     }
