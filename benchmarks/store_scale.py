@@ -53,7 +53,7 @@ def synthetic(n: int, seed: int = 0) -> list[dict[str, Any]]:
             "flops_per_byte": None if baseline else rnd.random() * 1e6,
             "encode_seconds": rnd.random(),
             "decode_seconds": rnd.random(),
-            "peak_rss_bytes": 2**20,
+            "peak_memory_bytes": 2**20,
             "verified": True,
             "max_bytes": 20_000 if file % 10 == 0 else None,
             "timestamp": f"2026-01-{1 + i % 28:02d}T00:{i // 60 % 60:02d}:{i % 60:02d}+00:00",

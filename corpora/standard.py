@@ -9,7 +9,7 @@ published sizes, and none of the archives' own checksums are recorded.
 
 from __future__ import annotations
 
-from harness.corpus import archive_corpus
+from harness.corpus import archive_corpus, subset_corpus
 
 CANTERBURY = {
     "alice29.txt": (152089, "7467306ee0feed4971260f3c87421154a05be571d944e9cb021a5713700c38f0"),
@@ -61,12 +61,38 @@ SILESIA = {
     "xml": (5345280, None),
 }
 
+_CANTERBURY = archive_corpus(
+    "canterbury",
+    "Canterbury corpus (1997): 11 files, 2.8 MB of English text, code, HTML, a spreadsheet, a fax image",
+    "https://corpus.canterbury.ac.nz/resources/cantrbry.tar.gz",
+    CANTERBURY,
+)
+CANTERBURY_TEXT = (
+    "alice29.txt",
+    "asyoulik.txt",
+    "cp.html",
+    "fields.c",
+    "grammar.lsp",
+    "lcet10.txt",
+    "plrabn12.txt",
+    "xargs.1",
+)
+CANTERBURY_SMALL = ("cp.html", "fields.c", "grammar.lsp", "sum", "xargs.1")
+
 CORPORA = [
-    archive_corpus(
-        "canterbury",
-        "Canterbury corpus (1997): 11 files, 2.8 MB of English text, code, HTML, a spreadsheet, a fax image",
-        "https://corpus.canterbury.ac.nz/resources/cantrbry.tar.gz",
-        CANTERBURY,
+    _CANTERBURY,
+    subset_corpus(
+        "canterbury-text",
+        "the 8 text files of Canterbury, whole (1.2 MB: English, HTML, C, Lisp, a man page)",
+        _CANTERBURY,
+        CANTERBURY_TEXT,
+    ),
+    subset_corpus(
+        "canterbury-small",
+        "the 5 Canterbury files under 40 KB, whole (82 KB: HTML, C, Lisp, a man page, a SPARC executable), "
+        "small enough for every predictor on a CPU",
+        _CANTERBURY,
+        CANTERBURY_SMALL,
     ),
     archive_corpus(
         "calgary",

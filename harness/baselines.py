@@ -415,7 +415,7 @@ def _zpaq(zpaq: str, method: int) -> Baseline:
         f"zpaq -m{method}",
         f"zpaq method {method} ({ZPAQ_METHODS[method]}), 64 MB blocks, by the zpaq tool on the file 'data' in a "
         "private directory; the size is the whole archive (journal header, file name, dates, the model's "
-        "description in each block); the tool's memory is not in the peak measured",
+        "description in each block); the peak memory includes the tool (sampled every 10 ms)",
         _zpaq_version(zpaq),
         *_in_memory(stream, unstream),
         stream,

@@ -21,6 +21,7 @@ FORMATS = ("table", "md", "csv", "json", "html")
 SCOPES = ("both", "group", "file")
 EXECUTORS = ("local", "ray")
 DEFAULT_MAX_MEMORY_MIB = 4096
+STORE_HELP = "results store (default: $HARNESS_RESULTS, else $XDG_DATA_HOME/harness/results.jsonl, ~/.local/share/...)"
 """decompress --max-memory's default (`harness.trust.DEFAULT_MAX_MEMORY`; a test keeps them in step)."""
 
 
@@ -151,9 +152,7 @@ def parser() -> argparse.ArgumentParser:
     )
     run.add_argument("--max-bytes", type=_positive, metavar="N", help="use only the first N bytes of each file")
     run.add_argument("--no-baselines", action="store_true", help="skip the classic compressors")
-    run.add_argument(
-        "--results", metavar="PATH", help="results store (default: $HARNESS_RESULTS or results/results.jsonl)"
-    )
+    run.add_argument("--results", metavar="PATH", help=STORE_HELP)
     run.add_argument("--force", action="store_true", help="recompute results already in the store")
     run.add_argument("--allow-pickle", action="store_true", help=_PICKLE_HELP)
     run.set_defaults(command_module="run")
@@ -163,12 +162,10 @@ def parser() -> argparse.ArgumentParser:
     board.add_argument("--format", choices=FORMATS, default="table")
     board.add_argument("--scope", choices=SCOPES, default="both", help="group aggregates, files or both")
     board.add_argument("--output", "-o", metavar="FILE", help="write md/csv/json/html to FILE instead of stdout")
-    board.add_argument(
-        "--results", metavar="PATH", help="results store (default: $HARNESS_RESULTS or results/results.jsonl)"
-    )
+    board.add_argument("--results", metavar="PATH", help=STORE_HELP)
     board.set_defaults(command_module="leaderboard")
 
-    store_option = {"metavar": "PATH", "help": "results store (default: $HARNESS_RESULTS or results/results.jsonl)"}
+    store_option = {"metavar": "PATH", "help": STORE_HELP}
     corpus_option = {"action": "append", "metavar": "NAME", "help": "corpus file or group; repeatable"}
     plot = commands.add_parser("plot", parents=[common], help="draw PNG charts of stored results")
     # Chart kinds: bits/byte against model size, FLOPs per byte and wall time; `all` draws each.

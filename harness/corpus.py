@@ -55,9 +55,27 @@ class CorpusFile:
 
 @dataclass(frozen=True)
 class Corpus:
+    """A named list of files. A subset (`subset_of` names its parent) is a named selection of
+    another corpus's whole files, under their own names ('canterbury/cp.html'): a result counts
+    for the parent's table and the subset's alike, and a leaderboard can show the subset as a
+    complete group where a slow predictor cannot run on the whole parent."""
+
     name: str
     description: str
     files: Callable[[], list[CorpusFile]]
+    subset_of: str | None = None
+
+
+def subset_corpus(name: str, description: str, parent: Corpus, members: tuple[str, ...]) -> Corpus:
+    """The `members` (base names) of `parent`, as a corpus of their own."""
+    wanted = {f"{parent.name}/{member}" for member in members}
+
+    def files() -> list[CorpusFile]:
+        chosen = [file for file in parent.files() if file.name in wanted]
+        assert len(chosen) == len(wanted), f"{name}: {parent.name} lacks some of {sorted(wanted)}"
+        return chosen
+
+    return Corpus(name, description, files, subset_of=parent.name)
 
 
 def data_dir(explicit: str | None = None) -> Path | None:

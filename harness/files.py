@@ -231,8 +231,6 @@ def write_atomically(path: Path, data: bytes, force: bool) -> None:
         out.write(data)
 
 
-
-
 def output_folder(path: str) -> Path:
     """The folder `path`, made if missing; a clear error where it cannot be (a file is there, a
     name too long, an empty name: `-o ''` is refused like `--results ''`, not read as `.`)."""
@@ -246,7 +244,6 @@ def output_folder(path: str) -> Path:
     except OSError as error:
         raise HarnessError(f"cannot make output folder {path}: {error.strerror}") from None
     return folder
-
 
 
 def shown(path: str) -> str:

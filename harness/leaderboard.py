@@ -114,7 +114,7 @@ NUMBERS = (
     "flops_per_byte",
     "encode_seconds",
     "decode_seconds",
-    "peak_rss_bytes",
+    "peak_memory_bytes",
     "entropy_bits",
 )
 FIELDS = ("kind", "predictor", "spec", "corpus", "corpus_sha256", "timestamp", "verified", *NUMBERS)
@@ -161,7 +161,7 @@ def _files(df: pd.DataFrame) -> pd.DataFrame:
     df = _newest(df, ["spec", "corpus", "corpus_sha256"])
     df["predictor"] = df["spec"]
     df["gap_to_floor"] = df["bits_per_byte"] - 8 * df["entropy_bits"] / df["raw_bytes"]
-    df["peak_rss_mb"] = df["peak_rss_bytes"] / 2**20
+    df["peak_rss_mb"] = df["peak_memory_bytes"] / 2**20
     df["scope"], df["files"] = "file", 1
     return _speeds(df)
 

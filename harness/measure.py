@@ -39,23 +39,39 @@ def no_phase(name: str, total: int) -> None:
 
 @contextmanager
 def peak_rss() -> Iterator[Callable[[], int]]:
-    """Sample this process' resident memory every 10 ms; yields a getter of the peak seen."""
+    """Sample resident memory every 10 ms; yields a getter of the peak the measurement added.
+
+    That is this process' peak above its size when the measurement began (the harness's own
+    imports are left out; a library a predictor loads first, torch's import, is counted), plus
+    the child processes it runs (a baseline tool), so a record reports its own memory.
+    """
     process = psutil.Process()
-    peak = [process.memory_info().rss]
+    idle = process.memory_info().rss
+    peak = [0]
+
+    def used() -> int:
+        total = process.memory_info().rss - idle
+        for child in process.children(recursive=True):
+            try:
+                total += child.memory_info().rss
+            except psutil.Error:  # it ended between the listing and the look
+                pass
+        return total
+
     done = threading.Event()
 
     def sample() -> None:
         while not done.wait(0.01):
-            peak[0] = max(peak[0], process.memory_info().rss)
+            peak[0] = max(peak[0], used())
 
     sampler = threading.Thread(target=sample, daemon=True)
     sampler.start()
     try:
-        yield lambda: peak[0]
+        yield lambda: max(peak[0], 0)
     finally:
         done.set()
         sampler.join()
-        peak[0] = max(peak[0], process.memory_info().rss)
+        peak[0] = max(peak[0], used())
 
 
 def _ratios(raw: int, compressed: int, model_bytes: int = 0) -> dict[str, Any]:
@@ -71,6 +87,7 @@ def _ratios(raw: int, compressed: int, model_bytes: int = 0) -> dict[str, Any]:
 def _common(file: CorpusFile, length: int, sha256: str, max_bytes: int | None) -> dict[str, Any]:
     entropy = file.entropy_bits(length) if file.entropy_bits else None
     return {
+        "record_version": results.RECORD_VERSION,
         "corpus": file.name,
         "corpus_sha256": sha256,
         "max_bytes": max_bytes,  # leaderboards keep prefix runs apart from whole files
@@ -182,7 +199,7 @@ def measure_predictor(
         "flops_per_byte": encoder_side.flops_per_symbol * encoded.symbols / length if length else None,
         "encode_seconds": encode_seconds,
         "decode_seconds": decode_seconds,
-        "peak_rss_bytes": peak(),
+        "peak_memory_bytes": peak(),
         **_common(file, length, source.sha256.hexdigest(), max_bytes),
     }
 
@@ -214,6 +231,6 @@ def measure_baseline(baseline: Baseline, file: CorpusFile, max_bytes: int | None
         "flops_per_byte": None,
         "encode_seconds": encode_seconds,
         "decode_seconds": decode_seconds,
-        "peak_rss_bytes": peak(),
+        "peak_memory_bytes": peak(),
         **_common(file, source.length, source.sha256.hexdigest(), max_bytes),
     }

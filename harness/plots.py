@@ -53,11 +53,7 @@ def size_sweeps(rows: pd.DataFrame) -> dict[str, pd.DataFrame]:
     rows = rows[(rows["kind"] == "predictor") & (rows["verified"] == True)]  # noqa: E712
     rows = rows[pd.to_numeric(rows["params"], errors="coerce") > 0]
     names = rows["predictor"].str.partition(":")[0]
-    return {
-        name: part.sort_values("params")
-        for name, part in rows.groupby(names)
-        if part["params"].nunique() >= 3
-    }
+    return {name: part.sort_values("params") for name, part in rows.groupby(names) if part["params"].nunique() >= 3}
 
 
 def chart(rows: pd.DataFrame, kind: str, title: str) -> Figure:
@@ -72,21 +68,32 @@ def chart(rows: pd.DataFrame, kind: str, title: str) -> Figure:
 
     ax.scatter(predictors[column], predictors["bits_per_byte"], color="tab:blue", zorder=3, label="predictor")
     for row in predictors.itertuples():
-        ax.annotate(row.predictor, (getattr(row, column), row.bits_per_byte), fontsize=7,
-                    xytext=(4, 3), textcoords="offset points")
+        ax.annotate(
+            row.predictor,
+            (getattr(row, column), row.bits_per_byte),
+            fontsize=7,
+            xytext=(4, 3),
+            textcoords="offset points",
+        )
     frontier = predictors.loc[leaderboard.pareto(predictors, column)].sort_values(column)
     if len(frontier):
         ax.step(frontier[column], frontier["bits_per_byte"], where="post", color="tab:red", zorder=2)
-        ax.scatter(frontier[column], frontier["bits_per_byte"], s=140, facecolors="none", edgecolors="tab:red",
-                   zorder=4, label="Pareto frontier")
+        ax.scatter(
+            frontier[column],
+            frontier["bits_per_byte"],
+            s=140,
+            facecolors="none",
+            edgecolors="tab:red",
+            zorder=4,
+            label="Pareto frontier",
+        )
     if kind == "size":
         for name, sweep in size_sweeps(predictors).items():
             a, alpha = fit_power_law(sweep["params"].to_numpy(float), sweep["bits_per_byte"].to_numpy(float))
             x = np.geomspace(sweep["params"].min(), sweep["params"].max(), 50)
             ax.plot(x, a * x**-alpha, "--", color="tab:green", label=f"{name}: {a:.3g}·N^-{alpha:.3f}")
     if kind == "time" and len(baselines):
-        ax.scatter(baselines[column], baselines["bits_per_byte"], color="gray", marker="s", zorder=3,
-                   label="baseline")
+        ax.scatter(baselines[column], baselines["bits_per_byte"], color="gray", marker="s", zorder=3, label="baseline")
     for row in baselines.itertuples():
         ax.axhline(row.bits_per_byte, color="gray", linestyle=":", linewidth=1)
     _label_lines(ax, baselines)
@@ -108,8 +115,16 @@ def _label_lines(ax, baselines: pd.DataFrame) -> None:
     gap, last = 0.035 * (high - low), -np.inf
     for row in baselines.sort_values("bits_per_byte").itertuples():
         last = max(row.bits_per_byte, last + gap)
-        ax.text(1.0, last, f" {row.predictor}", transform=ax.get_yaxis_transform(),
-                fontsize=7, color="dimgray", va="center", ha="left")
+        ax.text(
+            1.0,
+            last,
+            f" {row.predictor}",
+            transform=ax.get_yaxis_transform(),
+            fontsize=7,
+            color="dimgray",
+            va="center",
+            ha="left",
+        )
 
 
 def png(figure: Figure) -> bytes:
@@ -128,4 +143,3 @@ def charts(df: pd.DataFrame, kinds: list[str]) -> dict[str, bytes]:
         for name, title, rows in chart_sections(df)
         for kind in kinds
     }
-

@@ -9,74 +9,33 @@ them (normally the one that measured) and the git commit of the harness checkout
 from __future__ import annotations
 
 import html as html_text
-import os
-import platform
-import subprocess
-from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
 from harness import html, leaderboard, plots
 
-VERSIONS = ("harness_version", "python", "torch", "numpy", "numba", "machine", "cpu_count")
-
-
-def cpu_model() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.partition(":")[2].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
-
-
-_SOURCE = Path(__file__).resolve().parent
-"""The harness package's folder: its checkout is the code that measured (normally) and publishes."""
-
-
-def git_commit() -> str:
-    """Short commit of the harness's own checkout, '+dirty' with uncommitted changes; 'unknown'
-    outside git.
-
-    Never the output folder's: that may be anyone's repository, whose config can name commands
-    for git to run (core.fsmonitor on `status`). Those are switched off here all the same, and
-    GIT_* variables are dropped so that none points git at another repository or adds config.
-    """
-    env = {key: value for key, value in os.environ.items() if not key.startswith("GIT_")}
-    safe = ["-c", "core.fsmonitor=false", "-c", "core.hooksPath=/dev/null"]
-
-    def git(*args: str) -> str:
-        done = subprocess.run(["git", *safe, *args], cwd=_SOURCE, env=env, capture_output=True, text=True, check=True)
-        return done.stdout.strip()
-
-    try:
-        commit = git("rev-parse", "--short", "HEAD")
-        return commit + ("+dirty" if git("status", "--porcelain", "--untracked-files=no") else "")
-    except (OSError, subprocess.CalledProcessError):
-        return "unknown"
+VERSIONS = ("harness_version", "git_commit", "cpu", "python", "torch", "numpy", "numba", "machine", "cpu_count")
 
 
 def environment(records: list[dict[str, Any]]) -> dict[str, str]:
-    """What the published numbers depend on, as label -> text."""
-    try:
-        import torch  # its thread count is what the neural predictors ran with here
-
-        threads = str(torch.get_num_threads())
-    except ImportError:
-        threads = "- (no torch)"
-    values = {key: sorted({str(r.get(key)) for r in records if r.get(key) is not None}) for key in VERSIONS}
+    """What the published numbers depend on, as label -> text, all from the records (so the
+    same records always publish the same pages). Thread counts are per row: the `threads`
+    option in each spec (1 where not given)."""
+    values = {
+        key: ", ".join(sorted({str(r[key]) for r in records if r.get(key) is not None})) or "-" for key in VERSIONS
+    }
     stamps = sorted(r["timestamp"] for r in records if r.get("timestamp"))
+    commit = values["git_commit"]
+    if "+dirty" in commit:
+        commit += " (**+dirty: measured with uncommitted changes**)"
     return {
         "measured": f"{stamps[0]} .. {stamps[-1]}" if stamps else "-",
-        "harness": ", ".join(values["harness_version"]) or "-",
-        "git commit": git_commit(),
-        "CPU": f"{cpu_model()} ({', '.join(values['cpu_count']) or os.cpu_count()} CPUs, "
-        f"{', '.join(values['machine']) or platform.machine()})",
-        "torch threads": threads,
-        "python": ", ".join(values["python"]) or "-",
-        "torch / numpy / numba": " / ".join(", ".join(values[k]) or "-" for k in ("torch", "numpy", "numba")),
+        "harness": values["harness_version"],
+        "git commit": commit,
+        "CPU": f"{values['cpu']} ({values['cpu_count']} CPUs, {values['machine']})",
+        "python": values["python"],
+        "torch / numpy / numba": " / ".join(values[k] for k in ("torch", "numpy", "numba")),
     }
 
 
@@ -127,9 +86,11 @@ def files(records: list[dict[str, Any]], corpora: list[str]) -> dict[str, bytes]
         page = [f"# {group}", "", _header(env, [group]), leaderboard.markdown(rows, level=2), *pictures, ""]
         out[f"{name}.md"] = "\n".join(page).encode()
     out["README.md"] = "\n".join(readme).encode()
-    env_html = "<ul>" + "".join(
-        f"<li><b>{html_text.escape(k)}</b>: {html_text.escape(v)}</li>" for k, v in env.items()
-    ) + "</ul>"
+    env_html = (
+        "<ul>"
+        + "".join(f"<li><b>{html_text.escape(k)}</b>: {html_text.escape(v)}</li>" for k, v in env.items())
+        + "</ul>"
+    )
     if any("[:" in group for group in groups_in(df)):
         env_html += f"<p>{html_text.escape(PREFIX_NOTE.replace('`', ''))}</p>"
     out["index.html"] = html.page(df, "Compression leaderboard", env_html).encode()

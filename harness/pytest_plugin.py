@@ -1,7 +1,7 @@
 """pytest plugin (entry point `pytest11`): the conformance kit as a fixture for plugin authors.
 
-    def test_my_predictor(predictor_conformance):
-        predictor_conformance(MyPredictor)
+def test_my_predictor(predictor_conformance):
+    predictor_conformance(MyPredictor)
 """
 
 from __future__ import annotations

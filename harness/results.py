@@ -10,12 +10,14 @@ that every reader (leaderboards, sweeps, publishing, curves) can rely on the fie
 
 from __future__ import annotations
 
+import functools
 import importlib.metadata
 import json
 import math
 import os
 import platform
 import stat
+import subprocess
 import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -24,7 +26,9 @@ from typing import Any, BinaryIO
 import harness
 from harness.errors import HarnessError
 
-DEFAULT_STORE = Path("results") / "results.jsonl"
+RECORD_VERSION = 2
+"""2: `peak_memory_bytes` is the measurement's own memory; 1 (no `record_version`) had
+`peak_rss_bytes`, the whole harness process's."""
 MAX_LINE = 1 << 20
 """Longest line `read` takes (a record is a few KB); longer ones are skipped without being held
 in memory, so that a damaged store cannot exhaust it."""
@@ -41,12 +45,19 @@ _SPECIAL = {
 }
 
 
+def default_store() -> Path:
+    """The user's working store, in their data directory (XDG): never the published
+    `results/results.jsonl`, which only `harness publish` writes."""
+    data_home = os.environ.get("XDG_DATA_HOME") or Path.home() / ".local" / "share"
+    return Path(data_home) / "harness" / "results.jsonl"
+
+
 def store_path(explicit: str | None = None, *, write: bool = False) -> Path:
-    """--results option, else HARNESS_RESULTS, else results/results.jsonl; with `write`, checked
-    to be appendable before any work is done, so that a bad path never costs a measurement."""
+    """--results option, else HARNESS_RESULTS, else `default_store()`; with `write`, checked to
+    be appendable before any work is done, so that a bad path never costs a measurement."""
     if explicit == "":
         raise HarnessError("--results '' names no file: give the path of a .jsonl results store")
-    path = Path(explicit or os.environ.get("HARNESS_RESULTS") or DEFAULT_STORE)
+    path = Path(explicit or os.environ.get("HARNESS_RESULTS") or default_store())
     if write:
         _check_writable(path)
     return path
@@ -57,8 +68,8 @@ def _check_writable(path: Path) -> None:
         _refuse_special(path)
     except (FileNotFoundError, NotADirectoryError):
         folder = path.parent
-        if path == DEFAULT_STORE and not folder.exists():
-            return  # `append` makes results/ in a fresh folder
+        if path == default_store() and not folder.exists():
+            return  # `append` makes the data directory's harness/ folder
         if not folder.is_dir():
             raise HarnessError(f"results store {path}: {folder} is not an existing folder") from None
         if not os.access(folder, os.W_OK | os.X_OK):
@@ -210,10 +221,13 @@ REQUIRED: dict[str, Check] = {
 OPTIONAL: dict[str, Check] = {
     "corpus_sha256": TEXT,
     "harness_version": TEXT,
+    "git_commit": TEXT,
+    "cpu": TEXT,
     "baseline_version": TEXT,
     "predictor_version": COUNT,
     "settings": OBJECT,
     "max_bytes": COUNT,
+    "record_version": COUNT,
     "curve": TEXT,
     "symbols": COUNT,
     "payload_bytes": COUNT,
@@ -227,6 +241,7 @@ OPTIONAL: dict[str, Check] = {
             "encode_seconds",
             "decode_seconds",
             "peak_rss_bytes",
+            "peak_memory_bytes",
             "entropy_bits",
             "entropy_bits_per_byte",
         ),
@@ -268,14 +283,54 @@ def _version(distribution: str) -> str | None:
         return None
 
 
+def cpu_model() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.partition(":")[2].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+_SOURCE = Path(__file__).resolve().parent
+"""The harness package's folder: its checkout is the code that measures."""
+
+
+@functools.cache
+def git_commit() -> str:
+    """Short commit of the harness's own checkout, '+dirty' with uncommitted changes to tracked
+    files outside results/ (what publishing writes); 'unknown' outside git.
+
+    Never another folder's: that may be anyone's repository, whose config can name commands for
+    git to run (core.fsmonitor on `status`). Those are switched off here all the same, and GIT_*
+    variables are dropped so that none points git at another repository or adds config.
+    """
+    env = {key: value for key, value in os.environ.items() if not key.startswith("GIT_")}
+    safe = ["-c", "core.fsmonitor=false", "-c", "core.hooksPath=/dev/null"]
+
+    def git(*args: str) -> str:
+        done = subprocess.run(["git", *safe, *args], cwd=_SOURCE, env=env, capture_output=True, text=True, check=True)
+        return done.stdout.strip()
+
+    try:
+        commit = git("rev-parse", "--short", "HEAD")
+        changed = git("status", "--porcelain", "--untracked-files=no", "--", ":/", ":(exclude,top)results")
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown"
+    return commit + ("+dirty" if changed else "")
+
+
 def environment() -> dict[str, Any]:
     """What a result depends on besides the predictor and the data."""
     return {
         "harness_version": harness.__version__,
+        "git_commit": git_commit(),
         "python": platform.python_version(),
         "torch": _version("torch"),
         "numpy": _version("numpy"),
         "numba": _version("numba"),
         "machine": platform.machine(),
+        "cpu": cpu_model(),
         "cpu_count": os.cpu_count(),
     }

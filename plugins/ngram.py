@@ -327,11 +327,12 @@ class NGram(Predictor):
     (PPMd order 6: 2.039 and 2.180; bzip2 -9: 2.27 and 2.42); 100 KB of random bytes 8.02.
     Throughput: see benchmarks/ngram_speed.py (about 150-250 KB/s each way on one core).
 
-    `params` is the number of (context, byte) counters the memory budget holds (one inline in
-    each context slot plus the pool), not how many are in use. `flops_per_symbol` estimates the
-    model's own arithmetic on English text (the coder's `quantize` excluded): ~170 entries
-    visited per byte x ~8 operations, 2 x 256 to clear and flatten the distribution, and ~30
-    per order for hashing, back-off weights and the beta gradient.
+    `params` is what the model holds: the contexts stored plus the (context, byte) counters of
+    the pool in use, read when it is asked (after coding: what the input made it learn; it
+    starts again from nothing after a restart). `flops_per_symbol` estimates the model's own
+    arithmetic per byte (the coder's `quantize` excluded): 2 x 256 to clear and flatten the
+    distribution, and per order ~20 entries visited x ~8 operations plus ~30 for hashing,
+    back-off weights and the beta gradient (order 7 on English text visits ~170 entries).
     """
 
     name = "ngram"
@@ -343,7 +344,6 @@ class NGram(Predictor):
         "rate": Option(0.005, "learning rate of the trust in each context kind", 0.0, 1.0),
     }
     model_bytes = 0
-    flops_per_symbol = 2100.0
 
     @classmethod
     def memory_estimate(cls, settings: dict[str, Any], symbols: int) -> int:
@@ -356,8 +356,8 @@ class NGram(Predictor):
         # 85% for contexts: English text needs ~0.8 pool entries per context at 3/4 table load.
         slots = budget * 85 // 100 // _NODE_BYTES
         pool = (budget - slots * _NODE_BYTES) // _ENTRY_BYTES
-        self.params = slots + pool
         orders = order + 1
+        self.flops_per_symbol = 2 * 256.0 + orders * (20 * 8 + 30)
         self._model = _Model(
             nodes=_aligned_zeros(slots, _NODE_COLUMNS),
             entries=np.zeros((pool, 2), dtype=np.int32),
@@ -376,6 +376,11 @@ class NGram(Predictor):
         )
         m = self._model
         _find_contexts(m.nodes, m.meta, m.hist, m.ctx)
+
+    @property
+    def params(self) -> int:
+        meta = self._model.meta
+        return int(meta[_NODES_USED] + meta[_ENTRIES_USED])
 
     @property
     def restarts(self) -> int:

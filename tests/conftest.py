@@ -12,6 +12,18 @@ SHARED = Path(__file__).resolve().parents[1].parent / "shared"
 HARNESS = Path(sys.executable).parent / "harness"
 
 
+@pytest.fixture(scope="session", autouse=True)
+def private_data_home(tmp_path_factory):
+    """No test writes to the user's own results store (the default one, in their data dir)."""
+    saved = os.environ.get("XDG_DATA_HOME")
+    os.environ["XDG_DATA_HOME"] = str(tmp_path_factory.mktemp("data-home"))
+    yield
+    if saved is None:
+        del os.environ["XDG_DATA_HOME"]
+    else:
+        os.environ["XDG_DATA_HOME"] = saved
+
+
 @pytest.fixture(scope="session")
 def registry():
     return load_registry()

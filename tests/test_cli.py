@@ -147,7 +147,7 @@ def test_run_stores_verified_records_and_leaderboard_formats(tmp_path):
         "flops_per_byte",
         "encode_seconds",
         "decode_seconds",
-        "peak_rss_bytes",
+        "peak_memory_bytes",
         "harness_version",
         "python",
         "torch",

@@ -29,7 +29,7 @@ def record(spec, corpus, raw, compressed, *, kind="predictor", params=None, flop
         "flops_per_byte": flops,
         "encode_seconds": 2.0,
         "decode_seconds": 4.0,
-        "peak_rss_bytes": 2**20,
+        "peak_memory_bytes": 2**20,
         "verified": verified,
         "timestamp": extra.pop("timestamp", "2026-01-01T00:00:00+00:00"),
         **extra,
@@ -193,7 +193,7 @@ def test_publish_writes_markdown_charts_and_page(tmp_path):
     assert {"README.md", "g.md", "g-500.md", "index.html"} <= names
     assert {f"g-{kind}.png" for kind in ("size", "compute", "time")} <= names
     readme = (out / "README.md").read_text()
-    for label in ("**git commit**", "**CPU**", "**torch threads**", "**torch / numpy / numba**", "first N bytes"):
+    for label in ("**git commit**", "**CPU**", "**torch / numpy / numba**", "first N bytes"):
         assert label in readme
     assert "## g (2 files, 4,000 bytes)" in readme and "## g[:500] (2 files, 1,000 bytes)" in readme
     assert "(g-size.png)" in readme and "g/a" not in readme  # per-file tables live in g.md
@@ -205,7 +205,7 @@ LONG_SPEC = "gpt:width=256,lr=1e-3,memory_blocks=8,ngrams=6,buckets=65536"
 
 def wide_records():
     """Every terminal column in use, a long spec, big numbers, and names that look like markup."""
-    extra = {"entropy_bits": 1000.0, "peak_rss_bytes": 1846 * 2**20, "model_bytes": 100}
+    extra = {"entropy_bits": 1000.0, "peak_memory_bytes": 1846 * 2**20, "model_bytes": 100}
     return [
         record(LONG_SPEC, "[bold]g/a.txt", 768_771, 207_956, params=85_597_760, flops=14.2e6, **extra),
         record(LONG_SPEC, "[bold]g/[red]b.txt", 3000, 300, params=85_597_760, flops=14.2e6, **extra),

@@ -3,6 +3,7 @@
 import json
 import os
 import signal
+import subprocess
 from functools import partial
 from pathlib import Path
 
@@ -10,6 +11,7 @@ import pytest
 
 from harness import cli, leaderboard, results
 from harness.errors import HarnessError
+from tests.conftest import run_cli
 from tests.test_leaderboard import record
 
 GOOD = record("ngram", "g/a", 1000, 250, params=10, flops=20)
@@ -25,37 +27,41 @@ def line(value) -> bytes:
 
 
 DAMAGED = {
-    "bits_per_byte as a string": (line(fixed(bits_per_byte="2.5")), "bits_per_byte is \"2.5\""),
+    "bits_per_byte as a string": (line(fixed(bits_per_byte="2.5")), 'bits_per_byte is "2.5"'),
     "bits_per_byte null (an empty input)": (line(fixed(bits_per_byte=None)), "bits_per_byte is null"),
     "bits_per_byte NaN": (line(fixed(bits_per_byte=float("nan"))), "bits_per_byte is NaN"),
     "bits_per_byte Infinity": (line(fixed(bits_per_byte=float("inf"))), "bits_per_byte is Infinity"),
-    "bits_per_byte 1e999": (line(fixed(bits_per_byte=0)).replace(b'"bits_per_byte": 0', b'"bits_per_byte": 1e999'),
-                            "bits_per_byte is Infinity"),
+    "bits_per_byte 1e999": (
+        line(fixed(bits_per_byte=0)).replace(b'"bits_per_byte": 0', b'"bits_per_byte": 1e999'),
+        "bits_per_byte is Infinity",
+    ),
     "bits_per_byte negative": (line(fixed(bits_per_byte=-1.0)), "bits_per_byte is -1.0"),
     "bits_per_byte true": (line(fixed(bits_per_byte=True)), "bits_per_byte is true"),
     "missing corpus": (line(fixed(corpus=...)), "no corpus"),
-    "empty corpus": (line(fixed(corpus="")), "corpus is \"\""),
+    "empty corpus": (line(fixed(corpus="")), 'corpus is ""'),
     "corpus a number": (line(fixed(corpus=5)), "corpus is 5"),
     "no timestamp": (line(fixed(timestamp=...)), "no timestamp"),
     "timestamp a number": (line(fixed(timestamp=20260101)), "timestamp is 20260101"),
     "spec as a list": (line(fixed(spec=["ngram"])), "spec is a JSON array"),
     "spec as an object": (line(fixed(spec={"name": "ngram"})), "spec is a JSON object"),
     "missing spec": (line(fixed(spec=...)), "no spec"),
-    "verified the string false": (line(fixed(verified="false")), "verified is \"false\""),
+    "verified the string false": (line(fixed(verified="false")), 'verified is "false"'),
     "verified 1": (line(fixed(verified=1)), "verified is 1"),
     "no verified": (line(fixed(verified=...)), "no verified"),
-    "unknown kind": (line(fixed(kind="compressor")), "kind is \"compressor\""),
+    "unknown kind": (line(fixed(kind="compressor")), 'kind is "compressor"'),
     "raw_bytes 0": (line(fixed(raw_bytes=0)), "raw_bytes is 0"),
     "raw_bytes huge": (line(fixed(raw_bytes=10**400)), "raw_bytes is 1000"),
-    "raw_bytes with 5000 digits": (line(fixed(raw_bytes=0)).replace(b'"raw_bytes": 0', b'"raw_bytes": ' + b"9" * 5000),
-                                   "not JSON"),
+    "raw_bytes with 5000 digits": (
+        line(fixed(raw_bytes=0)).replace(b'"raw_bytes": 0', b'"raw_bytes": ' + b"9" * 5000),
+        "not JSON",
+    ),
     "raw_bytes a float": (line(fixed(raw_bytes=1000.5)), "raw_bytes is 1000.5"),
     "compressed_bytes negative": (line(fixed(compressed_bytes=-1)), "compressed_bytes is -1"),
-    "params a string": (line(fixed(params="big")), "params is \"big\""),
+    "params a string": (line(fixed(params="big")), 'params is "big"'),
     "flops_per_byte NaN": (line(fixed(flops_per_byte=float("nan"))), "flops_per_byte is NaN"),
-    "encode_seconds a string": (line(fixed(encode_seconds="fast")), "encode_seconds is \"fast\""),
-    "max_bytes a string": (line(fixed(max_bytes="20000")), "max_bytes is \"20000\""),
-    "predictor_version a string": (line(fixed(predictor_version="3")), "predictor_version is \"3\""),
+    "encode_seconds a string": (line(fixed(encode_seconds="fast")), 'encode_seconds is "fast"'),
+    "max_bytes a string": (line(fixed(max_bytes="20000")), 'max_bytes is "20000"'),
+    "predictor_version a string": (line(fixed(predictor_version="3")), 'predictor_version is "3"'),
     "settings a list": (line(fixed(settings=[1], predictor_version=1)), "settings is a JSON array"),
     "settings without a version": (line(fixed(settings={})), "settings without predictor_version"),
     "curve without symbols": (line(fixed(curve="curves/x.npz")), "curve without symbols"),
@@ -176,12 +182,44 @@ def test_unusable_paths_for_writing(tmp_path, monkeypatch):
         results.store_path("")
     afile = tmp_path / "a.txt"
     afile.write_text("x")
-    for path, complaint in [(tmp_path / "missing" / "r.jsonl", "is not an existing folder"),
-                            (afile / "r.jsonl", "is not an existing folder")]:
+    for path, complaint in [
+        (tmp_path / "missing" / "r.jsonl", "is not an existing folder"),
+        (afile / "r.jsonl", "is not an existing folder"),
+    ]:
         with pytest.raises(HarnessError, match=complaint):
             results.store_path(str(path), write=True)
     monkeypatch.setenv("HARNESS_RESULTS", "")  # an empty variable is an unset one
-    assert results.store_path() == results.DEFAULT_STORE
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "data"))
+    assert results.store_path() == tmp_path / "data" / "harness" / "results.jsonl"
+    monkeypatch.delenv("XDG_DATA_HOME")
+    assert results.store_path() == Path.home() / ".local" / "share" / "harness" / "results.jsonl"
+
+
+def test_run_from_the_repository_leaves_it_clean(tmp_path):
+    """The default store is the user's, never the published results/results.jsonl."""
+    repo = Path(__file__).resolve().parents[1]
+    data = tmp_path / "data"
+
+    def status() -> str:
+        done = subprocess.run(
+            ["git", "status", "--porcelain", "--untracked-files=all"], cwd=repo, capture_output=True, text=True
+        )
+        return done.stdout
+
+    before = status()
+    done = run_cli(
+        "run",
+        "-p",
+        "order0",
+        "-c",
+        "synthetic/iid",
+        "--no-baselines",
+        cwd=repo,
+        env={"XDG_DATA_HOME": str(data), "HARNESS_RESULTS": ""},
+    )
+    assert done.returncode == 0, done.stderr
+    assert len(results.read(data / "harness" / "results.jsonl")) == 1
+    assert status() == before
 
 
 @pytest.mark.skipif(os.geteuid() == 0, reason="root may write anywhere")
