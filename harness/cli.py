@@ -178,10 +178,13 @@ def parser() -> argparse.ArgumentParser:
     plot.add_argument("--results", **store_option)
     plot.set_defaults(command_module="plot")
 
-    pub = commands.add_parser("publish", parents=[common], help="regenerate the published tables and charts")
+    pub = commands.add_parser("publish", parents=[common], help="write the published tables, charts and records")
     pub.add_argument("--corpus", "-c", **corpus_option)
     pub.add_argument("--output-dir", "-o", default="results", metavar="DIR", help="default: results")
-    pub.add_argument("--results", **store_option)
+    pub.add_argument(
+        "--from", "--results", dest="results", metavar="STORE", help="the store to select records from; " + STORE_HELP
+    )
+    pub.add_argument("--readme", metavar="FILE", help="also put the headline table between the markers in FILE")
     pub.set_defaults(command_module="publish")
 
     grid = commands.add_parser("sweep", parents=[common], help="run a grid of predictors x sizes x corpora as jobs")

@@ -12,7 +12,7 @@ import os
 import tempfile
 import uuid
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -20,6 +20,8 @@ from harness.errors import HarnessError
 
 if TYPE_CHECKING:  # measuring saves curves; only drawing them needs matplotlib
     from matplotlib.figure import Figure
+
+    from harness.record import Record
 
 FOLDER = "curves"
 
@@ -41,15 +43,13 @@ def save(store: Path, bits: np.ndarray) -> str:
     return relative.as_posix()
 
 
-def load(store: Path, record: dict[str, Any]) -> np.ndarray:
-    path = store.parent / record["curve"]
+def load(store: Path, record: Record) -> np.ndarray:
+    path = store.parent / record.curve
     try:
         with np.load(path) as saved:
             return saved["bits"]
     except (OSError, KeyError, ValueError):
-        raise HarnessError(
-            f"cannot read the loss curve {path} of {record.get('spec')} on {record.get('corpus')}"
-        ) from None
+        raise HarnessError(f"cannot read the loss curve {path} of {record.spec} on {record.corpus}") from None
 
 
 def smooth(values: np.ndarray, window: int) -> np.ndarray:
@@ -61,7 +61,7 @@ def smooth(values: np.ndarray, window: int) -> np.ndarray:
     return out / np.minimum(np.arange(1, len(values) + 1), window)
 
 
-def figure(store: Path, records: list[dict[str, Any]], window: int = 0) -> Figure:
+def figure(store: Path, records: list[Record], window: int = 0) -> Figure:
     """Bits/byte against bytes seen for each record with a stored curve.
 
     x is scaled to bytes and y to bits per byte, so the area under each line is the code
@@ -70,24 +70,24 @@ def figure(store: Path, records: list[dict[str, Any]], window: int = 0) -> Figur
     """
     from matplotlib.figure import Figure
 
-    curves = [(r, load(store, r)) for r in records if r.get("curve")]
+    curves = [(r, load(store, r)) for r in records if r.curve]
     if not curves:
         raise HarnessError("none of the selected results has a stored loss curve (they come from `harness run`)")
     fig = Figure(figsize=(9, 5))
     ax = fig.subplots()
     floors = set()
     for record, bits in curves:
-        scale = record["symbols"] / record["raw_bytes"] if record.get("raw_bytes") else 1.0
+        scale = record.symbols / record.raw_bytes
         x = np.arange(1, len(bits) + 1) / scale
         y = smooth(bits, window or max(1, len(bits) // 200)) * scale
         area = float(bits.sum(dtype=np.float64))
         label = (
-            f"{record['spec']} on {record['corpus']}: area {area / 8:,.0f} B, "
-            f"payload {record['payload_bytes']:,} B ({8 * record['payload_bytes'] - area:+.0f} bits coder overhead)"
+            f"{record.spec} on {record.corpus}: area {area / 8:,.0f} B, "
+            f"payload {record.payload_bytes:,} B ({8 * record.payload_bytes - area:+.0f} bits coder overhead)"
         )
         ax.plot(x, y, linewidth=1.2, label=label)
-        if record.get("entropy_bits_per_byte") is not None:
-            floors.add((record["corpus"], record["entropy_bits_per_byte"]))
+        if record.entropy_bits_per_byte is not None:
+            floors.add((record.corpus, record.entropy_bits_per_byte))
     for corpus, floor in sorted(floors):
         ax.axhline(floor, color="black", linestyle="--", linewidth=1, label=f"entropy floor of {corpus}: {floor:.3f}")
     ax.set_xlabel("bytes seen (coding order)")

@@ -9,7 +9,6 @@ from __future__ import annotations
 import base64
 import html
 import math
-from datetime import datetime, timezone
 
 import pandas as pd
 
@@ -26,6 +25,7 @@ tr.baseline { color: #777; }
 tr.frontier td:first-child { font-weight: bold; }
 img { max-width: 100%; width: 640px; margin-right: 1em; }
 .note { color: #666; font-size: 0.85em; }
+.toc { columns: 3; font-size: 0.9em; }
 """
 
 # Click a header to sort by it; click again to reverse. Cells carry their raw value in data-v.
@@ -76,18 +76,46 @@ def _table(rows: list[dict]) -> str:
     return f'<table class="board"><thead><tr>{head}</tr></thead><tbody>{"".join(body)}</tbody></table>'
 
 
-def page(df: pd.DataFrame, title: str = "Compression leaderboard", header: str = "") -> str:
-    """The whole page; `header` is extra HTML (e.g. the environment) placed under the title."""
-    charts = plots.charts(df, list(plots.KINDS))
-    parts = [f"<h1>{html.escape(title)}</h1>", header]
+Headline = tuple[str, pd.DataFrame, str]
+"""(group, its headline rows, the command that measured them)."""
+
+
+def _anchor(name: str) -> str:
+    return "t-" + plots.slug(name)
+
+
+def page(
+    df: pd.DataFrame,
+    title: str = "Compression leaderboard",
+    header: str = "",
+    headlines: list[Headline] = (),
+    charts: dict[str, bytes] | None = None,
+) -> str:
+    """The whole page: a table of contents, the `headlines` first, then every table of `df` with
+    its charts (`charts`, by name as `plots.charts` makes them; drawn here when not given).
+    `header` is extra HTML (e.g. the environment) placed under the title. Nothing on it depends on
+    when it was made, so the same rows always give the same page."""
+    charts = plots.charts(df, list(plots.KINDS)) if charts is None else charts
+    sections = list(leaderboard.section_rows(df))
+    contents = [
+        f'<li><a href="#{_anchor("headline " + g)}">headline: {html.escape(g)}</a></li>' for g, _, _ in headlines
+    ]
+    contents += [f'<li><a href="#{_anchor(section)}">{html.escape(section)}</a></li>' for section, _ in sections]
+    parts = [f"<h1>{html.escape(title)}</h1>", header, f'<ul class="toc">{"".join(contents)}</ul>']
     parts.append(
-        f'<p class="note">{html.escape(leaderboard.BASELINE_NOTE)}. Frontier: best bits/byte for its size '
-        f"(params) or compute (FLOPs/byte). Click a column header to sort. "
-        f"Generated {datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC.</p>"
+        f'<p class="note">{html.escape(leaderboard.BASELINE_NOTE)}. {html.escape(leaderboard.FRONTIER_NOTE)}. '
+        "Click a column header to sort.</p>"
     )
+    for group, rows, command in headlines:
+        ((_, table_rows),) = leaderboard.section_rows(rows)
+        parts += [
+            f'<h2 id="{_anchor("headline " + group)}">Headline: {html.escape(group)}</h2>',
+            _table(table_rows),
+            f'<p class="note">Measured with <code>{html.escape(command)}</code>.</p>',
+        ]
     charted = {title: name for name, title, _ in plots.chart_sections(df)}
-    for section, rows in leaderboard.section_rows(df):
-        parts += [f"<h2>{html.escape(section)}</h2>", _table(rows)]
+    for section, rows in sections:
+        parts += [f'<h2 id="{_anchor(section)}">{html.escape(section)}</h2>', _table(rows)]
         if section in charted:
             for kind in plots.KINDS:
                 data = base64.b64encode(charts[f"{charted[section]}-{kind}.png"]).decode()

@@ -20,6 +20,8 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
+from harness import record
+
 SCOPES = ("both", "group", "file")
 COLUMNS = {
     "corpus": "corpus",
@@ -41,7 +43,7 @@ COLUMNS = {
     "decode_bytes_per_s": "dec B/s",
     "peak_rss_mb": "peak MB",
     "verified": "verified",
-    "frontier": "frontier",
+    "frontier": "predictor frontier",
     "scope": "scope",
     "files": "files",
 }
@@ -89,11 +91,23 @@ AXES = {"size": "params", "compute": "flops_per_byte"}
 """What the Pareto frontiers trade bits/byte against."""
 BASELINE_MARK = " *"
 BASELINE_NOTE = "* classic compressor (reference)"
+FRONTIER_NOTE = (
+    "predictor frontier: among the predictors (the classic compressors have no params or FLOPs), "
+    "best bits/byte for its size (params) or compute (FLOPs/byte)"
+)
 
 
-def matches(corpus: str, wanted: list[str]) -> bool:
-    """A corpus filter names a file ('canterbury/alice29.txt') or a group ('canterbury')."""
-    return not wanted or any(corpus == w or corpus.startswith(w.rstrip("/") + "/") for w in wanted)
+Subsets = dict[str, tuple[str, ...]]
+"""Named subsets of a corpus -> their files ('canterbury-small' -> ('canterbury/cp.html', ...))."""
+
+
+def matches(corpus: str, wanted: list[str], subsets: Subsets | None = None) -> bool:
+    """A corpus filter names a file ('canterbury/alice29.txt'), a group ('canterbury') or a
+    subset ('canterbury-small', one of `subsets`)."""
+    subsets = subsets or {}
+    return not wanted or any(
+        corpus == w or corpus.startswith(w.rstrip("/") + "/") or corpus in subsets.get(w, ()) for w in wanted
+    )
 
 
 def group_of(corpus: str) -> str:
@@ -101,42 +115,32 @@ def group_of(corpus: str) -> str:
     return corpus.rpartition("/")[0] or corpus
 
 
-NUMBERS = (
-    "predictor_version",
-    "max_bytes",
-    "raw_bytes",
-    "compressed_bytes",
-    "bits_per_byte",
-    "ratio",
-    "adjusted_ratio",
-    "params",
-    "model_bytes",
-    "flops_per_byte",
-    "encode_seconds",
-    "decode_seconds",
-    "peak_memory_bytes",
-    "entropy_bits",
-)
-FIELDS = ("kind", "predictor", "spec", "corpus", "corpus_sha256", "timestamp", "verified", *NUMBERS)
+FIELDS = ("kind", "predictor", "spec", "corpus", "corpus_sha256", "timestamp", "verified", *record.NUMBERS)
 """The record fields a leaderboard uses."""
 
 
-def frame(records: list[dict[str, Any]], corpora: list[str] = (), scope: str = "both") -> pd.DataFrame:
+def frame(
+    records: list[record.Record], corpora: list[str] = (), scope: str = "both", subsets: Subsets | None = None
+) -> pd.DataFrame:
     """The leaderboard rows: newest result per (spec, corpus content), and/or group aggregates.
 
-    `records` are usable ones (`results.read` returns only those; `results.append` refuses the
-    others). Groups of one file are left out (their row would repeat the file's). Rows are sorted
-    by scope (groups first), corpus, then bits/byte. Every step is a whole-column operation, so
-    the time grows linearly with the records.
+    A group is the files under one name ('canterbury/...'), complete for a predictor
+    that covers every file of it seen in `records`; each of `subsets` is a group too, complete
+    for a predictor that covers all its files, whole. Groups of one file are left out (their row
+    would repeat the file's). Rows are sorted by scope (groups first), corpus, then bits/byte.
+    Every step is a whole-column operation, so the time grows linearly with the records.
     """
-    wanted = list(corpora)
-    rows = [r for r in records if matches(r["corpus"], wanted)]
+    wanted, subsets = list(corpora), subsets or {}
+    rows = [r.to_json() for r in records if matches(r.corpus, wanted, subsets)]
     if not rows:
         return pd.DataFrame(columns=list(COLUMNS))
     files = _files(pd.DataFrame(rows, columns=list(FIELDS)))
     parts = []
     if scope in ("both", "group"):
-        parts.append(_groups(files))
+        shown = {name: members for name, members in subsets.items() if not wanted or name in wanted}
+        # a file picked by naming a subset says nothing about its natural group's other files
+        plain = [w for w in wanted if w not in subsets]
+        parts.append(_groups(files, shown, natural=plain if plain or not wanted else None))
     if scope in ("both", "file"):
         parts.append(files)
     df = pd.concat([p for p in parts if not p.empty] or [files.iloc[:0]], ignore_index=True)
@@ -150,7 +154,7 @@ def frame(records: list[dict[str, Any]], corpora: list[str] = (), scope: str = "
 
 
 def _files(df: pd.DataFrame) -> pd.DataFrame:
-    for column in NUMBERS:
+    for column in record.NUMBERS:
         df[column] = pd.to_numeric(df[column], errors="coerce")
     # prefix runs get tables of their own: 'canterbury[:20000]/alice29.txt'
     df["corpus"] = [
@@ -192,20 +196,25 @@ def _speeds(df: pd.DataFrame) -> pd.DataFrame:
     return df
 
 
-def _groups(files: pd.DataFrame) -> pd.DataFrame:
-    """One row per (group, predictor) that covers every file of the group seen in `files`.
+def _groups(files: pd.DataFrame, subsets: Subsets, natural: list[str] | None = ()) -> pd.DataFrame:
+    """One row per (group, predictor) that covers every file of the group (see `frame`): the
+    natural groups of the files that `natural` matches (a corpus filter; None: no file), and
+    `subsets`.
 
     The adjusted ratio counts the model once for the whole group: one decompressor, many files.
     Entropy and FLOPs are only summed where every file has them (`min_count`-style, by counts).
     """
     newest = _newest(files, ["spec", "corpus"])
-    group = newest["corpus"].map(group_of)
     newest = newest.assign(
-        group=group,
-        members=newest.groupby(group)["corpus"].transform("nunique"),
         flops=newest["flops_per_byte"] * newest["raw_bytes"],
         verified=newest["verified"] == True,  # noqa: E712 (NaN-safe)
     )
+    plain = newest.iloc[:0] if natural is None else newest[newest["corpus"].map(lambda c: matches(c, natural))]
+    group = plain["corpus"].map(group_of)
+    parts = [plain.assign(group=group, members=plain.groupby(group)["corpus"].transform("nunique"))]
+    for name, members in subsets.items():
+        parts.append(newest[newest["corpus"].isin(members)].assign(group=name, members=len(members)))
+    newest = pd.concat(parts, ignore_index=True)
     out = newest.groupby(["group", "spec"], sort=False).agg(
         kind=("kind", "first"),
         files=("corpus", "size"),
@@ -406,5 +415,5 @@ def markdown(df: pd.DataFrame, level: int = 3) -> str:
         out.append("|" + "".join("---|" if c in TEXT_COLUMNS else "---:|" for c in shown))
         out += ["| " + " | ".join(cells) + " |" for cells in text_rows(rows, shown)]
         note = "\\" + BASELINE_NOTE  # escaped: a leading "*" would start a Markdown list
-        out += ["", note + "; frontier: best bits/byte for its size (params) or compute (FLOPs/byte)", ""]
+        out += ["", note + "; " + FRONTIER_NOTE, ""]
     return "\n".join(out)

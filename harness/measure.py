@@ -13,16 +13,16 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import datetime, timezone
-from pathlib import Path
 from typing import Any
 
 import psutil
 
-from harness import container, corpus, curves, results
+from harness import container, corpus, results
 from harness.baselines import Baseline, compress_stream, decompress_stream
 from harness.corpus import CorpusFile
 from harness.errors import HarnessError, predictor_errors
 from harness.predictor import Progress, no_progress
+from harness.record import RECORD_VERSION, Record
 from harness.registry import Registry
 
 CURVE_MAX_SYMBOLS = 1 << 24
@@ -41,9 +41,10 @@ def no_phase(name: str, total: int) -> None:
 def peak_rss() -> Iterator[Callable[[], int]]:
     """Sample resident memory every 10 ms; yields a getter of the peak the measurement added.
 
-    That is this process' peak above its size when the measurement began (the harness's own
-    imports are left out; a library a predictor loads first, torch's import, is counted), plus
-    the child processes it runs (a baseline tool), so a record reports its own memory.
+    That is this process' peak above its size when the measurement began, plus the child
+    processes it runs (a baseline tool), so a record reports its own memory: the harness's
+    imports are left out, and so are a predictor's libraries (`measure_predictor` asks for its
+    `static_config` first, which imports them).
     """
     process = psutil.Process()
     idle = process.memory_info().rss
@@ -87,7 +88,7 @@ def _ratios(raw: int, compressed: int, model_bytes: int = 0) -> dict[str, Any]:
 def _common(file: CorpusFile, length: int, sha256: str, max_bytes: int | None) -> dict[str, Any]:
     entropy = file.entropy_bits(length) if file.entropy_bits else None
     return {
-        "record_version": results.RECORD_VERSION,
+        "record_version": RECORD_VERSION,
         "corpus": file.name,
         "corpus_sha256": sha256,
         "max_bytes": max_bytes,  # leaderboards keep prefix runs apart from whole files
@@ -126,10 +127,10 @@ def measure_predictor(
     spec: str,
     file: CorpusFile,
     progress: Progress = no_progress,
-    curve_store: Path | None = None,
+    keep_curve: bool = False,
     phase: Phase = no_phase,
     max_bytes: int | None = None,
-) -> dict[str, Any]:
+) -> Record:
     """Encode `file` (its first `max_bytes` bytes, if given) with a fresh predictor, decode with
     another, compare; return the record.
 
@@ -137,16 +138,18 @@ def measure_predictor(
     predictors that code it a segment at a time (not `whole_input`): the input is read twice, a
     piece at a time, to encode it and to compare the decoded pieces with. `phase` is told when
     encoding and then decoding start, with their symbol count (tokenizing predictors code fewer
-    symbols than bytes), and `progress` the symbols done in the current phase. With `curve_store`, the
-    per-symbol code lengths (the online loss curve) are saved beside that results store and the
-    record names the file (`curve`), for inputs of up to CURVE_MAX_SYMBOLS symbols (float32
-    each, held until the end) or from predictors that hold the whole input anyway.
+    symbols than bytes), and `progress` the symbols done in the current phase. With `keep_curve`, the
+    record carries the per-symbol code lengths (the online loss curve, `curve_bits`, saved by the
+    store that appends it), for inputs of up to CURVE_MAX_SYMBOLS symbols (float32 each, held
+    until the end) or from predictors that hold the whole input anyway.
     """
     cls, settings, canonical = registry.predictor(spec)
+    with predictor_errors(canonical, file.name):
+        cls.static_config(settings)  # imports the libraries it needs (torch): their import is not its memory
     with corpus.open_prefix(file, max_bytes) as source, tempfile.TemporaryFile() as coded, peak_rss() as peak:
         with predictor_errors(canonical, file.name):
             encoder_side = registry.build(canonical)
-            keep_bits = curve_store is not None and (
+            keep_bits = keep_curve and (
                 encoder_side.whole_input or not container.byte_level(encoder_side) or source.length <= CURVE_MAX_SYMBOLS
             )
             start = time.perf_counter()
@@ -176,35 +179,36 @@ def measure_predictor(
     if keep_bits:
         # Batched online learners code out of file order; their curve is drawn in coding order.
         order = getattr(encoder_side, "coding_order", None)
-        bits = encoded.symbol_bits[order(encoded.symbols)] if order else encoded.symbol_bits
-        curve = curves.save(curve_store, bits)
+        curve = encoded.symbol_bits[order(encoded.symbols)] if order else encoded.symbol_bits
     length = source.length
-    return {
-        "kind": "predictor",
-        "predictor": cls.name,
-        "spec": canonical,
-        "predictor_version": cls.version,
-        "settings": settings,  # every option, defaults included: what the spec meant when it ran
-        "fingerprint": encoder_side.fingerprint(),
-        **_ratios(length, encoded.container_bytes, encoder_side.model_bytes),
-        "payload_bytes": encoded.payload_bytes,
-        "header_bytes": encoded.header_bytes,
-        "symbols": encoded.symbols,
-        "ideal_bits": encoded.ideal_bits,
-        "coder_overhead_bits": 8 * encoded.payload_bytes - encoded.ideal_bits,
-        "verified": verified,
-        "curve": curve,
-        "params": encoder_side.params,
-        "model_bytes": encoder_side.model_bytes,
-        "flops_per_byte": encoder_side.flops_per_symbol * encoded.symbols / length if length else None,
-        "encode_seconds": encode_seconds,
-        "decode_seconds": decode_seconds,
-        "peak_memory_bytes": peak(),
-        **_common(file, length, source.sha256.hexdigest(), max_bytes),
-    }
+    return Record(
+        **{
+            "kind": "predictor",
+            "predictor": cls.name,
+            "spec": canonical,
+            "predictor_version": cls.version,
+            "settings": settings,  # every option, defaults included: what the spec meant when it ran
+            "fingerprint": encoder_side.fingerprint(),
+            **_ratios(length, encoded.container_bytes, encoder_side.model_bytes),
+            "payload_bytes": encoded.payload_bytes,
+            "header_bytes": encoded.header_bytes,
+            "symbols": encoded.symbols,
+            "ideal_bits": encoded.ideal_bits,
+            "coder_overhead_bits": 8 * encoded.payload_bytes - encoded.ideal_bits,
+            "verified": verified,
+            "curve_bits": curve,
+            "params": encoder_side.params,
+            "model_bytes": encoder_side.model_bytes,
+            "flops_per_byte": encoder_side.flops_per_symbol * encoded.symbols / length if length else None,
+            "encode_seconds": encode_seconds,
+            "decode_seconds": decode_seconds,
+            "peak_memory_bytes": peak(),
+            **_common(file, length, source.sha256.hexdigest(), max_bytes),
+        }
+    )
 
 
-def measure_baseline(baseline: Baseline, file: CorpusFile, max_bytes: int | None = None) -> dict[str, Any]:
+def measure_baseline(baseline: Baseline, file: CorpusFile, max_bytes: int | None = None) -> Record:
     """Run a reference compressor both ways on `file` (its first `max_bytes` bytes, if given)
     and compare, streaming through a temporary file as `measure_predictor` does."""
     with corpus.open_prefix(file, max_bytes) as source, tempfile.TemporaryFile() as coded, peak_rss() as peak:
@@ -219,18 +223,20 @@ def measure_baseline(baseline: Baseline, file: CorpusFile, max_bytes: int | None
         start = time.perf_counter()
         verified = _decodes_to_original(file, max_bytes, decode)
         decode_seconds = time.perf_counter() - start
-    return {
-        "kind": "baseline",
-        "predictor": baseline.name,
-        "spec": baseline.name,
-        "baseline_version": baseline.version,
-        **_ratios(source.length, compressed),
-        "verified": verified,
-        "params": None,
-        "model_bytes": 0,
-        "flops_per_byte": None,
-        "encode_seconds": encode_seconds,
-        "decode_seconds": decode_seconds,
-        "peak_memory_bytes": peak(),
-        **_common(file, source.length, source.sha256.hexdigest(), max_bytes),
-    }
+    return Record(
+        **{
+            "kind": "baseline",
+            "predictor": baseline.name,
+            "spec": baseline.name,
+            "baseline_version": baseline.version,
+            **_ratios(source.length, compressed),
+            "verified": verified,
+            "params": None,
+            "model_bytes": 0,
+            "flops_per_byte": None,
+            "encode_seconds": encode_seconds,
+            "decode_seconds": decode_seconds,
+            "peak_memory_bytes": peak(),
+            **_common(file, source.length, source.sha256.hexdigest(), max_bytes),
+        }
+    )

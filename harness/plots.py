@@ -67,14 +67,6 @@ def chart(rows: pd.DataFrame, kind: str, title: str) -> Figure:
     baselines = rows[rows["kind"] == "baseline"]
 
     ax.scatter(predictors[column], predictors["bits_per_byte"], color="tab:blue", zorder=3, label="predictor")
-    for row in predictors.itertuples():
-        ax.annotate(
-            row.predictor,
-            (getattr(row, column), row.bits_per_byte),
-            fontsize=7,
-            xytext=(4, 3),
-            textcoords="offset points",
-        )
     frontier = predictors.loc[leaderboard.pareto(predictors, column)].sort_values(column)
     if len(frontier):
         ax.step(frontier[column], frontier["bits_per_byte"], where="post", color="tab:red", zorder=2)
@@ -88,25 +80,49 @@ def chart(rows: pd.DataFrame, kind: str, title: str) -> Figure:
             label="Pareto frontier",
         )
     if kind == "size":
-        for name, sweep in size_sweeps(predictors).items():
+        for (name, sweep), (color, dashes) in zip(size_sweeps(predictors).items(), FIT_STYLES * 4, strict=False):
             a, alpha = fit_power_law(sweep["params"].to_numpy(float), sweep["bits_per_byte"].to_numpy(float))
             x = np.geomspace(sweep["params"].min(), sweep["params"].max(), 50)
-            ax.plot(x, a * x**-alpha, "--", color="tab:green", label=f"{name}: {a:.3g}·N^-{alpha:.3f}")
+            ax.plot(x, a * x**-alpha, linestyle=dashes, color=color, label=f"{name}: {a:.3g}·N^-{alpha:.3f}")
     if kind == "time" and len(baselines):
         ax.scatter(baselines[column], baselines["bits_per_byte"], color="gray", marker="s", zorder=3, label="baseline")
     for row in baselines.itertuples():
         ax.axhline(row.bits_per_byte, color="gray", linestyle=":", linewidth=1)
-    _label_lines(ax, baselines)
+    if kind != "time":  # there the baselines are points, named like the predictors
+        _label_lines(ax, baselines)
     if len(predictors) or (kind == "time" and len(baselines)):
         ax.set_xscale("log")
     else:
         ax.text(0.5, 0.5, f"no predictor reports {label}", transform=ax.transAxes, ha="center", color="dimgray")
+    named = pd.concat([predictors, baselines]) if kind == "time" else predictors
+    _label_points(ax, named, column)
     ax.set_xlabel(f"{label} (log scale)")
     ax.set_ylabel("bits per byte (lower is better)")
     ax.set_title(title, fontsize=10)
     ax.grid(True, which="major", alpha=0.3)
     ax.legend(fontsize=7, loc="best")
     return figure
+
+
+FIT_STYLES = [("tab:green", "--"), ("tab:purple", "-."), ("tab:orange", ":"), ("tab:brown", (0, (5, 1, 1, 1)))]
+"""Colour and dash pattern of each fitted power law, so that each has its own legend entry."""
+
+
+def _label_points(ax, rows: pd.DataFrame, column: str) -> None:
+    """Name each point (baselines in grey); a name that would sit on an earlier one (in display
+    space) is moved up by a line until it is clear, so that none overlap."""
+    ax.get_xlim(), ax.get_ylim()  # settles the autoscaled limits the positions depend on
+    placed: list[tuple[float, float]] = []
+    line = 9.0  # points: a 7-point font and its leading
+    for row in rows.sort_values("bits_per_byte").itertuples():
+        x, y = getattr(row, column), row.bits_per_byte
+        px, py = ax.transData.transform((x, y)) * 72 / ax.figure.dpi
+        offset = 3.0
+        while any(abs(px - qx) < 60 and abs(py + offset - qy) < line for qx, qy in placed):
+            offset += line
+        placed.append((px, py + offset))
+        color = "dimgray" if row.kind == "baseline" else "black"
+        ax.annotate(row.predictor, (x, y), fontsize=7, xytext=(4, offset), textcoords="offset points", color=color)
 
 
 def _label_lines(ax, baselines: pd.DataFrame) -> None:

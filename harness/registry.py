@@ -82,6 +82,14 @@ class Registry:
         root = corpus.data_dir(data_dir)
         return [file for spec in specs for file in corpus.resolve(spec, known, data_dir=root)]
 
+    def subsets(self) -> dict[str, tuple[str, ...]]:
+        """Each subset corpus ('canterbury-small') -> the names of its files, for leaderboards."""
+        return {
+            name: tuple(file.name for file in entry.item.files())
+            for name, entry in self.corpora.items()
+            if entry.item.subset_of
+        }
+
     def build(self, spec: str, symbols: int = 0) -> Predictor:
         """A fresh predictor instance for `spec` (to code `symbols` symbols, when known), refused
         when by its own estimate it needs more memory than the current `Trust` allows or this

@@ -4,8 +4,9 @@ Appending whole lines (then fsync) means an interrupted run can at worst leave a
 line, which `read` skips: the store is never corrupted for the lines before it.
 
 A store is untrusted input (hand-edited, copied, written by another version or program): `read`
-returns only the records that `problem` finds usable, and warns about the lines it skips, so
-that every reader (leaderboards, sweeps, publishing, curves) can rely on the fields it uses.
+returns only the lines that `record.from_json` makes a usable `Record` of, and warns about the
+lines it skips, so that every reader (leaderboards, sweeps, publishing, curves) can rely on the
+fields it uses.
 """
 
 from __future__ import annotations
@@ -13,7 +14,6 @@ from __future__ import annotations
 import functools
 import importlib.metadata
 import json
-import math
 import os
 import platform
 import stat
@@ -24,17 +24,14 @@ from pathlib import Path
 from typing import Any, BinaryIO
 
 import harness
+from harness import curves
 from harness.errors import HarnessError
+from harness.record import Record, from_json, problem
 
-RECORD_VERSION = 2
-"""2: `peak_memory_bytes` is the measurement's own memory; 1 (no `record_version`) had
-`peak_rss_bytes`, the whole harness process's."""
 MAX_LINE = 1 << 20
 """Longest line `read` takes (a record is a few KB); longer ones are skipped without being held
 in memory, so that a damaged store cannot exhaust it."""
 SHOWN_WARNINGS = 5
-LARGEST_INTEGER = 2**53
-"""Integers above float64's exact range are refused: pandas sums them into int64 columns."""
 
 _SPECIAL = {
     stat.S_IFDIR: "a directory",
@@ -99,12 +96,16 @@ def _nonblocking(path: str, flags: int) -> int:
     return os.open(path, flags | os.O_NONBLOCK)  # a FIFO swapped in after the check still cannot hang us
 
 
-def append(path: Path, record: dict[str, Any]) -> None:
-    """Add `record` at the end of the store; a record that `read` would skip is refused."""
-    what = f"result of {record.get('spec')!r} on {record.get('corpus')!r} not stored in {path}"
-    if reason := problem(record):
+def append(path: Path, record: Record) -> Record:
+    """Add `record` at the end of the store, its loss curve (`curve_bits`) saved beside it;
+    returns it as stored. A record that `read` would skip is refused."""
+    what = f"result of {record.spec!r} on {record.corpus!r} not stored in {path}"
+    if record.curve_bits is not None:
+        record = record.replace(curve=curves.save(path, record.curve_bits), curve_bits=None)
+    data = record.to_json()
+    if reason := problem(data):
         raise HarnessError(f"{what}: {reason}")
-    line = (json.dumps(record, sort_keys=True) + "\n").encode()
+    line = (json.dumps(data, sort_keys=True) + "\n").encode()
     if len(line) > MAX_LINE:
         raise HarnessError(f"{what}: its line would be {len(line):,} bytes, over the {MAX_LINE:,} of a store line")
     try:
@@ -122,13 +123,14 @@ def append(path: Path, record: dict[str, Any]) -> None:
             os.fsync(store.fileno())
     except OSError as error:
         raise HarnessError(f"{what}: {error.strerror or error}") from None
+    return record
 
 
 def _stderr(message: str) -> None:
     print(message, file=sys.stderr)
 
 
-def read(path: Path, warn: Callable[[str], None] = _stderr) -> list[dict[str, Any]]:
+def read(path: Path, warn: Callable[[str], None] = _stderr) -> list[Record]:
     """The usable records of the store, in order; none when it does not exist.
 
     Skipped lines (torn by a killed run, too long, not JSON, not a usable record) are named by
@@ -169,7 +171,7 @@ def _lines(stream: BinaryIO) -> Iterator[bytes | None]:
         yield None
 
 
-def _record(line: bytes | None) -> dict[str, Any]:
+def _record(line: bytes | None) -> Record:
     """The usable record on `line`; a ValueError says why there is none."""
     if line is None:
         raise ValueError(f"longer than {MAX_LINE:,} bytes")
@@ -181,99 +183,7 @@ def _record(line: bytes | None) -> dict[str, Any]:
         raise ValueError("JSON nested too deeply") from None
     except ValueError as error:
         raise ValueError(f"not JSON ({error})") from None
-    if not isinstance(record, dict):
-        raise ValueError(f"{_shown(record)}, not a JSON object")
-    if reason := problem(record):
-        raise ValueError(reason)
-    return record
-
-
-def _count(value: Any) -> bool:
-    return type(value) is int and 0 <= value <= LARGEST_INTEGER
-
-
-def _amount(value: Any) -> bool:
-    return _count(value) or (type(value) is float and 0 <= value < math.inf)  # NaN fails both comparisons
-
-
-Check = tuple[Callable[[Any], bool], str]
-NAME: Check = (lambda v: isinstance(v, str) and v != "", "a non-empty string")
-TEXT: Check = (lambda v: isinstance(v, str), "a string")
-COUNT: Check = (_count, "an integer from 0 to 2**53")
-SIZE: Check = (lambda v: _count(v) and v > 0, "an integer from 1 to 2**53 (an empty input has no bits/byte)")
-AMOUNT: Check = (_amount, "a finite number >= 0")
-FLAG: Check = (lambda v: type(v) is bool, "a JSON boolean")
-KIND: Check = (lambda v: v in ("predictor", "baseline"), "'predictor' or 'baseline'")
-OBJECT: Check = (lambda v: isinstance(v, dict), "an object")
-
-REQUIRED: dict[str, Check] = {
-    "kind": KIND,
-    "spec": NAME,
-    "predictor": NAME,
-    "corpus": NAME,
-    "timestamp": TEXT,
-    "verified": FLAG,
-    "raw_bytes": SIZE,
-    "compressed_bytes": COUNT,
-    "bits_per_byte": AMOUNT,
-}
-"""What every reader relies on: a record without these is not shown, reused or published."""
-OPTIONAL: dict[str, Check] = {
-    "corpus_sha256": TEXT,
-    "harness_version": TEXT,
-    "git_commit": TEXT,
-    "cpu": TEXT,
-    "baseline_version": TEXT,
-    "predictor_version": COUNT,
-    "settings": OBJECT,
-    "max_bytes": COUNT,
-    "record_version": COUNT,
-    "curve": TEXT,
-    "symbols": COUNT,
-    "payload_bytes": COUNT,
-    **dict.fromkeys(
-        (
-            "ratio",
-            "adjusted_ratio",
-            "params",
-            "model_bytes",
-            "flops_per_byte",
-            "encode_seconds",
-            "decode_seconds",
-            "peak_rss_bytes",
-            "peak_memory_bytes",
-            "entropy_bits",
-            "entropy_bits_per_byte",
-        ),
-        AMOUNT,
-    ),
-}
-"""Fields that may be absent or null; when given, they must have their type."""
-NEEDS = {"settings": ("predictor_version",), "curve": ("symbols", "payload_bytes")}
-"""Fields that the reuse check (settings) and the loss-curve chart (curve) use together."""
-
-
-def problem(record: dict[str, Any]) -> str | None:
-    """Why `record` is not a usable result (the first field that is wrong), or None."""
-    for field, (valid, meant) in (REQUIRED | OPTIONAL).items():
-        value = record.get(field)
-        if value is None and field in OPTIONAL:
-            continue
-        if value is None:
-            return f"no {field}" if field not in record else f"{field} is null, not {meant}"
-        if not valid(value):
-            return f"{field} is {_shown(value)}, not {meant}"
-        for needed in NEEDS.get(field, ()):
-            if record.get(needed) is None:
-                return f"{field} without {needed}"
-    return None
-
-
-def _shown(value: Any) -> str:
-    if isinstance(value, (dict, list)):  # not dumped: it may be nested as deeply as json allows
-        return "a JSON object" if isinstance(value, dict) else "a JSON array"
-    text = json.dumps(value)
-    return text if len(text) <= 40 else text[:37] + "..."
+    return from_json(record)
 
 
 def _version(distribution: str) -> str | None:

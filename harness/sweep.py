@@ -1,10 +1,11 @@
 """Sweeps: a grid of predictors x sizes x corpus files, run as independent jobs.
 
-Each job measures one predictor (or baseline) on one corpus file and returns its record; only
-the calling process appends to the results store, whole lines as jobs finish, so an interrupted
-sweep loses at most the jobs still running. Jobs run in a local process pool, or on a Ray
-cluster (`ray.init(address)`) once one machine is not enough: a job carries only names, so any
-worker with the harness installed (and the data dir or download cache) can run it.
+Each job measures one predictor (or baseline) on one corpus file and returns its record, loss
+curve included; only the calling process appends to the results store (which saves the curve),
+whole lines as jobs finish, so an interrupted sweep loses at most the jobs still running. Jobs
+run in a local process pool, or on a Ray cluster (`ray.init(address)`) once one machine is not
+enough: a job carries only names, so any worker with the harness installed (and the data dir or
+download cache) can run it.
 
 A job whose result is already stored is not run again unless forced: same spec, corpus name and
 content sha256, --max-bytes, harness version, and the same definition (a predictor's version and
@@ -25,6 +26,7 @@ import harness
 from harness import corpus, measure
 from harness.errors import HarnessError
 from harness.predictor import definition
+from harness.record import Record
 from harness.registry import Registry, load_registry
 
 EXECUTORS = ("local", "ray")
@@ -42,30 +44,32 @@ class Job:
     plugin_files: tuple[str, ...] = ()
 
 
-def _recorded_definition(record: dict[str, Any]) -> str | None:
-    if record.get("kind") == "baseline":
-        return record.get("baseline_version")
-    if "settings" not in record:  # written before settings were recorded: never reused
+@dataclass(frozen=True)
+class JobFailure:
+    """A job that could not run (bad input), reported by name while the others go on."""
+
+    spec: str
+    corpus: str
+    error: str
+
+
+def _recorded_definition(record: Record) -> str | None:
+    if record.kind == "baseline":
+        return record.baseline_version
+    if record.settings is None:  # written before settings were recorded: never reused
         return None
-    return definition(record["predictor"], record["predictor_version"], record["settings"])
+    return definition(record.predictor, record.predictor_version, record.settings)
 
 
-def cache(records: list[dict[str, Any]]) -> dict[tuple, dict[str, Any]]:
+def cache(records: list[Record]) -> dict[tuple, Record]:
     """Verified records by (spec, definition, corpus, sha256, --max-bytes, harness version); later ones win.
 
     --max-bytes is part of the key because it decides the table a result is shown in.
     """
     return {
-        (
-            r["spec"],
-            _recorded_definition(r),
-            r["corpus"],
-            r["corpus_sha256"],
-            r.get("max_bytes"),
-            r.get("harness_version"),
-        ): r
+        (r.spec, _recorded_definition(r), r.corpus, r.corpus_sha256, r.max_bytes, r.harness_version): r
         for r in records
-        if r.get("verified") and {"spec", "corpus", "corpus_sha256"} <= set(r)
+        if r.verified and r.corpus_sha256
     }
 
 
@@ -122,28 +126,25 @@ def _file(registry: Registry, job: Job) -> corpus.CorpusFile:
     return file
 
 
-def measure_job(registry: Registry, job: Job, **streaming: Any) -> dict[str, Any]:
-    """Measure one job from scratch. `streaming` (progress, phase, curve_store) goes to
-    `measure.measure_predictor`; a baseline reports neither progress nor a curve."""
+def measure_job(registry: Registry, job: Job, **streaming: Any) -> Record:
+    """Measure one job from scratch, its loss curve kept for the store. `streaming` (progress,
+    phase) goes to `measure.measure_predictor`; a baseline reports neither progress nor a curve."""
     file = _file(registry, job)
     if job.baseline:
         return measure.measure_baseline(registry.baselines[job.spec].item, file, job.max_bytes)
-    return measure.measure_predictor(registry, job.spec, file, max_bytes=job.max_bytes, **streaming)
+    return measure.measure_predictor(registry, job.spec, file, keep_curve=True, max_bytes=job.max_bytes, **streaming)
 
 
-def run_job(job: Job) -> dict[str, Any]:
-    """Measure one job in whatever process or machine runs it.
-
-    Bad input comes back as {"error": message} rather than as an exception, so that one bad
-    job is reported by name while the others go on.
-    """
+def run_job(job: Job) -> Record | JobFailure:
+    """Measure one job in whatever process or machine runs it; bad input comes back as a
+    `JobFailure` rather than as an exception."""
     try:
         return measure_job(load_registry(plugin_files=list(job.plugin_files)), job)
     except HarnessError as error:
-        return {"error": str(error), "spec": job.spec, "corpus": job.corpus}
+        return JobFailure(job.spec, job.corpus, str(error))
 
 
-def stored_results(registry: Registry, jobs: list[Job], records: list[dict[str, Any]]) -> list[dict[str, Any] | None]:
+def stored_results(registry: Registry, jobs: list[Job], records: list[Record]) -> list[Record | None]:
     """Each job's result in `records` (None: not there, the job must run)."""
     index, digests = cache(records), {}
     found = []
@@ -156,12 +157,12 @@ def stored_results(registry: Registry, jobs: list[Job], records: list[dict[str, 
     return found
 
 
-def pending(registry: Registry, jobs: list[Job], records: list[dict[str, Any]]) -> list[Job]:
+def pending(registry: Registry, jobs: list[Job], records: list[Record]) -> list[Job]:
     """The jobs whose result is not in `records` yet."""
     return [job for job, found in zip(jobs, stored_results(registry, jobs, records), strict=True) if found is None]
 
 
-def run_local(jobs: list[Job], workers: int | None = None) -> Iterator[dict[str, Any]]:
+def run_local(jobs: list[Job], workers: int | None = None) -> Iterator[Record | JobFailure]:
     """Run jobs in a pool of fresh processes (spawned: torch and numba do not survive fork well)."""
     workers = workers or os.cpu_count() or 1
     with ProcessPoolExecutor(max_workers=min(workers, len(jobs)) or 1, mp_context=get_context("spawn")) as pool:
@@ -176,7 +177,7 @@ def run_local(jobs: list[Job], workers: int | None = None) -> Iterator[dict[str,
                 future.cancel()
 
 
-def run_ray(jobs: list[Job], address: str | None = None) -> Iterator[dict[str, Any]]:
+def run_ray(jobs: list[Job], address: str | None = None) -> Iterator[Record | JobFailure]:
     """Run jobs as Ray tasks on the cluster at `address` (None: start a local Ray instance)."""
     try:
         import ray
@@ -204,11 +205,11 @@ def run_ray(jobs: list[Job], address: str | None = None) -> Iterator[dict[str, A
             ray.shutdown()
 
 
-def execute(jobs: list[Job], executor: str, workers: int | None, address: str | None) -> Iterator[dict[str, Any]]:
+def execute(jobs: list[Job], executor: str, workers: int | None, address: str | None) -> Iterator[Record | JobFailure]:
     """Records of `jobs` as they finish, in any order."""
     if not jobs:  # nothing to do: do not start a pool or a Ray instance for it
         return iter(())
-    runners: dict[str, Callable[[], Iterator[dict[str, Any]]]] = {
+    runners: dict[str, Callable[[], Iterator[Record | JobFailure]]] = {
         "local": lambda: run_local(jobs, workers),
         "ray": lambda: run_ray(jobs, address),
     }

@@ -198,17 +198,23 @@ def load(model: str, revision: str, gguf_file: str, dtype: str, device: str) -> 
     files = _weight_files(folder, gguf_file)
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer
+    from transformers.utils import logging as transformers_logging
 
     # Never run code that comes with a model (no prompt can appear either), and unpickle only
     # what the user allowed.
     safe: dict[str, Any] = {"trust_remote_code": False}
     extra = {"gguf_file": gguf_file} if gguf_file else {"use_safetensors": files[0].suffix == ".safetensors"}
+    bars_on = transformers_logging.is_progress_bar_enabled()
+    transformers_logging.disable_progress_bar()  # its "Loading weights" bar would break through ours
     try:
         tokenizer = AutoTokenizer.from_pretrained(folder, **safe, **({"gguf_file": gguf_file} if gguf_file else {}))
         network = AutoModelForCausalLM.from_pretrained(folder, dtype=getattr(torch, dtype), **safe, **extra)
         network = network.to(torch.device(device)).eval().requires_grad_(False)
     except (OSError, ValueError, ImportError, RuntimeError) as error:
         raise HarnessError(f"cannot load model {model!r} from {folder}: {error}") from None
+    finally:
+        if bars_on:
+            transformers_logging.enable_progress_bar()
     if not tokenizer.is_fast:
         raise HarnessError(f"model {model!r}: needs a fast (tokenizers) tokenizer for exact byte offsets")
     vocab = network.get_output_embeddings().weight.shape[0]

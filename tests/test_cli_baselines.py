@@ -91,7 +91,7 @@ def test_a_damaged_archive_is_a_harness_error_and_not_verified(tmp_path, monkeyp
         return real(baseline, source, out)
 
     monkeypatch.setattr(measure, "decompress_stream", damaged)
-    assert measure.measure_baseline(baseline, file)["verified"] is False
+    assert measure.measure_baseline(baseline, file).verified is False
 
 
 def test_left_out_when_zpaq_is_not_on_path(monkeypatch, tmp_path):

@@ -31,7 +31,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from harness import cli, sweep
+from harness import cli, results, sweep
 from harness.registry import load_registry
 
 EXAMPLES = 200
@@ -444,7 +444,7 @@ def declared(argv: list[str], root: Path) -> tuple[set[str], set[str], bool]:
     ):
         files |= {args.output} if args.output else {args.file[:-3] if args.file.endswith(".hz") else args.file + ".out"}
     elif command in ("run", "sweep"):
-        store = args.results or os.environ.get("HARNESS_RESULTS") or "results/results.jsonl"
+        store = args.results or os.environ.get("HARNESS_RESULTS") or str(results.default_store())
         files.add(store)
         folders.add(str(Path(store).parent / "curves"))
     elif command == "leaderboard" and args.output:
@@ -546,8 +546,9 @@ def test_cli_fuzz(assets, tmp_path, monkeypatch, capsysbinary, argv, stdin, defa
     with monkeypatch.context() as mp:
         mp.chdir(root)
         offline(mp, root)
-        if default_store:  # results/results.jsonl in the working folder, made by the first `run`
+        if default_store:  # the user's working store, made by the first `run`
             mp.delenv("HARNESS_RESULTS")
+            mp.setenv("XDG_DATA_HOME", str(root / "xdg"))
         data = (root / stdin).read_bytes() if stdin else b""
         mp.setattr(sys, "stdin", io.TextIOWrapper(io.BytesIO(data)))
         files, folders, keeps = declared(argv, root)

@@ -45,6 +45,8 @@ def test_registered_corpora():
         "python",
         "synthetic",
         "canterbury",
+        "canterbury-text",
+        "canterbury-small",
         "calgary",
         "silesia",
         "enwik8",
@@ -55,7 +57,7 @@ def test_registered_corpora():
         assert corpus.description and "\n" not in corpus.description
         names = [f.name for f in corpus.files()]
         assert names and len(set(names)) == len(names)
-        assert all(name.startswith(corpus.name + "/") for name in names)
+        assert all(name.startswith((corpus.subset_of or corpus.name) + "/") for name in names)
     assert len(CORPORA["canterbury"].files()) == 11
     assert len(CORPORA["calgary"].files()) == 18
     assert len(CORPORA["silesia"].files()) == 12
@@ -170,6 +172,17 @@ def test_resolve_names_and_members():
     assert markov.entropy_bits is not None
 
 
+def test_a_subset_is_its_parents_files_under_their_own_names(registry):
+    small = resolve("canterbury-small", CORPORA)
+    assert [f.name for f in small] == [f"canterbury/{m}" for m in standard.CANTERBURY_SMALL]
+    assert all(f.meta["size"] < 40_000 for f in small)
+    assert {f.name for f in resolve("canterbury-text", CORPORA)} == {
+        f"canterbury/{m}" for m in standard.CANTERBURY_TEXT
+    }
+    assert registry.subsets()["canterbury-small"] == tuple(f.name for f in small)
+    assert "calgary" not in registry.subsets()  # a whole corpus is no subset
+
+
 def test_resolve_local_file_and_directory(tmp_path, monkeypatch):
     (tmp_path / "d" / "sub").mkdir(parents=True)
     (tmp_path / "d" / ".git").mkdir()
@@ -202,7 +215,7 @@ def test_resolve_local_file_and_directory(tmp_path, monkeypatch):
 @pytest.mark.parametrize(
     "spec, expected",
     [
-        ("cantebury", "unknown corpus 'cantebury'; did you mean: canterbury? known: calgary, canterbury,"),
+        ("cantebury", "unknown corpus 'cantebury'; did you mean: canterbury, canterbury-text"),
         ("pyton/topics", "unknown corpus 'pyton/topics'; did you mean: python/topics?"),
         (
             "canterbury/alice.txt",

@@ -6,7 +6,6 @@ The venv borrows the heavy dependencies (torch, numba, ...) from the development
 
 from __future__ import annotations
 
-import json
 import os
 import shutil
 import subprocess
@@ -15,6 +14,8 @@ import sysconfig
 from pathlib import Path
 
 import pytest
+
+from harness import results
 
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLE = ROOT / "examples" / "harness-bigram"
@@ -80,9 +81,9 @@ def test_run_measures_the_installed_plugin_through_the_cli(venv, tmp_path):
     )
     assert result.returncode == 0, result.stderr
     assert "warning: plugin 'broken'" in result.stderr  # the others keep working
-    (record,) = [json.loads(line) for line in store.read_text().splitlines()]
-    assert record["spec"] == "bigram" and record["verified"] is True
-    assert record["bits_per_byte"] < 6  # it learned something: a uniform model needs 8
+    (record,) = results.read(store)
+    assert record.spec == "bigram" and record.verified is True
+    assert record.bits_per_byte < 6  # it learned something: a uniform model needs 8
 
 
 def test_example_tests_pass_with_the_conformance_fixture(venv):

@@ -2,7 +2,7 @@
 
 Whatever happens, the user gets a one-line error, no partial output file is left behind, an
 existing output is never damaged, the results store stays readable and the next run completes.
-The README's reliability section lists these scenarios: keep it in step.
+docs/reliability.md lists these scenarios: keep it in step.
 """
 
 from __future__ import annotations
@@ -252,8 +252,8 @@ def test_interrupted_and_killed_run_keep_the_store_and_resume(tmp_path):
     assert finished.returncode == 0, err
     assert "results reused from the store" in err  # it resumed rather than starting over
     records = results.read(store)
-    assert {r["corpus"].rsplit("/", 1)[-1] for r in records} == {"f0.txt", "f1.txt", "f2.txt"}
-    assert all(r["verified"] for r in records)
+    assert {r.corpus.rsplit("/", 1)[-1] for r in records} == {"f0.txt", "f1.txt", "f2.txt"}
+    assert all(r.verified for r in records)
 
 
 def complete(path: Path) -> bool:

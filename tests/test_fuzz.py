@@ -3,7 +3,7 @@
 Whatever the bytes, the result is the original data or a clean HarnessError: never another
 exception, never a hang (a deadline per case), never a large allocation sized by a length field
 (tracemalloc, which sees numpy's buffers too), never a partial output file.
-The README's reliability section counts these cases: keep it in step with max_examples.
+docs/reliability.md counts these cases: keep it in step with max_examples.
 """
 
 from __future__ import annotations

@@ -5,13 +5,12 @@ out as the Hugging Face cache holds `openai-community/gpt2`, so `--predictor gpt
 code path with HF_HUB_OFFLINE=1. Real pretrained models in ../shared are used where present.
 """
 
-import json
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-from harness import container
+from harness import container, results
 from harness.conformance import check_predictor
 from harness.errors import HarnessError
 from tests.conftest import SHARED, run_cli
@@ -203,13 +202,11 @@ def test_harness_run_gpt2_offline_from_the_cache(hf_home, tmp_path):
     env = {"HF_HOME": str(hf_home), "HF_HUB_OFFLINE": "1"}
     done = run_cli("run", "--predictor", "gpt2", "-c", str(corpus), "--no-baselines", "--results", str(store), env=env)
     assert done.returncode == 0, done.stderr
-    (record,) = [json.loads(line) for line in store.read_text().splitlines()]
-    assert record["spec"] == "gpt2" and record["verified"] is True
-    assert record["symbols"] < record["raw_bytes"]
-    assert record["model_bytes"] > 0 and record["params"] > 0 and record["flops_per_byte"] > 0
-    assert record["adjusted_ratio"] == pytest.approx(
-        record["raw_bytes"] / (record["compressed_bytes"] + record["model_bytes"])
-    )
+    (record,) = results.read(store)
+    assert record.spec == "gpt2" and record.verified is True
+    assert record.symbols < record.raw_bytes
+    assert record.model_bytes > 0 and record.params > 0 and record.flops_per_byte > 0
+    assert record.adjusted_ratio == pytest.approx(record.raw_bytes / (record.compressed_bytes + record.model_bytes))
 
 
 def test_offline_without_a_cached_copy_says_how_to_get_it(tmp_path):

@@ -9,31 +9,41 @@ from rich.console import Console
 
 from harness import formats, leaderboard
 from harness.baselines import standard_baselines
+from harness.record import RECORD_VERSION, Record
 from tests.conftest import run_cli
 
 
 def record(spec, corpus, raw, compressed, *, kind="predictor", params=None, flops=None, verified=True, **extra):
-    return {
-        "kind": kind,
-        "predictor": spec.partition(":")[0],
-        "spec": spec,
-        "corpus": corpus,
-        "corpus_sha256": f"sha-{corpus}-{raw}",
-        "raw_bytes": raw,
-        "compressed_bytes": compressed,
-        "bits_per_byte": 8 * compressed / raw,
-        "ratio": raw / compressed,
-        "adjusted_ratio": raw / (compressed + extra.get("model_bytes", 0)),
-        "params": params,
-        "model_bytes": extra.pop("model_bytes", 0),
-        "flops_per_byte": flops,
-        "encode_seconds": 2.0,
-        "decode_seconds": 4.0,
-        "peak_memory_bytes": 2**20,
-        "verified": verified,
-        "timestamp": extra.pop("timestamp", "2026-01-01T00:00:00+00:00"),
-        **extra,
-    }
+    """A measurement's record, as `measure` builds them."""
+    return Record(
+        **{
+            "record_version": RECORD_VERSION,
+            "kind": kind,
+            "predictor": spec.partition(":")[0],
+            "spec": spec,
+            "corpus": corpus,
+            "corpus_sha256": f"sha-{corpus}-{raw}",
+            "raw_bytes": raw,
+            "compressed_bytes": compressed,
+            "bits_per_byte": 8 * compressed / raw,
+            "ratio": raw / compressed,
+            "adjusted_ratio": raw / (compressed + extra.get("model_bytes", 0)),
+            "params": params,
+            "model_bytes": extra.pop("model_bytes", 0),
+            "flops_per_byte": flops,
+            "encode_seconds": 2.0,
+            "decode_seconds": 4.0,
+            "peak_memory_bytes": 2**20,
+            "verified": verified,
+            "timestamp": extra.pop("timestamp", "2026-01-01T00:00:00+00:00"),
+            **extra,
+        }
+    )
+
+
+def store_text(records) -> str:
+    """The lines of a results store holding `records`."""
+    return "".join(json.dumps(r.to_json()) + "\n" for r in records)
 
 
 def two_file_records():
@@ -157,7 +167,7 @@ def test_run_reuses_stored_results_unless_forced(tmp_path):
 
 def test_leaderboard_writes_html_and_md_files(tmp_path):
     store = tmp_path / "results.jsonl"
-    store.write_text("\n".join(json.dumps(r) for r in two_file_records()) + "\n")
+    store.write_text(store_text(two_file_records()))
     page = tmp_path / "board.html"
     result = run_cli("leaderboard", "--results", str(store), "--format", "html", "-o", str(page))
     assert result.returncode == 0, result.stderr
@@ -185,18 +195,22 @@ def test_publish_writes_markdown_charts_and_page(tmp_path):
         record("small", "g/a", 500, 300, params=10, max_bytes=500),
         record("small", "g/b", 500, 100, params=10, max_bytes=500),
     ]
-    store.write_text("".join(json.dumps(r) + "\n" for r in records))
+    store.write_text(store_text(records))
     out = tmp_path / "published"
     result = run_cli("publish", "--results", str(store), "-o", str(out))
     assert result.returncode == 0, result.stderr
     names = {p.name for p in out.iterdir()}
-    assert {"README.md", "g.md", "g-500.md", "index.html"} <= names
+    assert {"README.md", "g.md", "g-500.md", "index.html", "results.jsonl"} <= names
     assert {f"g-{kind}.png" for kind in ("size", "compute", "time")} <= names
     readme = (out / "README.md").read_text()
     for label in ("**git commit**", "**CPU**", "**torch / numpy / numba**", "first N bytes"):
         assert label in readme
-    assert "## g (2 files, 4,000 bytes)" in readme and "## g[:500] (2 files, 1,000 bytes)" in readme
-    assert "(g-size.png)" in readme and "g/a" not in readme  # per-file tables live in g.md
+    headlines, _, rest = readme.partition("## All results")
+    assert "### g (2 files, 4,000 bytes)" in headlines and "### g[:500] (2 files, 1,000 bytes)" in rest
+    # "partial" ran on g/a only: it is complete on no group, so g/a gets a headline of its own
+    assert "### g/a (1,000 bytes)" in headlines and "| partial |" in headlines
+    assert "`harness run -c g/a -p partial -p big -p small`" in headlines
+    assert "(g-size.png)" in rest and "### g/a" not in rest  # per-file tables live in g.md
     assert "## g/a (1,000 bytes)" in (out / "g.md").read_text()
 
 
@@ -278,3 +292,16 @@ def test_frontiers_per_table_and_group_sums_that_need_every_file():
     assert df.loc[("g", "a"), "flops_per_byte"] == 100 and pd.isna(df.loc[("g", "b"), "flops_per_byte"])
     assert pd.isna(df.loc[("g", "a"), "gap_to_floor"]) and df.loc[("g/x", "a"), "gap_to_floor"] == pytest.approx(-3.2)
     assert df.loc[("g", "b"), "files"] == 2 and ("g", "c") not in df.index  # c ran on one file of two
+
+
+def test_a_subset_is_a_group_of_its_own_complete_only_on_all_its_files():
+    subsets = {"g-small": ("g/a",), "g-pair": ("g/a", "g/b")}
+    records = [*two_file_records(), record("partial", "g/c", 500, 100, params=5, flops=5)]
+    df = leaderboard.frame(records, subsets=subsets)
+    groups = df[df["scope"] == "group"]
+    pair = groups[groups["corpus"] == "g-pair"]
+    assert set(pair["predictor"]) == {"small", "big", "gzip -9"}  # partial ran on g/a and g/c, not g/b
+    assert list(pair.loc[pair["predictor"] == "big", "raw_bytes"]) == [4000]
+    assert "g-small" not in set(groups["corpus"])  # a group of one file repeats the file's row
+    only = leaderboard.frame(records, ["g-pair"], subsets=subsets)
+    assert set(only["corpus"]) == {"g-pair", "g/a", "g/b"}  # the filter names the subset: its files, its row

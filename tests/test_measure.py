@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from corpora import synthetic
-from harness import baselines, container, corpus, curves, measure
+from harness import baselines, container, corpus, curves, measure, results
 from harness.baselines import standard_baselines
 from harness.corpus import CorpusFile
 from tests.conftest import ReadLog
@@ -35,24 +35,24 @@ def never_read_whole() -> bytes:
 def test_predictor_record_is_that_of_coding_in_memory(registry, tmp_path, spec):
     file = local_file(tmp_path, TEXT)
     store = tmp_path / "results.jsonl"
-    record = measure.measure_predictor(registry, spec, file, curve_store=store, max_bytes=20_000)
+    record = results.append(store, measure.measure_predictor(registry, spec, file, keep_curve=True, max_bytes=20_000))
     data = TEXT[:20_000]
     encoded = container.encode(data, spec, registry.build(spec))
-    assert record["verified"] is True
-    assert (record["raw_bytes"], record["max_bytes"], record["symbols"]) == (20_000, 20_000, 20_000)
-    assert record["compressed_bytes"] == len(encoded.container)
-    assert record["payload_bytes"] == encoded.payload_bytes
-    assert record["ideal_bits"] == float(encoded.symbol_bits.sum(dtype=np.float64))
-    assert record["corpus_sha256"] == hashlib.sha256(data).hexdigest()
+    assert record.verified is True
+    assert (record.raw_bytes, record.max_bytes, record.symbols) == (20_000, 20_000, 20_000)
+    assert record.compressed_bytes == len(encoded.container)
+    assert record.payload_bytes == encoded.payload_bytes
+    assert record.ideal_bits == float(encoded.symbol_bits.sum(dtype=np.float64))
+    assert record.corpus_sha256 == hashlib.sha256(data).hexdigest()
     assert np.array_equal(curves.load(store, record), encoded.symbol_bits.astype(np.float32))
 
 
 def test_generated_corpora_are_measured_from_memory(registry):
     file = synthetic.markov(n=5_000)
     record = measure.measure_predictor(registry, "order0", file)
-    assert record["verified"] and record["raw_bytes"] == 5_000
-    assert record["corpus_sha256"] == hashlib.sha256(file.read()).hexdigest()
-    assert record["entropy_bits"] == pytest.approx(file.entropy_bits(5_000))
+    assert record.verified and record.raw_bytes == 5_000
+    assert record.corpus_sha256 == hashlib.sha256(file.read()).hexdigest()
+    assert record.entropy_bits == pytest.approx(file.entropy_bits(5_000))
 
 
 @pytest.mark.parametrize("name", BASELINES)
@@ -60,9 +60,9 @@ def test_baseline_record_is_that_of_the_one_shot_compressor(tmp_path, name):
     baseline = BASELINES[name]
     record = measure.measure_baseline(baseline, local_file(tmp_path, TEXT), max_bytes=20_000)
     data = TEXT[:20_000]
-    assert record["verified"] is True and record["raw_bytes"] == 20_000
-    assert record["compressed_bytes"] == len(baseline.compress(data))
-    assert record["corpus_sha256"] == hashlib.sha256(data).hexdigest()
+    assert record.verified is True and record.raw_bytes == 20_000
+    assert record.compressed_bytes == len(baseline.compress(data))
+    assert record.corpus_sha256 == hashlib.sha256(data).hexdigest()
 
 
 def test_files_are_read_a_piece_at_a_time(registry, monkeypatch):
@@ -82,20 +82,19 @@ def test_files_are_read_a_piece_at_a_time(registry, monkeypatch):
         measure.measure_baseline(BASELINES["gzip -9"], file),
         measure.measure_baseline(BASELINES["ppmd -o6"], file),
     ]
-    assert all(r["verified"] and r["raw_bytes"] == 9_500 for r in records)
+    assert all(r.verified and r.raw_bytes == 9_500 for r in records)
     reads = [n for source in opened for n in source.reads]
     assert len(reads) > 3 * 2 * 9 and all(0 <= n <= 1000 for n in reads), sorted(set(reads))
 
 
 def test_only_short_curves_are_kept_for_streaming_predictors(registry, tmp_path, monkeypatch):
     monkeypatch.setattr(measure, "CURVE_MAX_SYMBOLS", 1000)
-    store = tmp_path / "results.jsonl"
     (tmp_path / "short").mkdir()
     (tmp_path / "long").mkdir()
     short, long = local_file(tmp_path / "short", TEXT[:1000]), local_file(tmp_path / "long", TEXT[:1001])
-    assert measure.measure_predictor(registry, "order0", short, curve_store=store)["curve"]
-    record = measure.measure_predictor(registry, "order0", long, curve_store=store)
-    assert record["curve"] is None and record["verified"] and record["ideal_bits"] > 0
+    assert len(measure.measure_predictor(registry, "order0", short, keep_curve=True).curve_bits) == 1000
+    record = measure.measure_predictor(registry, "order0", long, keep_curve=True)
+    assert record.curve_bits is None and record.verified and record.ideal_bits > 0
 
 
 def damage(stream, size: int, how: str) -> int:
@@ -121,7 +120,7 @@ def test_a_damaged_stream_is_not_verified(registry, tmp_path, monkeypatch, how):
 
     monkeypatch.setattr(container, "read_header", damaged_header)
     record = measure.measure_predictor(registry, "order0", file)
-    assert record["verified"] is False and record["raw_bytes"] == 5000
+    assert record.verified is False and record.raw_bytes == 5000
 
 
 def test_decoded_bytes_that_differ_are_not_verified(registry, tmp_path, monkeypatch):
@@ -144,7 +143,7 @@ def test_decoded_bytes_that_differ_are_not_verified(registry, tmp_path, monkeypa
                 header, segments, Altered(out, change), *rest
             ),
         )
-        assert measure.measure_predictor(registry, "order0", file)["verified"] is False
+        assert measure.measure_predictor(registry, "order0", file).verified is False
 
 
 @pytest.mark.parametrize("how", ["flip", "truncate"])
@@ -159,4 +158,4 @@ def test_a_damaged_baseline_stream_is_not_verified(tmp_path, monkeypatch, name, 
 
     monkeypatch.setattr(measure, "decompress_stream", damaged)
     record = measure.measure_baseline(BASELINES[name], file)
-    assert record["verified"] is False and record["raw_bytes"] == 20_000
+    assert record.verified is False and record.raw_bytes == 20_000

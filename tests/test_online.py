@@ -1,13 +1,12 @@
 """The online-trained predictors `lstm` and `gpt`: lossless, deterministic, and code length = loss."""
 
 import dataclasses
-import json
 
 import numpy as np
 import pytest
 import torch
 
-from harness import container
+from harness import container, results
 from harness.errors import HarnessError
 from plugins.gpt.model import hashed_ngrams
 from tests.conftest import run_cli
@@ -173,12 +172,12 @@ def test_run_stores_the_loss_curve_and_plot_draws_it(tmp_path):
     store = tmp_path / "results.jsonl"
     run = run_cli("run", "-p", TINY["gpt"], "-c", str(data), "--no-baselines", "--results", str(store))
     assert run.returncode == 0, run.stderr
-    (record,) = [json.loads(line) for line in store.read_text().splitlines()]
-    assert record["verified"] and record["model_bytes"] == 0
-    with np.load(tmp_path / record["curve"]) as saved:
+    (record,) = results.read(store)
+    assert record.verified and record.model_bytes == 0
+    with np.load(tmp_path / record.curve) as saved:
         bits = saved["bits"]
     assert len(bits) == len(TEXT)
-    assert float(bits.sum(dtype=np.float64)) == pytest.approx(record["ideal_bits"], rel=1e-6)
+    assert float(bits.sum(dtype=np.float64)) == pytest.approx(record.ideal_bits, rel=1e-6)
 
     plot = run_cli("plot", "curve", "--results", str(store), "-o", str(tmp_path / "plots"))
     assert plot.returncode == 0, plot.stderr

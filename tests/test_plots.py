@@ -1,13 +1,11 @@
 """Charts: log axes, labelled points, frontier, baselines as lines, power law through a size sweep."""
 
-import json
-
 import numpy as np
 import pytest
 
 from harness import leaderboard, plots
 from tests.conftest import run_cli
-from tests.test_leaderboard import record
+from tests.test_leaderboard import record, store_text
 
 PNG = b"\x89PNG\r\n\x1a\n"
 
@@ -53,7 +51,7 @@ def test_no_fit_without_a_sweep_and_charts_are_pngs():
 
 def test_plot_command_writes_pngs(tmp_path):
     store = tmp_path / "results.jsonl"
-    store.write_text("".join(json.dumps(r) + "\n" for r in sweep_records()))
+    store.write_text(store_text(sweep_records()))
     result = run_cli("plot", "all", "--results", str(store), "-o", str(tmp_path / "charts"))
     assert result.returncode == 0, result.stderr
     assert sorted(p.name for p in (tmp_path / "charts").iterdir()) == ["x-compute.png", "x-size.png", "x-time.png"]

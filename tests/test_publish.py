@@ -1,12 +1,15 @@
-"""`harness publish`: what it runs to name the git commit."""
+"""`harness publish`: selected records, headline tables, regeneration, and what it runs."""
 
 from __future__ import annotations
 
-import json
 import subprocess
+from pathlib import Path
 
-from harness import cli
-from tests.test_leaderboard import two_file_records
+import pytest
+
+from harness import cli, leaderboard, publish, results
+from harness.errors import HarnessError
+from tests.test_leaderboard import record, store_text, two_file_records
 
 
 def test_publish_into_a_git_repository_runs_none_of_its_config(tmp_path):
@@ -23,10 +26,63 @@ def test_publish_into_a_git_repository_runs_none_of_its_config(tmp_path):
     subprocess.run([*git, "commit", "-q", "-m", "old"], check=True)
     subprocess.run([*git, "config", "core.fsmonitor", str(hook)], check=True)
     store = tmp_path / "results.jsonl"
-    store.write_text("".join(json.dumps(r) + "\n" for r in two_file_records()))
+    store.write_text(store_text(two_file_records()))
 
     assert cli.main(["publish", "--results", str(store), "-o", str(out)]) == 0
     assert (out / "README.md").read_text() != "old\n"
     assert not marker.exists()
     subprocess.run([*git, "status", "--porcelain"], check=True, capture_output=True)
     assert marker.exists()  # the trap is live: git itself runs it in that folder
+
+
+def test_publish_regenerates_itself_byte_for_byte_from_the_records_it_publishes(tmp_path):
+    """`results/results.jsonl` is an output of publish: publishing from it gives the same folder."""
+    old = record("small", "g/a", 1000, 900, params=10, predictor_version=1)  # an older model under the same spec
+    records = [old, *(r.replace(predictor_version=2) if r.kind == "predictor" else r for r in two_file_records())]
+    records[1] = records[1].replace(curve="curves/x.npz", symbols=1000, payload_bytes=480)
+    store = tmp_path / "store.jsonl"
+    store.write_text(store_text(records))
+    first, second = tmp_path / "first", tmp_path / "second"
+    assert cli.main(["publish", "--from", str(store), "-o", str(first)]) == 0
+    assert cli.main(["publish", "--from", str(first / "results.jsonl"), "-o", str(second)]) == 0
+    names = sorted(p.name for p in first.iterdir())
+    assert names == sorted(p.name for p in second.iterdir())
+    for name in names:
+        assert (first / name).read_bytes() == (second / name).read_bytes(), name
+    published = results.read(first / "results.jsonl")
+    assert len(published) == len(records) - 1  # the older version's result is not published
+    assert all(r.predictor_version in (None, 2) and r.curve is None for r in published)
+
+
+def test_headline_tables_show_each_family_at_its_best_on_complete_subset_groups():
+    files = ("c/x", "c/y", "c/z")
+    subsets = {"c-small": ("c/x", "c/y")}
+    records = [
+        record(spec, f, 1000, size, params=1) for spec, size in (("gpt", 400), ("gpt:width=8", 300)) for f in files
+    ]
+    records += [record("hf:/m,batch=4", f, 1000, 200, params=1) for f in files[:2]]  # too slow for c/z
+    records += [record("gzip -9", f, 1000, 500, kind="baseline") for f in files]
+    tables = dict(publish.headlines(leaderboard.frame(records, subsets=subsets), subsets))
+    assert list(tables) == ["c", "c-small"]  # c/z's families are all complete on c: no file headline
+    assert list(tables["c"]["predictor"]) == ["gpt:width=8", "gzip -9"]  # one row per family, its best
+    assert list(tables["c-small"]["predictor"]) == ["hf:/m,batch=4", "gpt:width=8", "gzip -9"]
+    assert "harness run -c c-small -p 'hf:/m,batch=4' -p gpt:width=8" in publish.headline_markdown(
+        "c-small", tables["c-small"]
+    )
+
+
+def test_a_publish_from_a_modified_checkout_says_so():
+    pages = publish.files(two_file_records(), [], {}, publisher="abc1234+dirty")
+    assert b"abc1234+dirty: a harness checkout with uncommitted changes" in pages["README.md"]
+    assert b"uncommitted" not in publish.files(two_file_records(), [], {}, publisher="abc1234")["README.md"]
+
+
+def test_the_readme_table_is_what_publish_writes_from_the_published_records(registry):
+    """The project README's headline table is generated (`harness publish --readme README.md`)."""
+    root = Path(__file__).resolve().parents[1]
+    published = results.read(root / "results" / "results.jsonl")
+    text = (root / "README.md").read_text()
+    table = publish.readme_table(published, registry.subsets())
+    assert table and publish.with_readme_table(text, table) == text
+    with pytest.raises(HarnessError, match="no <!-- leaderboard"):
+        publish.with_readme_table("# no markers\n", table)

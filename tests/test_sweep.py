@@ -1,10 +1,8 @@
 """Sweeps: a grid of jobs on a local process pool or on Ray, landing in the same store."""
 
-import json
-
 import pytest
 
-from harness import sweep
+from harness import results, sweep
 from harness.errors import HarnessError
 from tests.conftest import run_cli
 
@@ -76,12 +74,12 @@ def sweep_cli(plugin, corpus, store, *extra):
 
 
 def check_store(store):
-    records = [json.loads(line) for line in store.read_text().splitlines()]
-    assert sorted((r["spec"], r["corpus"].rpartition("/")[2]) for r in records) == sorted(
+    records = results.read(store)
+    assert sorted((r.spec, r.corpus.rpartition("/")[2]) for r in records) == sorted(
         (f"toy:width={w}", name) for w in (2, 4, 16) for name in ("a.txt", "b.txt")
     )
-    assert all(r["verified"] for r in records)
-    params = {r["spec"]: r["params"] for r in records}
+    assert all(r.verified for r in records)
+    params = {r.spec: r.params for r in records}
     assert params == {"toy:width=2": 512, "toy:width=4": 1024, "toy:width=16": 4096}
     return records
 

@@ -10,12 +10,13 @@ import pandas as pd
 
 from harness import files, formats, leaderboard, results, ui
 from harness.errors import HarnessError
+from harness.record import Record
 
 
-def stored(args: argparse.Namespace, scope: str = "both") -> tuple[list[dict], pd.DataFrame]:
+def stored(args: argparse.Namespace, scope: str = "both") -> tuple[list[Record], pd.DataFrame]:
     store = results.store_path(args.results)
     records = results.read(store)
-    df = leaderboard.frame(records, args.corpus or [], scope)
+    df = leaderboard.frame(records, args.corpus or [], scope, ui.registry(args).subsets())
     if df.empty:
         raise HarnessError(f"no results in {store} for that selection; run `harness run` first")
     return records, df

@@ -29,14 +29,17 @@ def _plot_curve(args: argparse.Namespace) -> None:
     store = results.store_path(args.results)
     registry = ui.registry(args) if args.spec else None
     specs = [registry.predictor(spec)[2] for spec in args.spec] if registry else []
-    latest: dict[tuple[str, str], dict] = {}
+    latest = {}
     for record in results.read(store):
-        corpus = record.get("corpus", "")
+        corpus = record.corpus
         in_corpus = not args.corpus or any(corpus == c or corpus.startswith(c + "/") for c in args.corpus)
-        if record.get("curve") and in_corpus and (not specs or record["spec"] in specs):
-            latest[record["spec"], corpus] = record
+        if record.curve and in_corpus and (not specs or record.spec in specs):
+            latest[record.spec, corpus] = record
     if not latest:
-        raise HarnessError(f"no results with a loss curve in {store} for that selection; run `harness run` first")
+        raise HarnessError(
+            f"no results with a loss curve in {store} for that selection; run `harness run` first (a published "
+            "store leaves the curves out: they stay in the working store that measured)"
+        )
     folder = files.output_folder(args.output_dir)
     output = folder / "loss-curve.png"
     files.write_atomically(output, plots.png(curves.figure(store, list(latest.values()), args.window)), force=True)

@@ -11,6 +11,7 @@ from harness import leaderboard, results, sweep, ui
 from harness.commands import DEFAULT_CORPUS, DEFAULT_PREDICTORS
 from harness.commands.compress import user_trust
 from harness.errors import HarnessError
+from harness.record import Record
 
 
 def run(args: argparse.Namespace) -> None:
@@ -39,14 +40,13 @@ def run(args: argparse.Namespace) -> None:
                     phase=lambda name, total, task=task, job=job: progress.reset(
                         task, total=total, description=f"{name} {job.spec} on {job.corpus}"
                     ),
-                    curve_store=store,
                 )
                 progress.remove_task(task)
-                results.append(store, record)
+                record = results.append(store, record)
             else:
                 reused += 1
             done.append(record)
-    failed = [r for r in done if not r["verified"]]
+    failed = [r for r in done if not r.verified]
     _show_results(done)
     if reused:
         ui.console.print(
@@ -56,7 +56,7 @@ def run(args: argparse.Namespace) -> None:
     if reused < len(done):
         ui.console.print(f"{len(done) - reused} results appended to {store}")
     if failed:
-        names = ", ".join(f"{r['spec']} on {r['corpus']}" for r in failed)
+        names = ", ".join(f"{r.spec} on {r.corpus}" for r in failed)
         raise HarnessError(f"decoded data differs from the original for: {names}")
 
 
@@ -65,8 +65,8 @@ FILE_TABLES_SHOWN = 20
 are unreadable, and printing them took minutes."""
 
 
-def _show_results(records: list[dict]) -> None:
-    files = {record["corpus"] for record in records}
+def _show_results(records: list[Record]) -> None:
+    files = {record.corpus for record in records}
     board = leaderboard.frame(records, scope="group") if len(files) > FILE_TABLES_SHOWN else pd.DataFrame()
     if board.empty:
         leaderboard.print_tables(ui.stdout, leaderboard.frame(records))

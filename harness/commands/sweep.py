@@ -30,16 +30,15 @@ def run(args: argparse.Namespace) -> None:
     with ui.progress() as progress:
         task = progress.add_task(f"sweep on {args.executor}", total=len(todo))
         for record in sweep.execute(todo, args.executor, args.workers, args.address):
-            if "error" in record:
-                errors.append(f"{record['spec']} on {record['corpus']}: {record['error']}")
+            if isinstance(record, sweep.JobFailure):
+                errors.append(f"{record.spec} on {record.corpus}: {record.error}")
             else:
-                results.append(store, record)
-                done.append(record)
+                done.append(results.append(store, record))
             progress.advance(task)
     if done:  # group tables, or the file's own table for a one-file sweep
         board = leaderboard.frame(done, scope="group")
         leaderboard.print_tables(ui.stdout, board if not board.empty else leaderboard.frame(done))
     ui.console.print(f"{len(done)} results appended to {store}")
-    failed = [f"{r['spec']} on {r['corpus']}: decoded data differs" for r in done if not r["verified"]]
+    failed = [f"{r.spec} on {r.corpus}: decoded data differs" for r in done if not r.verified]
     if errors or failed:
         raise HarnessError("; ".join(errors + failed))
