@@ -102,8 +102,14 @@ def main() -> None:
         for i in range(args.files):
             Path(folder, f"{i:05d}.txt").write_text(f"tiny file {i}\n")
         jobs = sweep.grid(
-            registry, ["order0", "ngram"], None, [folder],
-            baselines=True, max_bytes=None, data_dir=None, plugin_files=[],
+            registry,
+            ["order0", "ngram"],
+            None,
+            [folder],
+            baselines=True,
+            max_bytes=None,
+            data_dir=None,
+            plugin_files=[],
         )
         records = stored(registry, jobs)
         start = time.perf_counter()
