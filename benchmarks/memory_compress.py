@@ -133,7 +133,7 @@ def measure_size(size: float, args: argparse.Namespace) -> None:
             from harness import results
 
             record = results.read(store)[-1]
-            return f"{record['compressed_bytes'] / MB:.2f} {'verified' if record['verified'] else 'NOT VERIFIED'}"
+            return f"{record.compressed_bytes / MB:.2f} {'verified' if record.verified else 'NOT VERIFIED'}"
 
         steps = []
         for label, compress, decompress, run in [

@@ -23,13 +23,14 @@ from typing import Any
 import harness
 from harness import corpus, leaderboard, results, sweep
 from harness.predictor import definition
+from harness.record import Record
 from harness.registry import load_registry
 
 SPECS = ("ngram", "ngram:order=3", "order0", "gpt:width=64", "lstm", "gzip -9", "xz -9")
 
 
 def synthetic(n: int, seed: int = 0) -> list[dict[str, Any]]:
-    """`n` records that pass `results.problem`: every spec on file after file, 100 files a group."""
+    """`n` records that `results.read` keeps: every spec on file after file, 100 files a group."""
     rnd = random.Random(seed)
     out = []
     for i in range(n):
@@ -65,19 +66,22 @@ def synthetic(n: int, seed: int = 0) -> list[dict[str, Any]]:
     return out
 
 
-def stored(registry: Any, jobs: list[sweep.Job]) -> list[dict[str, Any]]:
+def stored(registry: Any, jobs: list[sweep.Job]) -> list[Record]:
     """A stored, verified record for every job, as `harness run` would have appended it."""
     records = []
     for job in jobs:
         (file,) = registry.corpus_files([job.corpus])
         record = {"spec": job.spec, "corpus": job.corpus, "corpus_sha256": corpus.prefix_sha256(file, None)}
         if job.baseline:
-            record.update(kind="baseline", baseline_version=registry.baselines[job.spec].item.version)
+            record.update(
+                kind="baseline", predictor=job.spec, baseline_version=registry.baselines[job.spec].item.version
+            )
         else:
             cls, settings, _ = registry.predictor(job.spec)
             record.update(kind="predictor", predictor=cls.name, predictor_version=cls.version, settings=settings)
             assert sweep.meaning(registry, job.spec) == definition(cls.name, cls.version, settings)
-        records.append({**record, "verified": True, "max_bytes": None, "harness_version": harness.__version__})
+        size = {"raw_bytes": 20, "compressed_bytes": 10, "bits_per_byte": 4.0, "timestamp": "2026-01-01T00:00:00+00:00"}
+        records.append(Record(**record, **size, verified=True, harness_version=harness.__version__))
     return records
 
 

@@ -192,7 +192,8 @@ def files(
         out.update(charts)
         pictures = [f"![{group}: bits/byte vs {plots.KINDS[k][1]}]({name}-{k}.png)" for k in kinds]
         top = rows[rows["scope"] == "group"] if (rows["scope"] == "group").any() else rows
-        readme += [leaderboard.markdown(top, level=3), *pictures, "", f"Per file: [{name}.md]({name}.md)", ""]
+        made = f"Measured with `{_command(group, top)}`."
+        readme += [leaderboard.markdown(top, level=3), made, "", *pictures, "", f"Per file: [{name}.md]({name}.md)", ""]
         page = [f"# {group}", "", _header(env, [group]), leaderboard.markdown(rows, level=2), *pictures, ""]
         out[f"{name}.md"] = "\n".join(page).encode()
     out["README.md"] = "\n".join(readme).encode()
