@@ -1,7 +1,8 @@
 """Benchmark predictors by how well they compress.
 
 Plugin authors need one import: `from harness import Predictor, Option, hookimpl, HarnessError`
-(and `check_predictor`, the conformance kit). They are loaded on first use, so that importing
+(`SequenceCoder` for a model that codes whole sequences itself; `check_predictor`, the
+conformance kit). They are loaded on first use, so that importing
 `harness` stays cheap.
 """
 
@@ -13,6 +14,7 @@ __version__ = "0.2.0"  # 0.2: .hz format 3 (compact header, a CRC per segment): 
 
 _EXPORTS = {
     "Predictor": "harness.predictor",
+    "SequenceCoder": "harness.predictor",
     "Option": "harness.predictor",
     "hookimpl": "harness.hookspecs",
     "HarnessError": "harness.errors",

@@ -8,9 +8,11 @@ run. The same function is a pytest fixture, `predictor_conformance`, once the ha
 installed. The checks:
 
 - metadata: name, description, options, config() and the spec round trip are well formed;
+- metadata: the declared capabilities hold: a class that tokenizes (overrides to_symbols or
+  from_symbols) says so (`tokenizes`), and one that does not, does not;
 - distributions: every predict() is a finite, non-negative float64 vector over the alphabet
-  summing to 1, and asking twice without an update gives the same answer (a predictor that
-  only codes whole batches, and refuses predict(), is checked through its code lengths);
+  summing to 1, and asking twice without an update gives the same answer (a `SequenceCoder`,
+  which has no predict(), is checked through the code lengths it reports);
 - determinism: two fresh instances fed the same symbols predict bit-identical distributions
   and write identical bits;
 - round trip: empty, one byte, random binary and a long text decode bit-exactly through the
@@ -31,8 +33,7 @@ from typing import Any
 import numpy as np
 
 from harness import coder, container
-from harness.errors import HarnessError
-from harness.predictor import Predictor, canonical_spec, declared, defaults, parse_spec, typed_options
+from harness.predictor import Predictor, SequenceCoder, canonical_spec, declared, defaults, parse_spec, typed_options
 
 SPEC_CHARACTERS = ":,= \t\n"
 
@@ -55,7 +56,7 @@ def sample_inputs(long_bytes: int = 20_000) -> dict[str, bytes]:
 
 
 def check_predictor(
-    predictor: type[Predictor] | str,
+    predictor: type[SequenceCoder] | str,
     settings: dict[str, Any] | None = None,
     long_bytes: int = 20_000,
 ) -> list[str]:
@@ -74,7 +75,7 @@ def check_predictor(
         cls = predictor
     settings = {**defaults(cls), **cls.test_options, **(settings or {})}
     inputs = sample_inputs(long_bytes)
-    predicts = _predicts(cls, settings)
+    predicts = issubclass(cls, Predictor)
     checks: dict[str, Callable[[], None]] = {
         "metadata": lambda: _metadata(cls, settings),
         "distributions": lambda: _distributions(cls, settings, inputs, predicts),
@@ -102,8 +103,11 @@ def _require(condition: bool, message: str) -> None:
         raise AssertionError(message)
 
 
-def _metadata(cls: type[Predictor], settings: dict[str, Any]) -> None:
-    _require(isinstance(cls, type) and issubclass(cls, Predictor), f"{cls!r} is not a Predictor subclass")
+def _metadata(cls: type[SequenceCoder], settings: dict[str, Any]) -> None:
+    _require(
+        isinstance(cls, type) and issubclass(cls, SequenceCoder),
+        f"{cls!r} is not a Predictor or SequenceCoder subclass",
+    )
     _require(isinstance(cls.name, str) and cls.name != "", "name must be a non-empty string")
     _require(not any(c in cls.name for c in SPEC_CHARACTERS), f"name {cls.name!r} contains one of {SPEC_CHARACTERS!r}")
     _require(isinstance(cls.description, str) and cls.description.strip() != "", "description must not be empty")
@@ -112,6 +116,12 @@ def _metadata(cls: type[Predictor], settings: dict[str, Any]) -> None:
         _require(
             isinstance(option.default, (bool, int, float, str, type(None))), f"option {key!r}: default must be a scalar"
         )
+    overrides = cls.to_symbols is not SequenceCoder.to_symbols or cls.from_symbols is not SequenceCoder.from_symbols
+    _require(
+        overrides == cls.tokenizes,
+        f"tokenizes is {cls.tokenizes} but to_symbols/from_symbols are "
+        f"{'' if overrides else 'not '}overridden: the container would cut the input wrongly",
+    )
     unknown = set(cls.test_options) - set(cls.options)
     _require(not unknown, f"test_options names unknown options {sorted(unknown)}")
     instance = cls(**settings)
@@ -157,18 +167,9 @@ def _feed(predictor: Predictor, symbols: np.ndarray, limit: int = 2000) -> list[
     return seen
 
 
-def _predicts(cls: type[Predictor], settings: dict[str, Any]) -> bool:
-    """False for a predictor that only codes whole batches and says so by refusing predict()."""
-    try:
-        cls(**settings).predict()
-    except (NotImplementedError, HarnessError):
-        return False
-    except Exception:  # a real bug: let the checks that call predict() report it
-        return True
-    return True
-
-
-def _distributions(cls: type[Predictor], settings: dict[str, Any], inputs: dict[str, bytes], predicts: bool) -> None:
+def _distributions(
+    cls: type[SequenceCoder], settings: dict[str, Any], inputs: dict[str, bytes], predicts: bool
+) -> None:
     if not predicts:
         predictor = cls(**settings)
         _, bits = predictor.encode_symbols(predictor.to_symbols(inputs["binary"]))
@@ -187,7 +188,7 @@ def _distributions(cls: type[Predictor], settings: dict[str, Any], inputs: dict[
         _require(np.array_equal(first, again), "predict() twice without update() gives different answers")
 
 
-def _determinism(cls: type[Predictor], settings: dict[str, Any], inputs: dict[str, bytes], predicts: bool) -> None:
+def _determinism(cls: type[SequenceCoder], settings: dict[str, Any], inputs: dict[str, bytes], predicts: bool) -> None:
     symbols = cls(**settings).to_symbols(inputs["binary"])
     (one_payload, one_bits), (two_payload, two_bits) = (cls(**settings).encode_symbols(symbols) for _ in range(2))
     _require(
@@ -201,7 +202,7 @@ def _determinism(cls: type[Predictor], settings: dict[str, Any], inputs: dict[st
             _require(np.array_equal(a, b), f"two fresh instances disagree at symbol {i} of the {label} input")
 
 
-def _round_trips(cls: type[Predictor], settings: dict[str, Any], inputs: dict[str, bytes]) -> None:
+def _round_trips(cls: type[SequenceCoder], settings: dict[str, Any], inputs: dict[str, bytes]) -> None:
     spec = canonical_spec(cls.name, settings, cls)
     for label, data in inputs.items():
         encoder_side = cls(**settings)
@@ -220,7 +221,7 @@ def _round_trips(cls: type[Predictor], settings: dict[str, Any], inputs: dict[st
         )
 
 
-def _segments(cls: type[Predictor], settings: dict[str, Any], data: bytes) -> None:
+def _segments(cls: type[SequenceCoder], settings: dict[str, Any], data: bytes) -> None:
     encoder_side, decoder_side = cls(**settings), cls(**settings)
     symbols = encoder_side.to_symbols(data)
     cut = len(symbols) // 3
@@ -233,7 +234,7 @@ def _segments(cls: type[Predictor], settings: dict[str, Any], data: bytes) -> No
     )
 
 
-def _fused_loop(cls: type[Predictor], settings: dict[str, Any], data: bytes) -> None:
+def _fused_loop(cls: type[SequenceCoder], settings: dict[str, Any], data: bytes) -> None:
     if cls.encode_symbols is Predictor.encode_symbols and cls.decode_symbols is Predictor.decode_symbols:
         return
     symbols = cls(**settings).to_symbols(data)

@@ -51,7 +51,7 @@ from typing import Any, BinaryIO
 import numpy as np
 
 from harness.errors import HarnessError
-from harness.predictor import Predictor, Progress, no_progress
+from harness.predictor import Progress, SequenceCoder, no_progress
 
 MAGIC = b"\x89HZ"
 FORMAT_VERSION = 3
@@ -235,10 +235,9 @@ class Encoded:
     """Bytes before the segments (magic, version, spec, config check, lengths)."""
 
 
-def byte_level(predictor: Predictor | type[Predictor]) -> bool:
+def byte_level(predictor: SequenceCoder | type[SequenceCoder]) -> bool:
     """True when symbols are the bytes themselves, so the input can be cut anywhere."""
-    cls = predictor if isinstance(predictor, type) else type(predictor)
-    return cls.to_symbols is Predictor.to_symbols and cls.from_symbols is Predictor.from_symbols
+    return not predictor.tokenizes
 
 
 def encode_stream(
@@ -246,7 +245,7 @@ def encode_stream(
     length: int,
     out: BinaryIO,
     spec: str,
-    predictor: Predictor,
+    predictor: SequenceCoder,
     progress: Progress = no_progress,
     expect: Progress = no_progress,
     keep_bits: bool = False,
@@ -291,7 +290,7 @@ class _Check:
     """The running CRC32 that follows each segment: of the bytes for a byte-level predictor,
     else of the symbols (as uint32 little-endian)."""
 
-    def __init__(self, predictor: Predictor) -> None:
+    def __init__(self, predictor: SequenceCoder) -> None:
         self.bytes, self.crc = byte_level(predictor), 0
 
     def after(self, symbols: np.ndarray) -> int:
@@ -318,7 +317,7 @@ def _read_exactly(source: BinaryIO, n: int) -> bytes:
 def encode(
     data: bytes,
     spec: str,
-    predictor: Predictor,
+    predictor: SequenceCoder,
     progress: Progress = no_progress,
     expect: Progress = no_progress,
 ) -> Encoded:
@@ -336,7 +335,7 @@ def config_mismatch(recorded: dict[str, Any], current: dict[str, Any]) -> str | 
     return "; ".join(f"{k}: file has {recorded.get(k)!r}, here {current.get(k)!r}" for k in keys)
 
 
-def _check_layout(header: Header, cls: type[Predictor]) -> None:
+def _check_layout(header: Header, cls: type[SequenceCoder]) -> None:
     """Length fields that `cls` could not have written, refused before anything is sized by them
     (one segment of every symbol would have the decoder allocate for all of them at once)."""
     written = header.segment == 0 if cls.whole_input else 1 <= header.segment <= SEGMENT_SYMBOLS
@@ -365,7 +364,7 @@ def _refuse_mismatch(mismatch: str | None) -> None:
         raise HarnessError(f"cannot decode: the stream was written with another predictor setup (differs: {mismatch})")
 
 
-def check_header(header: Header, cls: type[Predictor], settings: dict[str, Any]) -> None:
+def check_header(header: Header, cls: type[SequenceCoder], settings: dict[str, Any]) -> None:
     """Refuse a header that the predictor `cls` with `settings` (from the header's spec) could not
     have written here, before the predictor is built: its layout fields, and every config key
     known without building it (`static_config`)."""
@@ -375,7 +374,7 @@ def check_header(header: Header, cls: type[Predictor], settings: dict[str, Any])
 
 
 def decode_stream(
-    header: Header, segments: _Reader, out: BinaryIO, predictor: Predictor, progress: Progress = no_progress
+    header: Header, segments: _Reader, out: BinaryIO, predictor: SequenceCoder, progress: Progress = no_progress
 ) -> None:
     """Decode the segments after `header` into `out`, one segment at a time.
 
@@ -413,7 +412,7 @@ def decode_stream(
         raise HarnessError("decoded data fails its length/CRC check: the file is corrupt")
 
 
-def decode(header: Header, predictor: Predictor, progress: Progress = no_progress) -> bytes:
+def decode(header: Header, predictor: SequenceCoder, progress: Progress = no_progress) -> bytes:
     """Decode a container parsed by `unpack` with a fresh predictor built from `header.spec`."""
     out = io.BytesIO()
     decode_stream(header, _Reader(io.BytesIO(header.payload), len(header.payload)), out, predictor, progress)

@@ -42,15 +42,16 @@ import pluggy
 if TYPE_CHECKING:
     from harness.baselines import Baseline
     from harness.corpus import Corpus
-    from harness.predictor import Predictor
+    from harness.predictor import SequenceCoder
 
 hookspec = pluggy.HookspecMarker("harness")
 hookimpl = pluggy.HookimplMarker("harness")
 
 
 @hookspec
-def harness_predictors() -> list[type[Predictor]]:
-    """Return the predictor classes this plugin provides (subclasses of `Predictor`)."""
+def harness_predictors() -> list[type[SequenceCoder]]:
+    """Return the predictor classes this plugin provides: subclasses of `Predictor` (a step
+    model: predict/update) or of `SequenceCoder` (a model that codes whole sequences itself)."""
 
 
 @hookspec

@@ -178,8 +178,8 @@ def measure_predictor(
     curve = None
     if keep_bits:
         # Batched online learners code out of file order; their curve is drawn in coding order.
-        order = getattr(encoder_side, "coding_order", None)
-        curve = encoded.symbol_bits[order(encoded.symbols)] if order else encoded.symbol_bits
+        order = encoder_side.coding_order(encoded.symbols)
+        curve = encoded.symbol_bits if order is None else encoded.symbol_bits[order]
     length = source.length
     return Record(
         **{

@@ -1,18 +1,26 @@
-"""The predictor contract: what a plugin implements to be benchmarked.
+"""The predictor contract: what a plugin implements to be benchmarked. It has two levels.
 
-A predictor is a deterministic state machine over an alphabet of `alphabet_size` symbols
-(bytes 0..255 unless it tokenizes). `predict()` gives the distribution of the next symbol,
-`update(symbol)` tells it the symbol that actually came (online learners train here). The
-encoder and the decoder each build a fresh instance from the same spec and feed it the same
-symbols, so they see bit-identical distributions as long as `predict` depends on nothing but
-the options and the symbols seen so far. The harness turns the probabilities into integer
-frequencies (in float64, in one shared place, `harness.coder.quantize`), never the predictor.
+`Predictor` is a step predictor, a deterministic state machine over an alphabet of
+`alphabet_size` symbols (bytes 0..255 unless it tokenizes): `predict()` gives the distribution
+of the next symbol, `update(symbol)` tells it the symbol that actually came (online learners
+train here). The encoder and the decoder each build a fresh instance from the same spec and
+feed it the same symbols, so they see bit-identical distributions as long as `predict` depends
+on nothing but the options and the symbols seen so far. The harness turns the probabilities
+into integer frequencies (in float64, in one shared place, `harness.coder.quantize`), never the
+predictor. A predictor may override `encode_symbols`/`decode_symbols` with a compiled loop that
+calls the same coder kernels (see plugins/ngram.py); it must write the very bits the default
+loop over predict/update would.
+
+`SequenceCoder` is what the container takes: anything that codes a sequence of symbols with the
+shared coder (`encode_symbols`/`decode_symbols`), and declares how: `whole_input` (it needs all
+the symbols in one call), `tokenizes` (its symbols are not the bytes: `to_symbols` and
+`from_symbols`), `coding_order` (the order it codes symbols in, when not the input's). Models
+that code many streams in lockstep (the online lstm/gpt, batched pretrained models) are
+sequence coders: they have no single next-symbol distribution to give. Every `Predictor` is a
+`SequenceCoder`.
 
 Everything that determines the stream (options, library versions, devices) belongs in
 `config()`: the container records it and decoding refuses a mismatch.
-
-A predictor may override `encode_symbols`/`decode_symbols` with a compiled loop that calls the
-same coder kernels (see plugins/ngram.py); it must produce the very bits the default loop would.
 """
 
 from __future__ import annotations
@@ -21,6 +29,7 @@ import hashlib
 import json
 import math
 import re
+from abc import ABC, abstractmethod
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, ClassVar
@@ -81,8 +90,9 @@ _LARGEST_INT = 2**63 - 1
 """No option may exceed what int64 arrays and JSON readers hold exactly."""
 
 
-class Predictor:
-    """Base class of every predictor. Subclasses set `name`, `description`, `options`."""
+class SequenceCoder(ABC):
+    """What the container codes with. Subclasses set `name`, `description`, `options` and
+    implement `encode_symbols`/`decode_symbols`; a step model subclasses `Predictor` instead."""
 
     name: ClassVar[str] = ""
     description: ClassVar[str] = ""
@@ -99,6 +109,9 @@ class Predictor:
     """True when encode_symbols must see all symbols in one call (it lays them out itself).
     Otherwise the container codes large inputs in segments, calling encode_symbols once per
     segment on the same instance, which must go on from where the previous call stopped."""
+    tokenizes: ClassVar[bool] = False
+    """True when symbols are not the bytes (`to_symbols`/`from_symbols` are overridden): then
+    the container tokenizes the whole input and checks that it decodes back."""
 
     alphabet_size: int = 256
     params: int = 0
@@ -140,14 +153,6 @@ class Predictor:
         text = json.dumps(self.config(), sort_keys=True, separators=(",", ":"))
         return hashlib.sha256(text.encode()).hexdigest()[:16]
 
-    def predict(self) -> np.ndarray:
-        """Probabilities (float64, length alphabet_size) of the next symbol."""
-        raise NotImplementedError
-
-    def update(self, symbol: int) -> None:
-        """Learn that `symbol` came next."""
-        raise NotImplementedError
-
     def to_symbols(self, data: bytes) -> np.ndarray:
         """The symbols that code `data`; bytes themselves unless the predictor tokenizes."""
         return np.frombuffer(data, dtype=np.uint8)
@@ -155,6 +160,31 @@ class Predictor:
     def from_symbols(self, symbols: np.ndarray) -> bytes:
         """Inverse of `to_symbols`."""
         return np.asarray(symbols, dtype=np.uint8).tobytes()
+
+    def coding_order(self, count: int) -> np.ndarray | None:
+        """The positions of `count` symbols in the order they are coded (the order the model
+        saw them: loss curves are drawn in it); None for the input's own order."""
+        return None
+
+    @abstractmethod
+    def encode_symbols(self, symbols: np.ndarray, progress: Progress = no_progress) -> tuple[bytes, np.ndarray]:
+        """Code `symbols`; return the payload and each symbol's ideal code length in bits."""
+
+    @abstractmethod
+    def decode_symbols(self, payload: bytes, count: int, progress: Progress = no_progress) -> np.ndarray:
+        """Decode `count` symbols from a payload written by `encode_symbols`."""
+
+
+class Predictor(SequenceCoder):
+    """A step predictor: `predict` and `update`; coding loops over them unless overridden."""
+
+    @abstractmethod
+    def predict(self) -> np.ndarray:
+        """Probabilities (float64, length alphabet_size) of the next symbol."""
+
+    @abstractmethod
+    def update(self, symbol: int) -> None:
+        """Learn that `symbol` came next."""
 
     def encode_symbols(self, symbols: np.ndarray, progress: Progress = no_progress) -> tuple[bytes, np.ndarray]:
         """Code `symbols`; return the payload and each symbol's ideal code length in bits."""
@@ -200,17 +230,17 @@ def parse_spec(spec: str) -> tuple[str, dict[str, str]]:
     return name, raw
 
 
-def declared(cls: type[Predictor]) -> dict[str, Option]:
+def declared(cls: type[SequenceCoder]) -> dict[str, Option]:
     """`cls.options` with every bare default made an `Option`."""
     return {key: value if isinstance(value, Option) else Option(value) for key, value in cls.options.items()}
 
 
-def defaults(cls: type[Predictor]) -> dict[str, Any]:
+def defaults(cls: type[SequenceCoder]) -> dict[str, Any]:
     """Each option's default value."""
     return {key: option.default for key, option in declared(cls).items()}
 
 
-def check_settings(cls: type[Predictor], settings: dict[str, Any]) -> None:
+def check_settings(cls: type[SequenceCoder], settings: dict[str, Any]) -> None:
     """Refuse any setting that is unknown, of the wrong type or outside its declared values."""
     options = declared(cls)
     for key, value in settings.items():
@@ -248,7 +278,7 @@ def _problem(option: Option, value: Any) -> str | None:
     return None
 
 
-def typed_options(cls: type[Predictor], raw: dict[str, str]) -> dict[str, Any]:
+def typed_options(cls: type[SequenceCoder], raw: dict[str, str]) -> dict[str, Any]:
     """Parse raw option strings to the types of the options' defaults, and check them."""
     options = declared(cls)
     typed: dict[str, Any] = {}
@@ -284,7 +314,7 @@ def definition(name: str, version: int, settings: dict[str, Any]) -> str:
     return f"{name}@{version}:" + json.dumps(settings, sort_keys=True, separators=(",", ":"))
 
 
-def canonical_spec(name: str, settings: dict[str, Any], cls: type[Predictor]) -> str:
+def canonical_spec(name: str, settings: dict[str, Any], cls: type[SequenceCoder]) -> str:
     """'name:key=value,...' listing only options that differ from their defaults, sorted."""
     initial = defaults(cls)
     changed = {k: v for k, v in sorted(settings.items()) if initial.get(k) != v}

@@ -28,7 +28,7 @@ import harness.trust
 from harness import container, corpus, hookspecs
 from harness.corpus import CorpusFile
 from harness.errors import HarnessError
-from harness.predictor import Predictor, canonical_spec, defaults, parse_spec, typed_options
+from harness.predictor import SequenceCoder, canonical_spec, defaults, parse_spec, typed_options
 
 ENTRY_POINT_GROUP = "harness"
 DEFAULT_PLUGINS = (
@@ -58,13 +58,13 @@ class Entry(Generic[T]):
 
 @dataclass
 class Registry:
-    predictors: dict[str, Entry[type[Predictor]]] = field(default_factory=dict)
+    predictors: dict[str, Entry[type[SequenceCoder]]] = field(default_factory=dict)
     corpora: dict[str, Entry[Any]] = field(default_factory=dict)
     baselines: dict[str, Entry[Any]] = field(default_factory=dict)
     errors: list[str] = field(default_factory=list)
     """One line per plugin that could not be loaded."""
 
-    def predictor(self, spec: str) -> tuple[type[Predictor], dict[str, Any], str]:
+    def predictor(self, spec: str) -> tuple[type[SequenceCoder], dict[str, Any], str]:
         """Resolve 'name:key=value,...' to (class, typed settings, canonical spec)."""
         name, raw = parse_spec(spec)
         cls = lookup(self.predictors, name, "predictor").item
@@ -90,7 +90,7 @@ class Registry:
             if entry.item.subset_of
         }
 
-    def build(self, spec: str, symbols: int = 0) -> Predictor:
+    def build(self, spec: str, symbols: int = 0) -> SequenceCoder:
         """A fresh predictor instance for `spec` (to code `symbols` symbols, when known), refused
         when by its own estimate it needs more memory than the current `Trust` allows or this
         machine has."""
@@ -112,7 +112,7 @@ class Registry:
         except MemoryError:
             raise HarnessError(f"not enough memory to build predictor {spec!r}") from None
 
-    def decoder(self, header: container.Header) -> Predictor:
+    def decoder(self, header: container.Header) -> SequenceCoder:
         """The predictor that decodes `header`'s stream, built only once the header passed every
         check that needs no built predictor (a `.hz` file is untrusted input)."""
         cls, settings, _ = self.predictor(header.spec)

@@ -5,10 +5,9 @@ gives p = P(bit = 1) in 12 bits (1..4095 of 4096); the coded distribution is (1 
 turned into integer frequencies by the shared `coder.quantize` and coded by the shared range coder
 on a 2-symbol alphabet. The predictor is still byte-level (`to_symbols` is the bytes): its compiled
 loop codes 8 decisions per byte, so the container streams it in segments and counts one symbol a
-byte. `predict()` and `update()` are declined (HarnessError), which the conformance kit allows: a
-256-way distribution would need the model run along all 255 nodes of the byte's binary tree, and
-an overridden loop must write the bits of the default 256-symbol loop, which 8 binary decisions
-cannot. Why bits: a binary model updates after every bit, so a byte's later bits are predicted
+byte. It is a `SequenceCoder`, not a step `Predictor`: a 256-way distribution would need the
+model run along all 255 nodes of the byte's binary tree, and a step predictor's compiled loop must
+write the bits of the default 256-symbol loop, which 8 binary decisions cannot. Why bits: a binary model updates after every bit, so a byte's later bits are predicted
 with what its first bits taught, and each model needs one number per context and bit.
 
 Notation: c0 is the partial byte with a leading 1 (1, then 1b7, 1b7b6, ...), c1 c2 ... the bytes
@@ -67,9 +66,8 @@ import numba
 import numpy as np
 
 from harness import coder, container
-from harness.errors import HarnessError
 from harness.hookspecs import hookimpl
-from harness.predictor import Option, Predictor, Progress, no_progress
+from harness.predictor import Option, Progress, SequenceCoder, no_progress
 from plugins.ngram import _aligned_zeros
 
 _jit = numba.njit(cache=True, nogil=True)
@@ -498,7 +496,7 @@ def _decode_chunk(
         symbols[i] = c
 
 
-class ContextMixing(Predictor):
+class ContextMixing(SequenceCoder):
     """Bitwise context mixing: orders 0-4, 6, 8, word, sparse, record, column and match models, three
     mixers and a final one, two SSE stages (see the module docstring).
 
@@ -584,12 +582,6 @@ class ContextMixing(Predictor):
         """The record length the record model uses now (0: none found)."""
         return int(self._model.reg[_RLEN])
 
-    def predict(self) -> np.ndarray:
-        raise HarnessError("cm codes 8 binary decisions per byte; use encode_symbols/decode_symbols")
-
-    def update(self, symbol: int) -> None:
-        raise HarnessError("cm codes 8 binary decisions per byte; use encode_symbols/decode_symbols")
-
     def encode_symbols(self, symbols: np.ndarray, progress: Progress = no_progress) -> tuple[bytes, np.ndarray]:
         symbols = np.ascontiguousarray(symbols, dtype=np.uint8)
         n = len(symbols)
@@ -628,5 +620,5 @@ def _first_contexts(m: _Model) -> None:
 
 
 @hookimpl
-def harness_predictors() -> list[type[Predictor]]:
+def harness_predictors() -> list[type[SequenceCoder]]:
     return [ContextMixing]

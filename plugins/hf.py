@@ -42,7 +42,7 @@ import harness.trust
 from harness import coder
 from harness.errors import HarnessError
 from harness.hookspecs import hookimpl
-from harness.predictor import Option, Predictor, Progress, no_progress
+from harness.predictor import Option, Progress, SequenceCoder, no_progress
 
 LITERALS = 256
 _DTYPES = ("float32", "float64", "bfloat16", "float16")
@@ -270,12 +270,13 @@ class Literals:
             self.counts[symbol - self.vocab] += 1.0
 
 
-class HF(Predictor):
+class HF(SequenceCoder):
     name = "hf"
     description = "frozen pretrained Hugging Face causal LM: hf:<model id or local folder>[,key=value...]"
     version = 2
     positional = "model"
     whole_input = True  # the symbols are cut into `batch` streams, so encode_symbols sees all of them
+    tokenizes = True  # token ids plus 256 literal bytes
     options = {
         "model": Option("", "a hub id (org/name) or a local folder"),
         "revision": Option("main", "hub revision: branch, tag or commit", pattern=r"[\w.\-/]{1,128}"),
@@ -363,12 +364,6 @@ class HF(Predictor):
             "transformers": transformers.__version__,
             "device_type": self._device.type,
         }
-
-    def predict(self) -> np.ndarray:
-        raise HarnessError("hf codes a batch of streams at a time; use encode_symbols/decode_symbols")
-
-    def update(self, symbol: int) -> None:
-        raise HarnessError("hf codes a batch of streams at a time; use encode_symbols/decode_symbols")
 
     def streams(self, count: int) -> list[tuple[int, int]]:
         """[first, end) of each stream: `batch` contiguous runs of the symbols, the last one shorter."""
@@ -568,5 +563,5 @@ ALIASES = [
 
 
 @hookimpl
-def harness_predictors() -> list[type[Predictor]]:
+def harness_predictors() -> list[type[SequenceCoder]]:
     return [HF, *ALIASES]

@@ -7,7 +7,7 @@ import pytest
 
 from harness import container
 from harness.errors import HarnessError
-from harness.predictor import typed_options
+from harness.predictor import Predictor, SequenceCoder, typed_options
 from plugins.cm import ContextMixing
 
 SMALL = {"memory_mib": 2, "history_mib": 1}
@@ -89,9 +89,10 @@ def test_segments_carry_the_model_over(monkeypatch):
     assert segmented.payload_bytes < whole.payload_bytes + 8 * (len(data) // 4096 + 1)
 
 
-def test_step_prediction_is_declined():
-    with pytest.raises(HarnessError, match="encode_symbols"):
-        ContextMixing(**SMALL).predict()
+def test_it_is_a_sequence_coder_not_a_step_predictor():
+    """It codes 8 binary decisions per byte: it has no byte distribution to give."""
+    assert issubclass(ContextMixing, SequenceCoder) and not issubclass(ContextMixing, Predictor)
+    assert not hasattr(ContextMixing(**SMALL), "predict")
 
 
 @pytest.mark.parametrize(

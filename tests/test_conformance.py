@@ -63,9 +63,22 @@ class Moody(Order0):
 
 class LossyTokens(Order0):
     name = "lossy"
+    tokenizes = True
 
     def from_symbols(self, symbols: np.ndarray) -> bytes:
         return super().from_symbols(symbols)[:-1]
+
+
+class UndeclaredTokens(Order0):
+    """Tokenizes without saying so: the container would cut its input anywhere."""
+
+    name = "undeclared"
+
+    def to_symbols(self, data: bytes) -> np.ndarray:
+        return super().to_symbols(data)[::-1].copy()
+
+    def from_symbols(self, symbols: np.ndarray) -> bytes:
+        return super().from_symbols(symbols[::-1])
 
 
 class RogueLoop(Order0):
@@ -97,6 +110,7 @@ class Badly(Predictor):
         (Forgetful, "determinism: two fresh instances write different bits"),
         (Moody, "predict() twice without update() gives different answers"),
         (LossyTokens, "from_symbols(to_symbols(x)) != x"),
+        (UndeclaredTokens, "metadata: tokenizes is False but to_symbols/from_symbols are overridden"),
         (RogueLoop, "fused loop: encode_symbols writes other bits than the default loop"),
         (Unserialisable, "config() changes through JSON"),
         (Badly, "metadata: name 'bad name' contains"),

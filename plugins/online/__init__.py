@@ -30,8 +30,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 import numpy as np
 
 from harness import coder
-from harness.errors import HarnessError
-from harness.predictor import Option, Predictor, Progress, no_progress
+from harness.predictor import Option, Progress, SequenceCoder, no_progress
 
 if TYPE_CHECKING:
     from plugins.online.loop import OnlineModel
@@ -44,7 +43,7 @@ def live(starts: np.ndarray, steps: np.ndarray, count: int, length: int) -> np.n
     return (starts[:, None] + steps[None, :] < count) & (steps[None, :] < length)
 
 
-class OnlinePredictor(Predictor):
+class OnlinePredictor(SequenceCoder):
     """Base of predictors whose model is trained while coding. Subclasses implement `make_model_for`."""
 
     whole_input = True  # the input is cut into `batch` streams, so encode_symbols sees all of it
@@ -126,12 +125,6 @@ class OnlinePredictor(Predictor):
         """The rate for training block `block` of `blocks`: linear from the learning rate down to
         `decay` times it at the last block (both sides know the input's length, so its schedule)."""
         return self.learning_rate() * (1.0 - (1.0 - self.settings["decay"]) * block / max(blocks - 1, 1))
-
-    def predict(self) -> np.ndarray:
-        raise HarnessError(f"{self.name} codes a batch of streams at a time; use encode_symbols/decode_symbols")
-
-    def update(self, symbol: int) -> None:
-        raise HarnessError(f"{self.name} codes a batch of streams at a time; use encode_symbols/decode_symbols")
 
     def layout(self, count: int) -> tuple[int, int]:
         """(segment length, steps): stream b holds symbols [b * length, (b + 1) * length)."""
