@@ -19,7 +19,7 @@ _PICKLE_HELP = "let pickled weights (pytorch_model.bin) be loaded: unpickling ca
 FORMATS = ("table", "md", "csv", "json", "html")
 """`harness leaderboard --format`: the rich table and `harness.formats.RENDERERS` (a test keeps them in step)."""
 SCOPES = ("both", "group", "file")
-EXECUTORS = ("local", "ray")
+EXECUTORS = ("inline", "local", "ray")
 DEFAULT_MAX_MEMORY_MIB = 4096
 STORE_HELP = "results store (default: $HARNESS_RESULTS, else $XDG_DATA_HOME/harness/results.jsonl, ~/.local/share/...)"
 """decompress --max-memory's default (`harness.trust.DEFAULT_MAX_MEMORY`; a test keeps them in step)."""
@@ -193,10 +193,16 @@ def parser() -> argparse.ArgumentParser:
     grid.add_argument("--corpus", "-c", action="append", metavar="NAME", help="corpus, member or path; repeatable")
     grid.add_argument("--max-bytes", type=_positive, metavar="N", help="use only the first N bytes of each file")
     grid.add_argument("--no-baselines", action="store_true", help="skip the classic compressors")
-    grid.add_argument("--executor", choices=EXECUTORS, default="local", help="process pool or Ray")
+    grid.add_argument(
+        "--executor",
+        choices=EXECUTORS,
+        default="local",
+        help="inline: in this process; local: a process pool (default); ray: a Ray cluster",
+    )
     grid.add_argument("--workers", type=_positive, metavar="N", help="local processes (default: one per CPU)")
     grid.add_argument("--address", metavar="ADDR", help="Ray cluster address (default: start a local Ray)")
     grid.add_argument("--force", action="store_true", help="recompute results already in the store")
+    grid.add_argument("--allow-pickle", action="store_true", help=_PICKLE_HELP)
     grid.add_argument("--results", **store_option)
     grid.set_defaults(command_module="sweep")
     return top

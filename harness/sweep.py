@@ -18,18 +18,19 @@ from __future__ import annotations
 import os
 from collections.abc import Callable, Iterator
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 from multiprocessing import get_context
 from typing import Any
 
 import harness
-from harness import corpus, measure
+from harness import corpus, measure, trust
 from harness.errors import HarnessError
 from harness.predictor import definition
 from harness.record import Record
 from harness.registry import Registry, load_registry
 
-EXECUTORS = ("local", "ray")
+EXECUTORS = ("inline", "local", "ray")
 
 
 @dataclass(frozen=True)
@@ -42,6 +43,8 @@ class Job:
     max_bytes: int | None = None
     data_dir: str | None = None
     plugin_files: tuple[str, ...] = ()
+    allow_pickle: bool = False
+    """The user's --allow-pickle: pickled weights may be loaded (it travels with the job)."""
 
 
 @dataclass(frozen=True)
@@ -108,6 +111,7 @@ def grid(
     max_bytes: int | None,
     data_dir: str | None,
     plugin_files: list[str],
+    allow_pickle: bool = False,
 ) -> list[Job]:
     """Every (predictor at each size, corpus file) job, plus each baseline on each file."""
     specs = [registry.predictor(with_size(p, s))[2] for p in predictors for s in sizes(size_option)]
@@ -115,7 +119,7 @@ def grid(
     names = [(spec, False) for spec in dict.fromkeys(specs)]
     names += [(name, True) for name in registry.baselines] if baselines else []
     return [
-        Job(spec, corpus, baseline, max_bytes, data_dir, tuple(plugin_files))
+        Job(spec, corpus, baseline, max_bytes, data_dir, tuple(plugin_files), allow_pickle)
         for corpus in dict.fromkeys(files)
         for spec, baseline in names
     ]
@@ -132,7 +136,10 @@ def measure_job(registry: Registry, job: Job, **streaming: Any) -> Record:
     file = _file(registry, job)
     if job.baseline:
         return measure.measure_baseline(registry.baselines[job.spec].item, file, job.max_bytes)
-    return measure.measure_predictor(registry, job.spec, file, keep_curve=True, max_bytes=job.max_bytes, **streaming)
+    with trust.policy(trust.Trust(pickles=job.allow_pickle)):  # the user typed the spec
+        return measure.measure_predictor(
+            registry, job.spec, file, keep_curve=True, max_bytes=job.max_bytes, **streaming
+        )
 
 
 def run_job(job: Job) -> Record | JobFailure:
@@ -205,12 +212,43 @@ def run_ray(jobs: list[Job], address: str | None = None) -> Iterator[Record | Jo
             ray.shutdown()
 
 
-def execute(jobs: list[Job], executor: str, workers: int | None, address: str | None) -> Iterator[Record | JobFailure]:
-    """Records of `jobs` as they finish, in any order."""
+Watch = Callable[[Job], AbstractContextManager[dict[str, Any]]]
+"""Given a job about to run in this process, a context whose value is the `progress` and
+`phase` callbacks to measure it with (a progress bar for the time it runs)."""
+
+
+def run_inline(jobs: list[Job], registry: Registry, watch: Watch) -> Iterator[Record | JobFailure]:
+    """Run jobs one after another in this process (what `harness run` does), with progress."""
+    for job in jobs:
+        with watch(job) as streaming:
+            try:
+                record = measure_job(registry, job, **streaming)
+            except HarnessError as error:
+                record = JobFailure(job.spec, job.corpus, str(error))
+        yield record
+
+
+def execute(
+    jobs: list[Job],
+    executor: str,
+    workers: int | None = None,
+    address: str | None = None,
+    *,
+    registry: Registry | None = None,
+    watch: Watch | None = None,
+) -> Iterator[Record | JobFailure]:
+    """Records of `jobs` as they finish, in any order: "inline" in this process (with `registry`
+    and `watch`), "local" on a process pool, "ray" on a Ray cluster."""
     if not jobs:  # nothing to do: do not start a pool or a Ray instance for it
         return iter(())
     runners: dict[str, Callable[[], Iterator[Record | JobFailure]]] = {
+        "inline": lambda: run_inline(jobs, registry or load_registry(), watch or _unwatched),
         "local": lambda: run_local(jobs, workers),
         "ray": lambda: run_ray(jobs, address),
     }
     return runners[executor]()
+
+
+@contextmanager
+def _unwatched(job: Job) -> Iterator[dict[str, Any]]:
+    yield {}

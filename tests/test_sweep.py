@@ -79,6 +79,7 @@ def check_store(store):
         (f"toy:width={w}", name) for w in (2, 4, 16) for name in ("a.txt", "b.txt")
     )
     assert all(r.verified for r in records)
+    assert all(r.curve and (store.parent / r.curve).is_file() for r in records)  # sweeps store curves too
     params = {r.spec: r.params for r in records}
     assert params == {"toy:width=2": 512, "toy:width=4": 1024, "toy:width=16": 4096}
     return records
@@ -91,7 +92,7 @@ def test_local_sweep_runs_the_grid_then_reuses_it(grid_inputs):
     assert "6 jobs: 0 already in" in result.stderr
     check_store(store)
     again = sweep_cli(plugin, corpus, store)
-    assert again.returncode == 0 and "6 jobs: 6 already in" in again.stderr and "0 to run" in again.stderr
+    assert again.returncode == 0 and "nothing new: 6 of 6 results reused" in again.stderr
     assert len(store.read_text().splitlines()) == 6
 
 
@@ -122,4 +123,11 @@ def test_ray_sweep_on_a_local_ray_instance(grid_inputs):
     result = sweep_cli(plugin, corpus, store, "--executor", "ray")
     assert result.returncode == 0, result.stderr
     assert "6 to run (ray)" in result.stderr
+    check_store(store)
+
+
+def test_inline_sweep_is_the_run_pipeline_in_this_process(grid_inputs):
+    plugin, corpus, store = grid_inputs
+    result = sweep_cli(plugin, corpus, store, "--executor", "inline")
+    assert result.returncode == 0, result.stderr
     check_store(store)

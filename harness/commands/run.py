@@ -1,52 +1,88 @@
-"""`harness run`: measure predictors (and the baselines) on corpus files, store and show the results."""
+"""`harness run`: measure predictors (and the baselines) on corpus files, store and show the results.
+
+`harness sweep` is the same pipeline over a grid of sizes, on a process pool or Ray: `measure`
+below takes the jobs either way, reuses what the store holds, runs the rest on the executor it
+is given and appends each record (with its loss curve) as it comes.
+"""
 
 from __future__ import annotations
 
 import argparse
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
 
 import pandas as pd
 
-import harness.trust
 from harness import leaderboard, results, sweep, ui
 from harness.commands import DEFAULT_CORPUS, DEFAULT_PREDICTORS
-from harness.commands.compress import user_trust
 from harness.errors import HarnessError
 from harness.record import Record
+from harness.registry import Registry
 
 
 def run(args: argparse.Namespace) -> None:
     registry = ui.registry(args)
-    jobs = sweep.grid(
+    measure(args, registry, jobs(args, registry), "inline")
+
+
+def jobs(args: argparse.Namespace, registry: Registry, sizes: str | None = None) -> list[sweep.Job]:
+    """The jobs the command line asks for: predictors (x sizes) x corpus files, plus baselines."""
+    return sweep.grid(
         registry,
         args.predictor or DEFAULT_PREDICTORS,
-        None,
+        sizes,
         args.corpus or [DEFAULT_CORPUS],
         baselines=not args.no_baselines,
         max_bytes=args.max_bytes,
         data_dir=args.data_dir,
-        plugin_files=args.plugin,
+        plugin_files=[str(Path(p).resolve()) for p in args.plugin],  # a worker may start elsewhere
+        allow_pickle=args.allow_pickle,
     )
+
+
+def measure(
+    args: argparse.Namespace,
+    registry: Registry,
+    jobs: list[sweep.Job],
+    executor: str,
+    workers: int | None = None,
+    address: str | None = None,
+) -> None:
+    """Reuse the stored results of `jobs` (unless --force), run the others on `executor`,
+    append each record to the store as it comes, show the tables; a HarnessError names every
+    job that failed or did not decode to its input."""
     store = results.store_path(args.results, write=True)
     found = [None] * len(jobs) if args.force else sweep.stored_results(registry, jobs, results.read(store))
-    done, reused = [], 0
-    with ui.progress() as progress, harness.trust.policy(user_trust(args)):
-        for job, record in zip(jobs, found, strict=True):
-            if record is None:
-                task = progress.add_task(f"{job.spec} on {job.corpus}", total=None, unit="symbols")
-                record = sweep.measure_job(
-                    registry,
-                    job,
-                    progress=lambda n, task=task: progress.advance(task, n),
-                    phase=lambda name, total, task=task, job=job: progress.reset(
-                        task, total=total, description=f"{name} {job.spec} on {job.corpus}"
-                    ),
-                )
-                progress.remove_task(task)
-                record = results.append(store, record)
+    todo = [job for job, record in zip(jobs, found, strict=True) if record is None]
+    done: list[Record] = [record for record in found if record is not None]
+    reused, errors = len(done), []
+    if executor != "inline" and todo:
+        ui.console.print(f"{len(jobs)} jobs: {reused} already in {store}, {len(todo)} to run ({executor})")
+    with ui.progress() as progress:
+
+        @contextmanager
+        def watch(job: sweep.Job) -> Iterator[dict[str, Any]]:
+            task = progress.add_task(f"{job.spec} on {job.corpus}", total=None, unit="symbols")
+            yield {
+                "progress": lambda n: progress.advance(task, n),
+                "phase": lambda name, total: progress.reset(
+                    task, total=total, description=f"{name} {job.spec} on {job.corpus}"
+                ),
+            }
+            progress.remove_task(task)
+
+        overall = (
+            progress.add_task(f"{len(todo)} jobs on {executor}", total=len(todo)) if executor != "inline" else None
+        )
+        for outcome in sweep.execute(todo, executor, workers, address, registry=registry, watch=watch):
+            if isinstance(outcome, sweep.JobFailure):
+                errors.append(f"{outcome.spec} on {outcome.corpus}: {outcome.error}")
             else:
-                reused += 1
-            done.append(record)
-    failed = [r for r in done if not r.verified]
+                done.append(results.append(store, outcome))
+            if overall is not None:
+                progress.advance(overall)
     _show_results(done)
     if reused:
         ui.console.print(
@@ -55,17 +91,19 @@ def run(args: argparse.Namespace) -> None:
         )
     if reused < len(done):
         ui.console.print(f"{len(done) - reused} results appended to {store}")
-    if failed:
-        names = ", ".join(f"{r.spec} on {r.corpus}" for r in failed)
-        raise HarnessError(f"decoded data differs from the original for: {names}")
+    failed = [f"{r.spec} on {r.corpus}: decoded data differs from the original" for r in done if not r.verified]
+    if errors or failed:
+        raise HarnessError("; ".join(errors + failed))
 
 
 FILE_TABLES_SHOWN = 20
-"""Past this many corpus files, `run` shows the group tables only: thousands of per-file tables
+"""Past this many corpus files, the group tables only are shown: thousands of per-file tables
 are unreadable, and printing them took minutes."""
 
 
 def _show_results(records: list[Record]) -> None:
+    if not records:
+        return
     files = {record.corpus for record in records}
     board = leaderboard.frame(records, scope="group") if len(files) > FILE_TABLES_SHOWN else pd.DataFrame()
     if board.empty:
