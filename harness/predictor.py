@@ -26,12 +26,14 @@ Everything that determines the stream (options, library versions, devices) belon
 from __future__ import annotations
 
 import hashlib
+import importlib
 import json
 import math
 import re
 from abc import ABC, abstractmethod
 from collections.abc import Callable
 from dataclasses import dataclass
+from types import ModuleType
 from typing import Any, ClassVar
 
 import numpy as np
@@ -208,6 +210,19 @@ class Predictor(SequenceCoder):
             self.update(symbol)
             progress(1)
         return symbols
+
+
+def optional_import(module: str, extra: str, needed_by: str) -> ModuleType:
+    """`module`, imported; where it is not installed, a HarnessError naming the extra of the
+    harness that brings it, rather than a traceback."""
+    try:
+        return importlib.import_module(module)
+    except ModuleNotFoundError as error:
+        if (error.name or "").partition(".")[0] != module.partition(".")[0]:
+            raise  # something it imports is missing: a broken install, not a missing extra
+        raise HarnessError(
+            f"{module} is not installed, and {needed_by} needs it: pip install 'compression-harness[{extra}]'"
+        ) from None
 
 
 def parse_spec(spec: str) -> tuple[str, dict[str, str]]:

@@ -7,8 +7,9 @@ on a 2-symbol alphabet. The predictor is still byte-level (`to_symbols` is the b
 loop codes 8 decisions per byte, so the container streams it in segments and counts one symbol a
 byte. It is a `SequenceCoder`, not a step `Predictor`: a 256-way distribution would need the
 model run along all 255 nodes of the byte's binary tree, and a step predictor's compiled loop must
-write the bits of the default 256-symbol loop, which 8 binary decisions cannot. Why bits: a binary model updates after every bit, so a byte's later bits are predicted
-with what its first bits taught, and each model needs one number per context and bit.
+write the bits of the default 256-symbol loop, which 8 binary decisions cannot. Why bits: a
+binary model updates after every bit, so a byte's later bits are predicted with what its first
+bits taught, and each model needs one number per context and bit.
 
 Notation: c0 is the partial byte with a leading 1 (1, then 1b7, 1b7b6, ...), c1 c2 ... the bytes
 before; st(p) = ln(p / (1 - p)) and squash = st^-1, in fixed point: st in -2047..2047 is 256

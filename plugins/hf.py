@@ -42,7 +42,7 @@ import harness.trust
 from harness import coder
 from harness.errors import HarnessError
 from harness.hookspecs import hookimpl
-from harness.predictor import Option, Progress, SequenceCoder, no_progress
+from harness.predictor import Option, Progress, SequenceCoder, no_progress, optional_import
 
 LITERALS = 256
 _DTYPES = ("float32", "float64", "bfloat16", "float16")
@@ -296,7 +296,7 @@ class HF(SequenceCoder):
 
     def __init__(self, **settings: Any) -> None:
         super().__init__(**settings)
-        import torch
+        torch = optional_import("torch", "hf", "hf")
 
         s = self.settings
         self.m = load(s["model"], s["revision"], s["gguf_file"], s["dtype"], s["device"])
@@ -316,8 +316,8 @@ class HF(SequenceCoder):
     def static_config(cls, settings: dict[str, Any]) -> dict[str, Any]:
         """The weights' checksum and the libraries, without loading anything: a file naming
         other weights than the folder holds is refused before they are parsed."""
-        import torch
-        import transformers
+        torch = optional_import("torch", "hf", "hf")
+        transformers = optional_import("transformers", "hf", "hf")
 
         folder, commit = _fetch(settings["model"], settings["revision"], settings["gguf_file"])
         known = {k: v for k, v in settings.items() if k not in ("context", "overlap")}  # capped when loaded

@@ -127,3 +127,26 @@ def test_a_new_built_in_module_is_registered_without_reinstalling(tmp_path, monk
     monkeypatch.setattr(registry, "DEFAULT_PLUGINS", (*registry.DEFAULT_PLUGINS, "fresh_plugin"))
     loaded = registry.load_registry()
     assert loaded.predictors["fresh"].plugin == "fresh_plugin" and not loaded.errors
+
+
+def test_without_torch_the_core_works_and_a_neural_predictor_names_its_extra(tmp_path):
+    """torch is the `neural` extra: a harness installed without it codes with the rest."""
+    script = tmp_path / "no_torch.py"
+    script.write_text(
+        "import sys\nsys.modules['torch'] = None  # as if it were not installed\n"
+        "from harness import cli\nsys.exit(cli.main(sys.argv[1:]))\n"
+    )
+    data = tmp_path / "notes.txt"
+    data.write_bytes(b"hello hello hello\n" * 20)
+
+    def harness(*args: str) -> subprocess.CompletedProcess:
+        return subprocess.run([sys.executable, str(script), *args], capture_output=True, text=True, timeout=300)
+
+    assert harness("compress", str(data), "-p", "ngram", "-o", str(tmp_path / "n.hz")).returncode == 0
+    model = tmp_path / "model"
+    model.mkdir()
+    (model / "model.safetensors").write_bytes(b"not read: torch is missing first")
+    for spec in ("gpt", "lstm", f"hf:{model}"):
+        done = harness("compress", str(data), "-p", spec, "-o", str(tmp_path / "x.hz"))
+        assert done.returncode == 2 and "Traceback" not in done.stderr, done.stderr
+        assert "torch is not installed" in done.stderr and "pip install 'compression-harness[" in done.stderr

@@ -24,13 +24,15 @@ with `ngram` never load it.
 
 from __future__ import annotations
 
+from abc import abstractmethod
 from collections.abc import Callable
+from types import ModuleType
 from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
 
 from harness import coder
-from harness.predictor import Option, Progress, SequenceCoder, no_progress
+from harness.predictor import Option, Progress, SequenceCoder, no_progress, optional_import
 
 if TYPE_CHECKING:
     from plugins.online.loop import OnlineModel
@@ -41,6 +43,14 @@ OPTIMIZERS = ("adam", "sgd")
 def live(starts: np.ndarray, steps: np.ndarray, count: int, length: int) -> np.ndarray:
     """[streams, steps] mask of real symbols; the rest is padding that keeps shapes fixed."""
     return (starts[:, None] + steps[None, :] < count) & (steps[None, :] < length)
+
+
+def _loop() -> ModuleType:
+    """The torch side of the family (plugins/online/loop.py); torch is the `neural` extra."""
+    optional_import("torch", "neural", "the online family (lstm, gpt)")
+    from plugins.online import loop
+
+    return loop
 
 
 class OnlinePredictor(SequenceCoder):
@@ -75,7 +85,7 @@ class OnlinePredictor(SequenceCoder):
 
     def __init__(self, **settings: Any) -> None:
         super().__init__(**settings)
-        from plugins.online import loop
+        loop = _loop()
 
         self.device = loop.device(self.settings["device"])
         model = self._fresh_model()
@@ -90,7 +100,7 @@ class OnlinePredictor(SequenceCoder):
 
     @classmethod
     def static_config(cls, settings: dict[str, Any]) -> dict[str, Any]:
-        from plugins.online import loop
+        loop = _loop()
 
         return {**super().static_config(settings), **loop.setup(settings["device"])}
 
@@ -98,22 +108,22 @@ class OnlinePredictor(SequenceCoder):
     def memory_estimate(cls, settings: dict[str, Any], symbols: int) -> int:
         """Weights, gradients and two Adam moments (float32 each), plus the symbols and their
         per-symbol bits."""
-        from plugins.online import loop
+        loop = _loop()
 
         return 16 * loop.parameters(cls, settings) + 16 * symbols
 
     @classmethod
+    @abstractmethod
     def make_model_for(cls, settings: dict[str, Any]) -> OnlineModel:
         """The model for `settings` (on the current default device)."""
-        raise NotImplementedError
 
     def _fresh_model(self) -> OnlineModel:
-        from plugins.online import loop
+        loop = _loop()
 
         return loop.fresh_model(self)
 
     def _optimizer(self, model: OnlineModel) -> Any:
-        from plugins.online import loop
+        loop = _loop()
 
         return loop.make_optimizer(self, model)
 
@@ -173,6 +183,6 @@ class OnlinePredictor(SequenceCoder):
         code: Callable[[np.ndarray, np.ndarray], np.ndarray],
         progress: Progress,
     ) -> None:
-        from plugins.online import loop
+        loop = _loop()
 
         loop.run(self, count, code, progress)
