@@ -507,7 +507,9 @@ class ContextMixing(SequenceCoder):
     best of xz -9e, bzip2 -9, zstd -19, brotli -q 11 and ppmd -o6 on 28 of the 29 Calgary and
     Canterbury files (kennedy.xls 0.133 bits/byte, xz 0.403; it loses paper4, 13 KB, to brotli's
     built-in dictionary: 4,320 bytes against 4,283). 50-85 KB/s each way by CPU time on a shared
-    2-core machine (35-45 KB/s on 4 KB files, where building the tables weighs); about 400 MiB peak
+    2-core machine; on 4-40 KB files 35-48 KB/s in v1, 53-62 KB/s encode since v2 sizes the tables
+    to a short input (wall time, build included, two other jobs running; sizes within 4 bytes of
+    v1 on the Canterbury files under 130 KB, larger inputs code as before); about 400 MiB peak
     RSS for the benchmark process (the tables take ~170 MiB, the rest is the interpreter, numba
     and the coder's buffers).
 
@@ -519,6 +521,7 @@ class ContextMixing(SequenceCoder):
     """
 
     name = "cm"
+    version = 2  # 2: tables sized to a short input (inputs under 128 KiB code differently)
     description = "bitwise context mixing (lpaq class): orders 0-8, word, sparse, record, match; 2-layer mixer, SSE"
     options = {
         "memory_mib": Option(128, "MiB of hashed context slots (16 bytes each)", 1, 4096),
@@ -539,15 +542,36 @@ class ContextMixing(SequenceCoder):
 
     def __init__(self, **settings: Any) -> None:
         super().__init__(**settings)
+        self._model: _Model | None = None  # made by the first coding call, sized to its input
+        self.params = self._params(*self._sizes(container.SEGMENT_SYMBOLS))
+
+    def _sizes(self, count: int) -> tuple[int, int, int]:
+        """(hashed slots, history bytes, match positions) for coding `count` symbols in the first
+        call: the configured sizes, or less for a short input (per byte 2 KiB of slots, and 1
+        history byte and 4 match positions rounded up to a power of 2; a 4 KB file needs 16 MiB of
+        slots, not 128: the model touches its tables at random, and a page fault per slot was
+        most of the time on small files). Encoder and decoder see the same first count (a whole
+        input under a segment, or a full segment)."""
         slots = max(4, (self.settings["memory_mib"] << 20) // _SLOT // 4 * 4)
         history = _power_of_two(self.settings["history_mib"] << 20)
+        short = 1 << max(count - 1, 1).bit_length()  # the next power of 2
+        return min(slots, max(4096, 128 * short)), min(history, max(1 << 12, short)), min(history // 4, 4 * short)
+
+    @staticmethod
+    def _params(slots: int, history: int, positions: int) -> int:
+        tables = _SM_SIZE + _N_MIX * _SETS * _N_IN + 256 * (_N_MIX + 1) + 2 * _APM_ROWS * 33
+        return int((_DIRECT_ROWS + slots) * _SLOT + tables + positions)
+
+    def _model_for(self, count: int) -> _Model:
+        if self._model is not None:
+            return self._model
+        slots, history, positions = self._sizes(count)
         smp = np.full(_SM_SIZE, 1 << 21, dtype=np.int32)
         smp[:_SM_MATCH] = np.tile(_STATE_P1, _N_CTX)
         apm_row = _SQUASH[np.clip(np.arange(-16, 17) * 128, -2047, 2047) + 2047] * 16
-        w = np.full(_N_MIX * _SETS * _N_IN, 1 << 13, dtype=np.int32)
         wf = np.full((256, _N_MIX + 1), (1 << 16) // _N_MIX, dtype=np.int32)
         wf[:, _N_MIX] = 0
-        self._model = _Model(
+        m = self._model = _Model(
             t=_aligned_zeros(_DIRECT_ROWS + slots, _SLOT // 4).view(np.uint8).reshape(-1),
             slots=slots,
             h=np.zeros(_N_HASHED, dtype=np.int64),
@@ -557,13 +581,13 @@ class ContextMixing(SequenceCoder):
             st=np.zeros(_N_IN, dtype=np.int64),
             smp=smp,
             smn=np.zeros(_SM_SIZE, dtype=np.int32),
-            w=w,
+            w=np.full(_N_MIX * _SETS * _N_IN, 1 << 13, dtype=np.int32),
             wf=wf,
             mset=np.zeros(_N_MIX, dtype=np.int64),
             md=np.zeros(_N_MIX + 1, dtype=np.int64),
             apm=np.tile(apm_row.astype(np.uint16), 2 * _APM_ROWS),
             buf=np.zeros(history, dtype=np.uint8),
-            mt=np.zeros(history // 4, dtype=np.int32),
+            mt=np.zeros(positions, dtype=np.int32),
             rpos=np.zeros((256, 2), dtype=np.int64),
             reg=np.zeros(_N_REG, dtype=np.int64),
             match_min=int(self.settings["match_min"]),
@@ -573,15 +597,16 @@ class ContextMixing(SequenceCoder):
             priority=_PRIORITY,
             dt=(65536 * 2 // (2 * np.arange(_LIMIT + 1, dtype=np.int64) + 3)),
         )
-        self._model.reg[_C0] = 1
-        self._model.reg[_W0] = 0
-        _first_contexts(self._model)
-        self.params = int(self._model.t.size + _SM_SIZE + w.size + wf.size + 2 * _APM_ROWS * 33 + history // 4)
+        m.reg[_C0] = 1
+        m.reg[_W0] = 0
+        _first_contexts(m)
+        self.params = self._params(slots, history, positions)
+        return m
 
     @property
     def record_length(self) -> int:
-        """The record length the record model uses now (0: none found)."""
-        return int(self._model.reg[_RLEN])
+        """The record length the record model uses now (0: none found, or nothing coded yet)."""
+        return 0 if self._model is None else int(self._model.reg[_RLEN])
 
     def encode_symbols(self, symbols: np.ndarray, progress: Progress = no_progress) -> tuple[bytes, np.ndarray]:
         symbols = np.ascontiguousarray(symbols, dtype=np.uint8)
@@ -590,9 +615,10 @@ class ContextMixing(SequenceCoder):
         out = np.zeros(coder.encoder_capacity(8 * n), dtype=np.uint8)
         bits = np.zeros(n, dtype=np.float32)
         probs, cum = np.zeros(2), np.zeros(3, dtype=np.uint64)
+        model = self._model_for(n)
         for start in range(0, n, _CHUNK):
             stop = min(n, start + _CHUNK)
-            _encode_chunk(self._model, enc, out, probs, cum, symbols, bits, start, stop)
+            _encode_chunk(model, enc, out, probs, cum, symbols, bits, start, stop)
             progress(stop - start)
         return out[: coder.finish_encoder(enc, out)].tobytes(), bits
 
@@ -601,9 +627,10 @@ class ContextMixing(SequenceCoder):
         dec = coder.new_decoder_state(data)
         symbols = np.zeros(count, dtype=np.int64)
         probs, cum = np.zeros(2), np.zeros(3, dtype=np.uint64)
+        model = self._model_for(count)
         for start in range(0, count, _CHUNK):
             stop = min(count, start + _CHUNK)
-            _decode_chunk(self._model, dec, data, probs, cum, symbols, start, stop)
+            _decode_chunk(model, dec, data, probs, cum, symbols, start, stop)
             progress(stop - start)
         return symbols
 
