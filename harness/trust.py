@@ -4,7 +4,7 @@ A spec typed by the user is the user's own wish; a spec read from a `.hz` file i
 `harness decompress` runs under a `Trust` that lets the file name no model the user did not
 give, download nothing, unpickle nothing, and build nothing estimated above a memory limit;
 `compress`, `run` and `sweep` run under the default, which only refuses pickled weights.
-Predictors that load files or reach the network read `current()` (plugins/hf.py does).
+Predictors that load files or reach the network read `current()` (plugins/hf/loading.py does).
 """
 
 from __future__ import annotations

@@ -240,3 +240,16 @@ def test_smollm2_gguf_compresses_alice_verified(registry, shared_corpora):
     assert decoded == data
     bits_per_byte = 8 * encoded.payload_bytes / len(data)  # the header (~0.6 KB: config, hashes) aside
     assert bits_per_byte <= 1.4, bits_per_byte
+
+
+def test_threads_are_pinned_for_a_run_only(registry, tiny):
+    """Building or running an hf predictor never changes the process's torch thread count."""
+    import torch
+
+    before = torch.get_num_threads()
+    wanted = 2 if before != 2 else 1
+    predictor = registry.build(f"{tiny},threads={wanted}")
+    assert torch.get_num_threads() == before
+    seen = []
+    predictor.encode_symbols(predictor.to_symbols(TEXT[:200]), lambda _: seen.append(torch.get_num_threads()))
+    assert set(seen) == {wanted} and torch.get_num_threads() == before

@@ -26,248 +26,22 @@ local folder; transformers is imported only when a model is built, so listing st
 
 from __future__ import annotations
 
-import functools
-import hashlib
-import inspect
-import json
-import re
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-import harness.trust
 from harness import coder
 from harness.errors import HarnessError
 from harness.hookspecs import hookimpl
 from harness.predictor import Option, Progress, SequenceCoder, no_progress, optional_import
+from plugins.hf import tokens
+from plugins.hf.loading import fetch, files_sha256, is_path, load, weight_files
+from plugins.hf.tokens import LITERALS, Literals
 
-LITERALS = 256
 _DTYPES = ("float32", "float64", "bfloat16", "float16")
-_FETCH_PATTERNS = ["*.json", "*.safetensors", "*.txt", "*.model", "*.tiktoken"]
-_BYTE_TOKEN = re.compile(r"<0x([0-9A-Fa-f]{2})>")
-# Text worth tokenizing: 4+ characters of valid UTF-8 without control characters other than
-# \t \n \f \r (undecodable bytes are the surrogates of "surrogateescape"). Shorter runs inside
-# binary data cost more as tokens, which an LM finds unlikely there, than as literal bytes.
-_TEXT_RUN = re.compile("[^\x00-\x08\x0b\x0e-\x1f\x7f\udc80-\udcff]{4,}")
-
-
-def _byte_level_alphabet() -> dict[str, int]:
-    """GPT-2's printable stand-in character for each byte, inverted (char -> byte)."""
-    printable = [*range(ord("!"), ord("~") + 1), *range(ord("¡"), ord("¬") + 1), *range(ord("®"), ord("ÿ") + 1)]
-    chars, extra = {}, 0
-    for byte in range(256):
-        if byte in printable:
-            chars[chr(byte)] = byte
-        else:
-            chars[chr(256 + extra)] = byte
-            extra += 1
-    return chars
-
-
-def token_table(tokenizer: Any, vocab: int) -> list[bytes]:
-    """The bytes each token id stands for: what decoding concatenates (b"" = never emitted)."""
-    decoder = json.loads(tokenizer.backend_tokenizer.to_str()).get("decoder") or {}
-    parts = decoder.get("decoders", [decoder]) if decoder.get("type") == "Sequence" else [decoder]
-    byte_level = any(part.get("type") == "ByteLevel" for part in parts)
-    inverse = _byte_level_alphabet()
-    added = {i: t.content for i, t in tokenizer.added_tokens_decoder.items()}
-    table = []
-    for i, token in enumerate(tokenizer.convert_ids_to_tokens(list(range(min(vocab, len(tokenizer)))))):
-        if token is None:
-            table.append(b"")
-        elif i in added:
-            table.append(added[i].encode())
-        elif byte_level:
-            table.append(bytes(inverse[c] for c in token) if all(c in inverse for c in token) else b"")
-        elif match := _BYTE_TOKEN.fullmatch(token):
-            table.append(bytes([int(match.group(1), 16)]))
-        else:  # SentencePiece style: "▁" marks a space
-            table.append(token.replace("▁", " ").encode())
-    return table + [b""] * (vocab - len(table))
-
-
-@dataclass(frozen=True)
-class Loaded:
-    """A model and tokenizer loaded once per process and shared by encoder and decoder."""
-
-    model: Any
-    tokenizer: Any
-    table: list[bytes]
-    start: int
-    vocab: int
-    max_context: int
-    revision: str | None
-    model_sha256: str
-    tokenizer_sha256: str
-    model_bytes: int
-    params: int
-    embedding_params: int
-    cache_argument: str
-    """How forward() takes the KV cache: `cache` from transformers 5.x (whose `past_key_values`
-    is deprecated), `past_key_values` before."""
-
-
-def _is_path(model: str) -> bool:
-    """A local path, not an "org/name" hub id."""
-    return model.startswith((".", "/", "~")) or model.count("/") > 1 or Path(model).is_dir()
-
-
-def _fetch(model: str, revision: str, gguf_file: str) -> tuple[Path, str | None]:
-    """The folder holding `model` (a local folder, or the HF cache's snapshot) and its revision.
-
-    Under a decoding `Trust`, a local folder is only one the user named, and the Hub is only
-    asked when the user allowed downloads (else the local cache alone is looked in)."""
-    if not model:
-        raise HarnessError("hf needs a model: hf:<model id or local folder>[,key=value...]")
-    trust = harness.trust.current()
-    if _is_path(model):
-        folder = trust.local_model(model)
-        if not folder.is_dir():
-            raise HarnessError(f"no model folder {folder} (relative paths count from the current directory)")
-        return folder, None
-    from huggingface_hub import snapshot_download
-    from huggingface_hub.errors import HfHubHTTPError, LocalEntryNotFoundError, OfflineModeIsEnabled
-
-    patterns = [gguf_file, "*.json"] if gguf_file else _FETCH_PATTERNS
-    fetch = functools.partial(
-        snapshot_download, model, revision=revision, ignore_patterns=["*/*"], local_files_only=not trust.downloads
-    )
-    try:
-        folder = Path(fetch(allow_patterns=patterns))
-        if not gguf_file and trust.pickles and not any(folder.glob("*.safetensors")):
-            fetch(allow_patterns=["pytorch_model*.bin"])
-    except (LocalEntryNotFoundError, OfflineModeIsEnabled, FileNotFoundError):
-        how = "and downloads were not allowed (--allow-download)" if not trust.downloads else "and cannot be downloaded"
-        raise HarnessError(
-            f"model {model!r} is not in the Hugging Face cache {how}: run `hf download {model}` where there is "
-            f"network (same HF_HOME), or point at a local folder: hf:/path/to/dir"
-        ) from None
-    except (HfHubHTTPError, OSError, ValueError) as error:
-        raise HarnessError(f"cannot get model {model!r} from the Hugging Face Hub: {error}") from None
-    return folder, folder.name
-
-
-def _weight_files(folder: Path, gguf_file: str) -> list[Path]:
-    """The files whose bytes are the model: safetensors or GGUF; pickled weights only when the
-    user allowed them (`--allow-pickle`), since unpickling can run any code."""
-    if gguf_file:
-        files = [folder / gguf_file]  # gguf_file is a bare file name (its option's pattern)
-        if not files[0].is_file():
-            raise HarnessError(f"no GGUF file {gguf_file!r} in {folder}")
-        return files
-    safetensors = sorted(folder.glob("*.safetensors"))
-    pickled = sorted(folder.glob("pytorch_model*.bin"))
-    if not safetensors and pickled and not harness.trust.current().pickles:
-        raise HarnessError(
-            f"{folder} holds only pickled weights (pytorch_model*.bin), which can run code when loaded: "
-            "convert them to safetensors, or pass --allow-pickle if you trust them"
-        )
-    if not safetensors and not pickled:
-        raise HarnessError(f"no model weights (*.safetensors, pytorch_model*.bin) in {folder}")
-    return [*(safetensors or pickled), *sorted(folder.glob("config.json"))]
-
-
-def _sha256(files: list[Path]) -> str:
-    """The weights' checksum. Asked for by the header check, the config and the loader alike, it
-    is hashed once per version of the files (path, inode, size, change times), not once per caller."""
-    return _hash_files(tuple(_stamp(file) for file in files))
-
-
-def _stamp(file: Path) -> tuple[str, int, int, int, int]:
-    info = file.stat()
-    return str(file), info.st_ino, info.st_size, info.st_mtime_ns, info.st_ctime_ns
-
-
-@functools.lru_cache(maxsize=8)
-def _hash_files(stamps: tuple[tuple[str, int, int, int, int], ...]) -> str:
-    digest = hashlib.sha256()
-    for path, *_ in stamps:
-        with open(path, "rb") as stream:
-            while chunk := stream.read(1 << 22):
-                digest.update(chunk)
-    return digest.hexdigest()
-
-
-@functools.lru_cache(maxsize=2)
-def load(model: str, revision: str, gguf_file: str, dtype: str, device: str) -> Loaded:
-    """Load (download on first use) a causal LM and its tokenizer; frozen, in eval mode."""
-    folder, commit = _fetch(model, revision, gguf_file)
-    files = _weight_files(folder, gguf_file)
-    import torch
-    from transformers import AutoModelForCausalLM, AutoTokenizer
-    from transformers.utils import logging as transformers_logging
-
-    # Never run code that comes with a model (no prompt can appear either), and unpickle only
-    # what the user allowed.
-    safe: dict[str, Any] = {"trust_remote_code": False}
-    extra = {"gguf_file": gguf_file} if gguf_file else {"use_safetensors": files[0].suffix == ".safetensors"}
-    bars_on = transformers_logging.is_progress_bar_enabled()
-    transformers_logging.disable_progress_bar()  # its "Loading weights" bar would break through ours
-    try:
-        tokenizer = AutoTokenizer.from_pretrained(folder, **safe, **({"gguf_file": gguf_file} if gguf_file else {}))
-        network = AutoModelForCausalLM.from_pretrained(folder, dtype=getattr(torch, dtype), **safe, **extra)
-        network = network.to(torch.device(device)).eval().requires_grad_(False)
-    except (OSError, ValueError, ImportError, RuntimeError) as error:
-        raise HarnessError(f"cannot load model {model!r} from {folder}: {error}") from None
-    finally:
-        if bars_on:
-            transformers_logging.enable_progress_bar()
-    if not tokenizer.is_fast:
-        raise HarnessError(f"model {model!r}: needs a fast (tokenizers) tokenizer for exact byte offsets")
-    vocab = network.get_output_embeddings().weight.shape[0]
-    table = token_table(tokenizer, vocab)
-    start = next((i for i in (tokenizer.bos_token_id, tokenizer.eos_token_id) if i is not None), 0)
-    embeddings = {id(m.weight): m.weight.numel() for m in network.modules() if isinstance(m, torch.nn.Embedding)}
-    return Loaded(
-        model=network,
-        tokenizer=tokenizer,
-        table=table,
-        start=start,
-        vocab=vocab,
-        max_context=int(getattr(network.config, "max_position_embeddings", 0) or 1024),
-        revision=commit,
-        model_sha256=_sha256(files),
-        tokenizer_sha256=hashlib.sha256(b"\0".join(table)).hexdigest(),
-        model_bytes=sum(f.stat().st_size for f in files),
-        params=sum(p.numel() for p in network.parameters()),
-        embedding_params=sum(embeddings.values()),
-        cache_argument="cache" if "cache" in inspect.signature(network.forward).parameters else "past_key_values",
-    )
-
-
-class Literals:
-    """The escape to literal bytes, one per stream: literals get a share of the probability mass
-    (a KT estimate of how often they occurred so far), spread by an adaptive order-0 byte model."""
-
-    def __init__(self, vocab: int) -> None:
-        self.vocab = vocab
-        self.counts = np.full(LITERALS, 0.5)
-        self.literals = 0
-        self.coded = 0
-
-    def share(self) -> float:
-        return (self.literals + 0.5) / (self.coded + 1)
-
-    def mixture(self, token_probs: np.ndarray) -> np.ndarray:
-        """The next symbol's distribution, given the model's over the tokens."""
-        share = self.share()
-        return np.concatenate([token_probs * (1.0 - share), self.counts * (share / self.counts.sum())])
-
-    def probability(self, symbol: int, token_prob: float) -> float:
-        """`symbol`'s entry in `mixture`, given the model's probability of it if it is a token."""
-        share = self.share()
-        if symbol < self.vocab:
-            return token_prob * (1.0 - share)
-        return self.counts[symbol - self.vocab] * (share / self.counts.sum())
-
-    def observe(self, symbol: int) -> None:
-        self.coded += 1
-        if symbol >= self.vocab:
-            self.literals += 1
-            self.counts[symbol - self.vocab] += 1.0
 
 
 class HF(SequenceCoder):
@@ -304,7 +78,6 @@ class HF(SequenceCoder):
         self.overlap = self.context // 2 if s["overlap"] == -1 else s["overlap"]
         if not 0 <= self.overlap < self.context - 1:
             raise HarnessError(f"hf: overlap must be in [0, context - 1) = [0, {self.context - 1}), not {self.overlap}")
-        torch.set_num_threads(s["threads"])
         self.alphabet_size = self.m.vocab + LITERALS
         self.params = self.m.params
         self.model_bytes = self.m.model_bytes
@@ -319,12 +92,12 @@ class HF(SequenceCoder):
         torch = optional_import("torch", "hf", "hf")
         transformers = optional_import("transformers", "hf", "hf")
 
-        folder, commit = _fetch(settings["model"], settings["revision"], settings["gguf_file"])
+        folder, commit = fetch(settings["model"], settings["revision"], settings["gguf_file"])
         known = {k: v for k, v in settings.items() if k not in ("context", "overlap")}  # capped when loaded
         return {
             **super().static_config(known),  # the model by name (`portable`): the checksum says which
             "revision": commit,
-            "model_sha256": _sha256(_weight_files(folder, settings["gguf_file"])),
+            "model_sha256": files_sha256(weight_files(folder, settings["gguf_file"])),
             "torch": torch.__version__,
             "transformers": transformers.__version__,
             "device_type": torch.device(settings["device"]).type,
@@ -335,14 +108,14 @@ class HF(SequenceCoder):
         """A local folder as `./NAME`: a decoder finds it by that name among the models its user
         names (`--model`), wherever it sits there."""
         model = settings["model"]
-        return {**settings, "model": f"./{Path(model).resolve().name}"} if _is_path(model) else settings
+        return {**settings, "model": f"./{Path(model).resolve().name}"} if is_path(model) else settings
 
     @classmethod
     def memory_estimate(cls, settings: dict[str, Any], symbols: int) -> int:
         """float32 weights: GGUF's quantized blocks (~4.5 bits a weight) grow about 8x, other
         weights at most 2x (bfloat16 checkpoints); plus the symbols and their bits."""
-        folder, _ = _fetch(settings["model"], settings["revision"], settings["gguf_file"])
-        size = sum(f.stat().st_size for f in _weight_files(folder, settings["gguf_file"]))
+        folder, _ = fetch(settings["model"], settings["revision"], settings["gguf_file"])
+        size = sum(f.stat().st_size for f in weight_files(folder, settings["gguf_file"]))
         return (8 if settings["gguf_file"] else 2) * size + 16 * symbols
 
     def config(self) -> dict[str, Any]:
@@ -405,6 +178,21 @@ class HF(SequenceCoder):
         """
         if count == 0:
             return
+        with self._pinned():
+            self._lockstep(count, code, progress)
+
+    @contextmanager
+    def _pinned(self) -> Iterator[None]:
+        """torch's thread count for the length of a run, restored after it, as the online
+        predictors do: never a process-wide change at construction."""
+        before = self._torch.get_num_threads()
+        self._torch.set_num_threads(self.settings["threads"])
+        try:
+            yield
+        finally:
+            self._torch.set_num_threads(before)
+
+    def _lockstep(self, count: int, code: Callable[[int, np.ndarray], int], progress: Progress) -> None:
         vocab = self.m.vocab
         position, end = (np.array(column) for column in zip(*self.streams(count), strict=True))
         batch = len(position)
@@ -425,11 +213,18 @@ class HF(SequenceCoder):
             if (position >= end).all():
                 return
             history = np.concatenate([history, fed[:, None]], axis=1)
-            if history.shape[1] + 1 > self.context:
-                history = history[:, history.shape[1] - self.overlap :]
+            kept = self._kept(history.shape[1])
+            if kept is not None:
+                history = history[:, history.shape[1] - kept :]
                 token_probs = self._restart(history)
             else:
                 token_probs = self._forward(fed[:, None])
+
+    def _kept(self, fed: int) -> int | None:
+        """The window schedule, one rule for the coded path and the fast path alike: after `fed`
+        tokens in the window (the start token not counted), None while the next still fits, else
+        the number of last tokens the restarted window keeps."""
+        return self.overlap if fed + 1 > self.context else None
 
     def _restart(self, history: np.ndarray) -> np.ndarray:
         """A fresh KV cache over the start token and `history`; the next token's probabilities."""
@@ -448,38 +243,7 @@ class HF(SequenceCoder):
             return torch.softmax(out.logits[:, -1].double(), dim=-1).cpu().numpy()
 
     def to_symbols(self, data: bytes) -> np.ndarray:
-        text = data.decode("utf-8", "surrogateescape")
-        symbols: list[int] = []
-        done = 0
-        for run in _TEXT_RUN.finditer(text):
-            symbols += self._literals_of(text[done : run.start()])
-            symbols += self._align(run.group())
-            done = run.end()
-        symbols += self._literals_of(text[done:])
-        return np.array(symbols, dtype=np.int64)
-
-    def _literals_of(self, text: str) -> list[int]:
-        return [self.m.vocab + b for b in text.encode("utf-8", "surrogateescape")]
-
-    def _align(self, text: str) -> list[int]:
-        """Token ids whose table bytes are exactly the next bytes, literals for the rest."""
-        data = text.encode()
-        codes = np.frombuffer(text.encode("utf-32-le"), dtype=np.uint32)
-        widths = 1 + (codes >= 0x80) + (codes >= 0x800) + (codes >= 0x10000)
-        byte_at = np.concatenate([[0], np.cumsum(widths)]).tolist()
-        encoding = self.m.tokenizer(text, add_special_tokens=False, return_offsets_mapping=True)
-        literal = self.m.vocab
-        out: list[int] = []
-        pos = 0
-        for token, (_, end) in zip(encoding["input_ids"], encoding["offset_mapping"], strict=True):
-            piece = self.m.table[token] if token < len(self.m.table) else b""
-            if piece and data.startswith(piece, pos):
-                out.append(token)
-                pos += len(piece)
-            elif byte_at[end] > pos:
-                out += [literal + b for b in data[pos : byte_at[end]]]
-                pos = byte_at[end]
-        return out + [literal + b for b in data[pos:]]
+        return tokens.to_symbols(self.m.tokenizer, self.m.table, self.m.vocab, data)
 
     def batched_ideal_bits(self, symbols: np.ndarray, windows: int = 4) -> np.ndarray:
         """Each symbol's ideal code length in bits, from batched full-window forward passes.
@@ -490,20 +254,24 @@ class HF(SequenceCoder):
         path's ideal bits only up to float rounding (about 1e-4 bits per symbol).
         """
         symbols = np.asarray(symbols)
-        streams = [self._stream_ideal_bits(symbols[first:end], windows) for first, end in self.streams(len(symbols))]
+        with self._pinned():
+            streams = [
+                self._stream_ideal_bits(symbols[first:end], windows) for first, end in self.streams(len(symbols))
+            ]
         return np.concatenate([np.zeros(0), *streams])
 
     def _stream_ideal_bits(self, symbols: np.ndarray, windows: int) -> np.ndarray:
         torch = self._torch
         vocab, start = self.m.vocab, self.m.start
         tokens = [s for s in np.asarray(symbols).tolist() if s < vocab]
-        # Replay `_run`'s window schedule: (window, tokens it predicts, index of the first).
+        # `_run`'s window schedule (`_kept`): (window, tokens it predicts, index of the first).
         spans: list[tuple[list[int], int, int]] = []
         window, first = [start], 0
         for i, token in enumerate(tokens):
-            if len(window) + 1 > self.context:  # `_run` restarts after appending this token
+            kept = self._kept(len(window))  # fed token i: the window holds len(window) past the start
+            if kept is not None:
                 spans.append((window, i + 1 - first, first))
-                window, first = [start, *(tokens[i + 1 - self.overlap : i + 1] if self.overlap else [])], i + 1
+                window, first = [start, *(tokens[i + 1 - kept : i + 1] if kept else [])], i + 1
             else:
                 window = window + [token]
         spans.append((window[:-1], len(tokens) - first, first))  # the last token predicts nothing coded
@@ -540,8 +308,7 @@ class HF(SequenceCoder):
         return coder.TOTAL_BITS - np.log2(1.0 + np.floor(probs * spare))
 
     def from_symbols(self, symbols: np.ndarray) -> bytes:
-        table, vocab = self.m.table, self.m.vocab
-        return b"".join(table[s] if s < vocab else bytes([s - vocab]) for s in np.asarray(symbols).tolist())
+        return tokens.from_symbols(self.m.table, self.m.vocab, symbols)
 
 
 def alias(name: str, model: str, about: str) -> type[HF]:
