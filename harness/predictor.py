@@ -114,6 +114,11 @@ class SequenceCoder(ABC):
     tokenizes: ClassVar[bool] = False
     """True when symbols are not the bytes (`to_symbols`/`from_symbols` are overridden): then
     the container tokenizes the whole input and checks that it decodes back."""
+    lockstep: ClassVar[bool] = False
+    """True when it codes the input as streams in lockstep and lets others code each step:
+    `layout(count)` and `code_streams(count, code, progress)`, where `code(positions, probs)`
+    codes one step's symbols (their file positions, its distribution for each) and returns them
+    (the online lstm/gpt; `mix` runs its mixture inside that loop)."""
 
     alphabet_size: int = 256
     params: int = 0
@@ -226,7 +231,8 @@ def optional_import(module: str, extra: str, needed_by: str) -> ModuleType:
 
 
 def parse_spec(spec: str) -> tuple[str, dict[str, str]]:
-    """Split 'name:key=value,key=value' into the name and raw option strings."""
+    """Split 'name:key=value,key=value' into the name and raw option strings. A first item with
+    no '=' outside parentheses is the positional value ('hf:gpt2', 'mix:gpt(width=64)+ngram')."""
     name, _, rest = spec.partition(":")
     name = name.strip()
     if not name:
@@ -234,6 +240,8 @@ def parse_spec(spec: str) -> tuple[str, dict[str, str]]:
     raw: dict[str, str] = {}
     for i, item in enumerate(filter(None, (part.strip() for part in rest.split(",")))):
         key, sep, value = item.partition("=")
+        if i == 0 and "=" not in re.sub(r"\([^()]*\)", "", item):
+            sep = ""
         if not sep and i == 0:
             raw[""] = item  # the predictor's positional option, resolved by `typed_options`
             continue

@@ -38,6 +38,7 @@ DEFAULT_PLUGINS = (
     "plugins.lstm",
     "plugins.gpt",
     "plugins.hf",
+    "plugins.mix",
     "plugins.baselines",
     "corpora",
 )

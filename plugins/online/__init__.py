@@ -57,6 +57,7 @@ class OnlinePredictor(SequenceCoder):
     """Base of predictors whose model is trained while coding. Subclasses implement `make_model_for`."""
 
     whole_input = True  # the input is cut into `batch` streams, so encode_symbols sees all of it
+    lockstep = True  # `code_streams`: others (mix) may code each step
     options: ClassVar[dict[str, Any]] = {
         "batch": Option(
             16,
@@ -162,7 +163,7 @@ class OnlinePredictor(SequenceCoder):
                 bits[position] = encoder.ideal_bits - before
             return column
 
-        self._run(len(symbols), code, progress)
+        self.code_streams(len(symbols), code, progress)
         return encoder.finish(), bits
 
     def decode_symbols(self, payload: bytes, count: int, progress: Progress = no_progress) -> np.ndarray:
@@ -174,15 +175,16 @@ class OnlinePredictor(SequenceCoder):
                 symbols[position] = decoder.decode(probs[row])
             return symbols[positions]
 
-        self._run(count, code, progress)
+        self.code_streams(count, code, progress)
         return symbols
 
-    def _run(
+    def code_streams(
         self,
         count: int,
         code: Callable[[np.ndarray, np.ndarray], np.ndarray],
         progress: Progress,
     ) -> None:
+        """Predict, code (through `code(positions, probs)`) and train over `count` symbols."""
         loop = _loop()
 
         loop.run(self, count, code, progress)

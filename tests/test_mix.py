@@ -1,0 +1,62 @@
+"""`mix`: a learnt log-linear mixture of other predictors, decoded exactly."""
+
+import pytest
+
+from harness import container
+from harness.conformance import check_predictor
+from harness.errors import HarnessError
+from plugins.mix import Mix, member_specs
+
+TEXT = b"the cat sat on the mat; the dog sat on the log. " * 60
+
+
+def round_trip(registry, spec: str, data: bytes) -> container.Encoded:
+    encoded = container.encode(data, registry.portable_spec(spec), registry.build(spec))
+    header = container.unpack(encoded.container)
+    assert container.decode(header, registry.decoder(header)) == data
+    return encoded
+
+
+def test_member_syntax():
+    assert member_specs("gpt(width=128;lr=1e-3)+ngram") == ["gpt:width=128,lr=1e-3", "ngram"]
+    with pytest.raises(HarnessError, match="bad member"):
+        member_specs("gpt(width=1")
+
+
+def test_conformance():
+    check_predictor(Mix, long_bytes=2_000)
+
+
+def test_the_weights_learn_to_trust_the_better_member(registry):
+    """order0 knows nothing of context: the mixture learns to follow ngram, and comes out no
+    worse than ngram alone by more than the learning costs."""
+    alone = round_trip(registry, "ngram:order=3,memory_mib=1", TEXT)
+    mixed = Mix(members="order0+ngram(order=3;memory_mib=1)")
+    symbols = mixed.to_symbols(TEXT)
+    payload, _ = mixed.encode_symbols(symbols)
+    assert mixed.weights[1] > mixed.weights[0]
+    assert len(payload) < 1.1 * alone.payload_bytes
+    spec = registry.predictor("mix:order0+ngram(order=3;memory_mib=1)")[2]
+    assert round_trip(registry, spec, TEXT).payload_bytes == len(payload)
+
+
+def test_an_online_member_drives_and_step_members_run_per_stream(registry):
+    spec = "mix:gpt(layers=1;width=16;heads=2;batch=4;context=8;ngrams=0)+ngram(order=2;memory_mib=1)"
+    round_trip(registry, spec, TEXT[:1500])
+    predictor = registry.build(spec)
+    assert predictor.driver is not None  # gpt lays the input out in 4 streams and codes in their order
+    assert sorted(predictor.coding_order(100)) == list(range(100))
+
+
+@pytest.mark.parametrize(
+    "members, complaint",
+    [
+        ("ngram", "two or more members"),
+        ("cm+ngram", "must be step predictors"),
+        ("gpt+lstm", "at most one online model"),
+        ("nothing+ngram", "unknown predictor"),
+    ],
+)
+def test_members_it_cannot_mix_are_refused_with_a_reason(registry, members, complaint):
+    with pytest.raises(HarnessError, match=complaint):
+        registry.build(f"mix:{members}")
