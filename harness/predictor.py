@@ -182,6 +182,44 @@ class SequenceCoder(ABC):
         """Decode `count` symbols from a payload written by `encode_symbols`."""
 
 
+CodeOne = Callable[[int, np.ndarray], int]
+"""`code(position, probs)`: code the symbol at a file position with the distribution given, and
+return it (the encoder knows it; the decoder learns it from the payload)."""
+
+
+def encode_in_any_order(
+    alphabet_size: int, symbols: np.ndarray, run: Callable[[CodeOne], None]
+) -> tuple[bytes, np.ndarray]:
+    """`encode_symbols` for a sequence coder that codes symbols in an order of its own: `run`
+    calls `code(position, probs)` once per symbol, in that order. Returns the payload and each
+    symbol's ideal code length in bits, by file position."""
+    encoder = coder.Encoder(alphabet_size)
+    bits = np.zeros(len(symbols), dtype=np.float32)
+    symbols = np.asarray(symbols, dtype=np.int64)
+
+    def code(position: int, probs: np.ndarray) -> int:
+        before = encoder.ideal_bits
+        encoder.encode(int(symbols[position]), probs)
+        bits[position] = encoder.ideal_bits - before
+        return int(symbols[position])
+
+    run(code)
+    return encoder.finish(), bits
+
+
+def decode_in_any_order(alphabet_size: int, payload: bytes, count: int, run: Callable[[CodeOne], None]) -> np.ndarray:
+    """The `decode_symbols` that undoes `encode_in_any_order` with the same `run`."""
+    decoder = coder.Decoder(payload, alphabet_size)
+    symbols = np.zeros(count, dtype=np.int64)
+
+    def code(position: int, probs: np.ndarray) -> int:
+        symbols[position] = decoder.decode(probs)
+        return int(symbols[position])
+
+    run(code)
+    return symbols
+
+
 class Predictor(SequenceCoder):
     """A step predictor: `predict` and `update`; coding loops over them unless overridden."""
 

@@ -29,10 +29,18 @@ from typing import Any
 
 import numpy as np
 
-from harness import coder
 from harness.errors import HarnessError
 from harness.hookspecs import hookimpl
-from harness.predictor import Option, Predictor, Progress, SequenceCoder, no_progress
+from harness.predictor import (
+    CodeOne,
+    Option,
+    Predictor,
+    Progress,
+    SequenceCoder,
+    decode_in_any_order,
+    encode_in_any_order,
+    no_progress,
+)
 
 _MEMBER = re.compile(r"([\w.\-]+)(?:\(([^()]*)\))?")
 _TINY = 1e-300  # log(0) guard: a member that gave a symbol probability 0 still has a finite log
@@ -131,31 +139,12 @@ class Mix(SequenceCoder):
         self.weights += self.settings["lr"] * (logs[:, symbol] - (logs * mixture).sum(axis=1))
 
     def encode_symbols(self, symbols: np.ndarray, progress: Progress = no_progress) -> tuple[bytes, np.ndarray]:
-        encoder = coder.Encoder(self.alphabet_size)
-        bits = np.zeros(len(symbols), dtype=np.float32)
-        symbols = np.asarray(symbols, dtype=np.int64)
-
-        def code(position: int, probs: np.ndarray) -> int:
-            before = encoder.ideal_bits
-            encoder.encode(int(symbols[position]), probs)
-            bits[position] = encoder.ideal_bits - before
-            return int(symbols[position])
-
-        self._run(len(symbols), code, progress)
-        return encoder.finish(), bits
+        return encode_in_any_order(self.alphabet_size, symbols, lambda code: self._run(len(symbols), code, progress))
 
     def decode_symbols(self, payload: bytes, count: int, progress: Progress = no_progress) -> np.ndarray:
-        decoder = coder.Decoder(payload, self.alphabet_size)
-        symbols = np.zeros(count, dtype=np.int64)
+        return decode_in_any_order(self.alphabet_size, payload, count, lambda code: self._run(count, code, progress))
 
-        def code(position: int, probs: np.ndarray) -> int:
-            symbols[position] = decoder.decode(probs)
-            return int(symbols[position])
-
-        self._run(count, code, progress)
-        return symbols
-
-    def _run(self, count: int, code: Any, progress: Progress) -> None:
+    def _run(self, count: int, code: CodeOne, progress: Progress) -> None:
         """Mix and code `count` symbols; `code(position, probs)` codes one and returns it."""
         steppers = [m for m in self.members if m is not self.driver]
         if self.driver is None:

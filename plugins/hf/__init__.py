@@ -36,7 +36,16 @@ import numpy as np
 from harness import coder
 from harness.errors import HarnessError
 from harness.hookspecs import hookimpl
-from harness.predictor import Option, Progress, SequenceCoder, no_progress, optional_import
+from harness.predictor import (
+    CodeOne,
+    Option,
+    Progress,
+    SequenceCoder,
+    decode_in_any_order,
+    encode_in_any_order,
+    no_progress,
+    optional_import,
+)
 from plugins.hf import tokens
 from plugins.hf.loading import fetch, files_sha256, is_path, load, weight_files
 from plugins.hf.tokens import LITERALS, Literals
@@ -144,31 +153,12 @@ class HF(SequenceCoder):
         return [(min(b * length, count), min((b + 1) * length, count)) for b in range(self.settings["batch"])]
 
     def encode_symbols(self, symbols: np.ndarray, progress: Progress = no_progress) -> tuple[bytes, np.ndarray]:
-        encoder = coder.Encoder(self.alphabet_size)
-        bits = np.zeros(len(symbols), dtype=np.float32)
-        symbols = np.asarray(symbols, dtype=np.int64)
-
-        def code(position: int, probs: np.ndarray) -> int:
-            before = encoder.ideal_bits
-            encoder.encode(int(symbols[position]), probs)
-            bits[position] = encoder.ideal_bits - before
-            return int(symbols[position])
-
-        self._run(len(symbols), code, progress)
-        return encoder.finish(), bits
+        return encode_in_any_order(self.alphabet_size, symbols, lambda code: self._run(len(symbols), code, progress))
 
     def decode_symbols(self, payload: bytes, count: int, progress: Progress = no_progress) -> np.ndarray:
-        decoder = coder.Decoder(payload, self.alphabet_size)
-        symbols = np.zeros(count, dtype=np.int64)
+        return decode_in_any_order(self.alphabet_size, payload, count, lambda code: self._run(count, code, progress))
 
-        def code(position: int, probs: np.ndarray) -> int:
-            symbols[position] = decoder.decode(probs)
-            return int(symbols[position])
-
-        self._run(count, code, progress)
-        return symbols
-
-    def _run(self, count: int, code: Callable[[int, np.ndarray], int], progress: Progress) -> None:
+    def _run(self, count: int, code: CodeOne, progress: Progress) -> None:
         """Code `count` symbols as `batch` streams in lockstep; `code(position, probs)` codes one.
 
         A step codes, stream by stream, the literals before the stream's next token and that
@@ -192,7 +182,7 @@ class HF(SequenceCoder):
         finally:
             self._torch.set_num_threads(before)
 
-    def _lockstep(self, count: int, code: Callable[[int, np.ndarray], int], progress: Progress) -> None:
+    def _lockstep(self, count: int, code: CodeOne, progress: Progress) -> None:
         vocab = self.m.vocab
         position, end = (np.array(column) for column in zip(*self.streams(count), strict=True))
         batch = len(position)
