@@ -26,7 +26,7 @@ local folder; transformers is imported only when a model is built, so listing st
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
