@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import html as html_text
 import json
+import shlex
 
 import pandas as pd
 
@@ -116,11 +117,9 @@ def _command(group: str, rows: pd.DataFrame) -> str:
         corpus, _, length = group.partition("[:")
         length, _, member = length.partition("]")
         corpus, prefix = corpus + member, f" --max-bytes {length}"
-    specs = " ".join(
-        f"-p '{spec}'" if "," in spec else f"-p {spec}" for spec in rows.loc[rows["kind"] == "predictor", "predictor"]
-    )
+    specs = " ".join(f"-p {shlex.quote(spec)}" for spec in rows.loc[rows["kind"] == "predictor", "predictor"])
     extra = "" if (rows["kind"] == "baseline").any() else " --no-baselines"
-    return f"harness run -c {corpus}{prefix} {specs}{extra}"
+    return f"harness run -c {shlex.quote(corpus)}{prefix} {specs}{extra}"
 
 
 def headline_markdown(group: str, rows: pd.DataFrame, level: int = 2) -> str:

@@ -66,7 +66,7 @@ def test_headline_tables_show_each_family_at_its_best_on_complete_subset_groups(
     assert list(tables) == ["c", "c-small"]  # c/z's families are all complete on c: no file headline
     assert list(tables["c"]["predictor"]) == ["gpt:width=8", "gzip -9"]  # one row per family, its best
     assert list(tables["c-small"]["predictor"]) == ["hf:/m,batch=4", "gpt:width=8", "gzip -9"]
-    assert "harness run -c c-small -p 'hf:/m,batch=4' -p gpt:width=8" in publish.headline_markdown(
+    assert "harness run -c c-small -p hf:/m,batch=4 -p gpt:width=8" in publish.headline_markdown(
         "c-small", tables["c-small"]
     )
 
