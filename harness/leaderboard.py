@@ -86,7 +86,9 @@ FOLDED = 24
 TEXT_COLUMNS = ("predictor", "frontier")
 UNBOUNDED = 100_000
 """Console width for output with no width of its own: wider than any table."""
-MARKDOWN = TERMINAL[:7] + ("model_bytes", "flops_per_byte", "encode_seconds", "decode_seconds") + TERMINAL[8:]
+MARKDOWN = TERMINAL[:7] + ("model_bytes", "flops_per_byte") + TERMINAL[8:]
+"""The terminal's columns and the model's bytes: the speeds say the seconds (and the CSV/JSON
+formats keep every column), so that a table fits a 1400-pixel page."""
 AXES = {"size": "params", "compute": "flops_per_byte"}
 """What the Pareto frontiers trade bits/byte against."""
 BASELINE_MARK = " *"

@@ -198,7 +198,9 @@ def files(
     out["README.md"] = "\n".join(readme).encode()
     env_html = (
         "<ul>"
-        + "".join(f"<li><b>{html_text.escape(k)}</b>: {html_text.escape(v)}</li>" for k, v in env.items())
+        + "".join(
+            f"<li><b>{html_text.escape(k)}</b>: {html_text.escape(v.replace('**', ''))}</li>" for k, v in env.items()
+        )
         + "</ul>"
     )
     if any("[:" in group for group in groups_in(df)):
