@@ -31,8 +31,16 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
 
-from harness import coder
-from harness.predictor import Option, Progress, SequenceCoder, no_progress, optional_import
+from harness.predictor import (
+    CodeOne,
+    Option,
+    Progress,
+    SequenceCoder,
+    decode_in_any_order,
+    encode_in_any_order,
+    no_progress,
+    optional_import,
+)
 
 if TYPE_CHECKING:
     from plugins.online.loop import OnlineModel
@@ -151,32 +159,22 @@ class OnlinePredictor(SequenceCoder):
         return index.T[live(starts, np.arange(steps), count, length).T]  # step by step, streams in order
 
     def encode_symbols(self, symbols: np.ndarray, progress: Progress = no_progress) -> tuple[bytes, np.ndarray]:
-        encoder = coder.Encoder(self.alphabet_size)
-        bits = np.zeros(len(symbols), dtype=np.float32)
-        symbols = np.asarray(symbols, dtype=np.int64)
-
-        def code(positions: np.ndarray, probs: np.ndarray) -> np.ndarray:
-            column = symbols[positions]
-            for row, (position, symbol) in enumerate(zip(positions.tolist(), column.tolist(), strict=True)):
-                before = encoder.ideal_bits
-                encoder.encode(symbol, probs[row])
-                bits[position] = encoder.ideal_bits - before
-            return column
-
-        self.code_streams(len(symbols), code, progress)
-        return encoder.finish(), bits
+        return encode_in_any_order(
+            self.alphabet_size, symbols, lambda code: self._code_rows(len(symbols), code, progress)
+        )
 
     def decode_symbols(self, payload: bytes, count: int, progress: Progress = no_progress) -> np.ndarray:
-        decoder = coder.Decoder(payload, self.alphabet_size)
-        symbols = np.zeros(count, dtype=np.int64)
+        return decode_in_any_order(
+            self.alphabet_size, payload, count, lambda code: self._code_rows(count, code, progress)
+        )
 
-        def code(positions: np.ndarray, probs: np.ndarray) -> np.ndarray:
-            for row, position in enumerate(positions.tolist()):
-                symbols[position] = decoder.decode(probs[row])
-            return symbols[positions]
+    def _code_rows(self, count: int, code: CodeOne, progress: Progress) -> None:
+        """`code_streams`, each step's symbols coded one by one, in stream order."""
 
-        self.code_streams(count, code, progress)
-        return symbols
+        def step(positions: np.ndarray, probs: np.ndarray) -> np.ndarray:
+            return np.array([code(position, probs[row]) for row, position in enumerate(positions.tolist())], np.int64)
+
+        self.code_streams(count, step, progress)
 
     def code_streams(
         self,
