@@ -142,13 +142,17 @@ def measure_job(registry: Registry, job: Job, **streaming: Any) -> Record:
         )
 
 
-def run_job(job: Job) -> Record | JobFailure:
-    """Measure one job in whatever process or machine runs it; bad input comes back as a
-    `JobFailure` rather than as an exception."""
+def attempt(registry: Registry, job: Job, **streaming: Any) -> Record | JobFailure:
+    """`measure_job`, with bad input coming back as a `JobFailure` rather than as an exception."""
     try:
-        return measure_job(load_registry(plugin_files=list(job.plugin_files)), job)
+        return measure_job(registry, job, **streaming)
     except HarnessError as error:
         return JobFailure(job.spec, job.corpus, str(error))
+
+
+def run_job(job: Job) -> Record | JobFailure:
+    """Measure one job in whatever process or machine runs it (a pool worker, a Ray task)."""
+    return attempt(load_registry(plugin_files=list(job.plugin_files)), job)
 
 
 def stored_results(registry: Registry, jobs: list[Job], records: list[Record]) -> list[Record | None]:
@@ -162,11 +166,6 @@ def stored_results(registry: Registry, jobs: list[Job], records: list[Record]) -
         meant = meaning(registry, job.spec, job.baseline)
         found.append(index.get((job.spec, meant, job.corpus, digests[key], job.max_bytes, harness.__version__)))
     return found
-
-
-def pending(registry: Registry, jobs: list[Job], records: list[Record]) -> list[Job]:
-    """The jobs whose result is not in `records` yet."""
-    return [job for job, found in zip(jobs, stored_results(registry, jobs, records), strict=True) if found is None]
 
 
 def run_local(jobs: list[Job], workers: int | None = None) -> Iterator[Record | JobFailure]:
@@ -221,11 +220,8 @@ def run_inline(jobs: list[Job], registry: Registry, watch: Watch) -> Iterator[Re
     """Run jobs one after another in this process (what `harness run` does), with progress."""
     for job in jobs:
         with watch(job) as streaming:
-            try:
-                record = measure_job(registry, job, **streaming)
-            except HarnessError as error:
-                record = JobFailure(job.spec, job.corpus, str(error))
-        yield record
+            outcome = attempt(registry, job, **streaming)
+        yield outcome
 
 
 def execute(
