@@ -16,6 +16,7 @@ import pandas as pd
 
 from harness import html, leaderboard, plots
 from harness.errors import HarnessError
+from harness.predictor import parse_spec
 from harness.record import Record
 
 VERSIONS = ("harness_version", "git_commit", "cpu", "python", "torch", "numpy", "numba", "machine", "cpu_count")
@@ -64,10 +65,13 @@ def groups_in(df: pd.DataFrame) -> list[str]:
 
 def family(spec: str) -> str:
     """What a headline table keeps one row of: the predictor, with its positional argument (the
-    model of 'hf:MODEL,...'), or the baseline; 'gpt:width=256' -> 'gpt'."""
-    name, _, rest = spec.partition(":")
-    first = rest.partition(",")[0]
-    return f"{name}:{first}" if first and "=" not in first else name
+    model of 'hf:MODEL,...', the members of 'mix:A+B'), or the baseline; 'gpt:width=256' -> 'gpt'.
+    A stored spec the grammar does not parse is a family of its own."""
+    try:
+        name, raw = parse_spec(spec)
+    except HarnessError:
+        return spec
+    return f"{name}:{raw['']}" if "" in raw else name
 
 
 def selected(records: list[Record]) -> list[Record]:
@@ -127,11 +131,15 @@ def headline_markdown(group: str, rows: pd.DataFrame, level: int = 2) -> str:
     return f"{table}\nMeasured with `{_command(group, rows)}`.\n"
 
 
-def readme_table(records: list[Record], subsets: leaderboard.Subsets) -> str:
+def chosen(records: list[Record], corpora: list[str], subsets: leaderboard.Subsets) -> list[Record]:
+    """The records a publish of `corpora` (all for none) shows: `selected` among those."""
+    return selected([r for r in records if leaderboard.matches(r.corpus, corpora, subsets)])
+
+
+def readme_table(records: list[Record], subsets: leaderboard.Subsets, corpora: list[str] = ()) -> str:
     """The project README's one table: the headline with the most families (the larger group on
-    a tie), from the published records."""
-    chosen = selected(records)
-    tables = headlines(leaderboard.frame(chosen, subsets=subsets), subsets)
+    a tie), from the records a publish of `corpora` shows (the ones it writes to results.jsonl)."""
+    tables = headlines(leaderboard.frame(chosen(records, list(corpora), subsets), subsets=subsets), subsets)
     if not tables:
         return ""
     group, rows = max(tables, key=lambda t: (len(t[1]), t[1]["raw_bytes"].max()))
@@ -158,15 +166,15 @@ def files(
     (headline tables first), <group>.md, charts and index.html. The same records always give
     the same bytes, so `harness publish --from results/results.jsonl` regenerates the folder;
     only a `publisher` commit with uncommitted changes ('abc1234+dirty') is marked on the pages."""
-    chosen = selected([r for r in records if leaderboard.matches(r.corpus, corpora, subsets)])
-    df = leaderboard.frame(chosen, subsets=subsets)
+    shown = chosen(records, corpora, subsets)
+    df = leaderboard.frame(shown, subsets=subsets)
     if df.empty:
         return {}
-    env = environment(chosen)
+    env = environment(shown)
     if "+dirty" in publisher:
         env["published by"] = f"**{publisher}: a harness checkout with uncommitted changes**"
     kinds = list(plots.KINDS)
-    out: dict[str, bytes] = {"results.jsonl": store_lines(chosen)}
+    out: dict[str, bytes] = {"results.jsonl": store_lines(shown)}
     tops = headlines(df, subsets)
     readme = [
         "# Published results",

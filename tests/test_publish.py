@@ -86,3 +86,14 @@ def test_the_readme_table_is_what_publish_writes_from_the_published_records(regi
     assert table and publish.with_readme_table(text, table) == text
     with pytest.raises(HarnessError, match="no <!-- leaderboard"):
         publish.with_readme_table("# no markers\n", table)
+
+
+def test_the_readme_table_of_a_filtered_publish_comes_from_the_records_it_publishes(tmp_path):
+    """`publish -c g --readme README.md`: the table is one of g's headlines, as results.jsonl holds only g."""
+    others = [record(spec, f"h/{name}", 1000, 300, params=1) for spec in "vwxyz" for name in ("a", "b")]
+    records = [*two_file_records(), *others]
+    assert "### h (2 files" in publish.readme_table(records, {})  # unfiltered: h has the most families
+    store = tmp_path / "results.jsonl"
+    store.write_bytes(publish.files(records, ["g"], {})["results.jsonl"])
+    table = publish.readme_table(records, {}, ["g"])
+    assert table.startswith("### g") and table == publish.readme_table(results.read(store), {})

@@ -24,7 +24,7 @@ def run(args: argparse.Namespace) -> None:
             text = readme.read_text(encoding="utf-8")
         except (OSError, UnicodeDecodeError) as error:
             raise HarnessError(f"cannot read {readme}: {getattr(error, 'strerror', None) or error}") from None
-        updated = publish.with_readme_table(text, publish.readme_table(records, subsets))
+        updated = publish.with_readme_table(text, publish.readme_table(records, subsets, args.corpus or []))
     folder = files.output_folder(args.output_dir)
     for name, data in published.items():
         files.write_atomically(folder / name, data, force=True)
