@@ -24,6 +24,7 @@ byte distribution per symbol (cm's 8 binary decisions, hf's tokens) cannot be me
 
 from __future__ import annotations
 
+import functools
 import re
 from typing import Any
 
@@ -58,8 +59,11 @@ def member_specs(members: str) -> list[str]:
     return specs
 
 
+@functools.cache
 def _registry() -> Any:
-    from harness.registry import load_registry  # the mix builds its members as a user's spec would
+    """The installed plugins, loaded once: a mix resolves its members in `static_config`,
+    `memory_estimate` and when it is built, as a user's spec would be."""
+    from harness.registry import load_registry
 
     return load_registry()
 
@@ -81,9 +85,9 @@ class Mix(SequenceCoder):
     def __init__(self, **settings: Any) -> None:
         super().__init__(**settings)
         registry = _registry()
-        self.specs = [registry.predictor(spec)[2] for spec in self._specs(self.settings)]
-        classes = [registry.predictor(spec)[0] for spec in self.specs]
-        _check_members(classes)
+        entries = [registry.predictor(spec) for spec in self._specs(self.settings)]
+        self.specs = [canonical for _, _, canonical in entries]
+        _check_members([cls for cls, _, _ in entries])
         self._build = registry.build
         self.members = [self._build(spec) for spec in self.specs]  # one per stream later, for step members
         self.driver = next((m for m in self.members if not isinstance(m, Predictor)), None)
