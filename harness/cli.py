@@ -155,6 +155,7 @@ def parser() -> argparse.ArgumentParser:
     run.add_argument("--results", metavar="PATH", help=STORE_HELP)
     run.add_argument("--force", action="store_true", help="recompute results already in the store")
     run.add_argument("--allow-pickle", action="store_true", help=_PICKLE_HELP)
+    _chunking(run)
     run.set_defaults(command_module="run")
 
     board = commands.add_parser("leaderboard", parents=[common], help="show stored results")
@@ -204,8 +205,26 @@ def parser() -> argparse.ArgumentParser:
     grid.add_argument("--force", action="store_true", help="recompute results already in the store")
     grid.add_argument("--allow-pickle", action="store_true", help=_PICKLE_HELP)
     grid.add_argument("--results", **store_option)
+    _chunking(grid)
     grid.set_defaults(command_module="sweep")
     return top
+
+
+def _chunking(parser: argparse.ArgumentParser) -> None:
+    """run's and sweep's LMIC protocol: independent chunks, a large file fanned out in parts."""
+    parser.add_argument(
+        "--chunk-bytes",
+        type=_positive,
+        metavar="N",
+        help="code each N-byte chunk as an independent stream (predictors with a chunk option, e.g. hf)",
+    )
+    parser.add_argument(
+        "--chunks-per-job",
+        type=_positive,
+        default=64,
+        metavar="K",
+        help="with --chunk-bytes: a file is run as jobs of K chunks each, the record sums them (default 64)",
+    )
 
 
 def _terminate(signum: int, frame: object) -> None:

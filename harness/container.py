@@ -87,7 +87,7 @@ class ConfigCheck:
         )
 
     def encoded(self) -> bytes:
-        return b"".join([_varint(len(self.static)), self.static, _varint(len(self.rest)), self.rest]) + (
+        return b"".join([varint(len(self.static)), self.static, varint(len(self.rest)), self.rest]) + (
             self.crc.to_bytes(4, "big")
         )
 
@@ -124,7 +124,8 @@ class Header:
     check: ConfigCheck | None = None
 
 
-def _varint(value: int) -> bytes:
+def varint(value: int) -> bytes:
+    """LEB128: 7 bits a byte, low first, the top bit set on all but the last."""
     out = bytearray()
     while True:
         byte, value = value & 0x7F, value >> 7
@@ -133,7 +134,7 @@ def _varint(value: int) -> bytes:
             return bytes(out)
 
 
-class _Reader:
+class Reader:
     """Reads a container from a stream holding exactly `size` more bytes."""
 
     def __init__(self, stream: BinaryIO, size: int) -> None:
@@ -174,19 +175,19 @@ def _header_bytes(spec: str, check: ConfigCheck, length: int, symbols: int, segm
         [
             MAGIC,
             bytes([FORMAT_VERSION]),
-            _varint(len(spec.encode())),
+            varint(len(spec.encode())),
             spec.encode(),
             check.encoded(),
-            _varint(length),
-            _varint(symbols),
-            _varint(segment),
+            varint(length),
+            varint(symbols),
+            varint(segment),
         ]
     )
 
 
-def read_header(stream: BinaryIO, size: int) -> tuple[Header, _Reader]:
+def read_header(stream: BinaryIO, size: int) -> tuple[Header, Reader]:
     """Parse the header of a container of `size` bytes; the reader is left at the segments."""
-    reader = _Reader(stream, size)
+    reader = Reader(stream, size)
     if reader.take(min(len(MAGIC), size)) != MAGIC:
         raise HarnessError("not a .hz file (bad magic bytes)")
     version = reader.take(1)[0]
@@ -275,7 +276,7 @@ def encode_stream(
     for first, n in _segments(count, segment):
         symbols = predictor.to_symbols(_read_exactly(source, n)) if streaming else whole[first : first + n]
         payload, segment_bits = predictor.encode_symbols(symbols, progress)
-        written += out.write(_varint(len(payload)) + payload + running.after(symbols).to_bytes(4, "big"))
+        written += out.write(varint(len(payload)) + payload + running.after(symbols).to_bytes(4, "big"))
         payload_bytes += len(payload)
         ideal_bits += float(segment_bits.sum(dtype=np.float64))
         if keep_bits:
@@ -374,7 +375,7 @@ def check_header(header: Header, cls: type[SequenceCoder], settings: dict[str, A
 
 
 def decode_stream(
-    header: Header, segments: _Reader, out: BinaryIO, predictor: SequenceCoder, progress: Progress = no_progress
+    header: Header, segments: Reader, out: BinaryIO, predictor: SequenceCoder, progress: Progress = no_progress
 ) -> None:
     """Decode the segments after `header` into `out`, one segment at a time.
 
@@ -415,5 +416,5 @@ def decode_stream(
 def decode(header: Header, predictor: SequenceCoder, progress: Progress = no_progress) -> bytes:
     """Decode a container parsed by `unpack` with a fresh predictor built from `header.spec`."""
     out = io.BytesIO()
-    decode_stream(header, _Reader(io.BytesIO(header.payload), len(header.payload)), out, predictor, progress)
+    decode_stream(header, Reader(io.BytesIO(header.payload), len(header.payload)), out, predictor, progress)
     return out.getvalue()

@@ -112,13 +112,21 @@ class Prefix:
         return chunk
 
 
+Part = tuple[int, int]
+"""[first, end) byte offsets of a piece of a file, coded as an input of its own."""
+
+
 @contextmanager
-def open_prefix(file: CorpusFile, max_bytes: int | None) -> Iterator[Prefix]:
-    """`file`'s first `max_bytes` bytes (all for None) as a `Prefix` stream."""
+def open_prefix(file: CorpusFile, max_bytes: int | None, part: Part | None = None) -> Iterator[Prefix]:
+    """`file`'s first `max_bytes` bytes (all for None) as a `Prefix` stream; with `part`, only
+    the bytes [first, end) of them."""
     with file.open() as stream:
-        size = stream.seek(0, os.SEEK_END)
-        stream.seek(0)
-        yield Prefix(stream, prefix_length(size, max_bytes))
+        length = prefix_length(stream.seek(0, os.SEEK_END), max_bytes)
+        first, end = part or (0, length)
+        if not 0 <= first <= end <= length:
+            raise HarnessError(f"{file.name}: bytes {first:,}-{end:,} are not within its {length:,}")
+        stream.seek(first)
+        yield Prefix(stream, end - first)
 
 
 def prefix_sha256(file: CorpusFile, max_bytes: int | None) -> str:

@@ -15,6 +15,7 @@ from contextlib import contextmanager
 from datetime import datetime, timezone
 from typing import Any
 
+import numpy as np
 import psutil
 
 from harness import container, corpus, results
@@ -110,10 +111,12 @@ class _Compare:
         return len(data)
 
 
-def _decodes_to_original(file: CorpusFile, max_bytes: int | None, decode: Callable[[_Compare], object]) -> bool:
+def _decodes_to_original(
+    file: CorpusFile, max_bytes: int | None, decode: Callable[[_Compare], object], part: corpus.Part | None = None
+) -> bool:
     """True when `decode` writes exactly the original bytes; a decoder that refuses its input
     (a HarnessError: corrupt stream, failed CRC, ...) got nothing back, so that is False too."""
-    with corpus.open_prefix(file, max_bytes) as original:
+    with corpus.open_prefix(file, max_bytes, part) as original:
         sink = _Compare(original)
         try:
             decode(sink)
@@ -130,9 +133,10 @@ def measure_predictor(
     keep_curve: bool = False,
     phase: Phase = no_phase,
     max_bytes: int | None = None,
+    part: corpus.Part | None = None,
 ) -> Record:
-    """Encode `file` (its first `max_bytes` bytes, if given) with a fresh predictor, decode with
-    another, compare; return the record.
+    """Encode `file` (its first `max_bytes` bytes, if given; of those, the bytes of `part` only)
+    with a fresh predictor, decode with another, compare; return the record.
 
     Both directions stream through a temporary file, so memory does not grow with the input for
     predictors that code it a segment at a time (not `whole_input`): the input is read twice, a
@@ -146,7 +150,7 @@ def measure_predictor(
     cls, settings, canonical = registry.predictor(spec)
     with predictor_errors(canonical, file.name):
         cls.static_config(settings)  # imports the libraries it needs (torch): their import is not its memory
-    with corpus.open_prefix(file, max_bytes) as source, tempfile.TemporaryFile() as coded, peak_rss() as peak:
+    with corpus.open_prefix(file, max_bytes, part) as source, tempfile.TemporaryFile() as coded, peak_rss() as peak:
         with predictor_errors(canonical, file.name):
             encoder_side = registry.build(canonical)
             keep_bits = keep_curve and (
@@ -173,7 +177,7 @@ def measure_predictor(
 
         phase("decode", encoded.symbols)
         start = time.perf_counter()
-        verified = _decodes_to_original(file, max_bytes, decode)
+        verified = _decodes_to_original(file, max_bytes, decode, part)
         decode_seconds = time.perf_counter() - start
     curve = None
     if keep_bits:
@@ -239,4 +243,32 @@ def measure_baseline(baseline: Baseline, file: CorpusFile, max_bytes: int | None
             "peak_memory_bytes": peak(),
             **_common(file, source.length, source.sha256.hexdigest(), max_bytes),
         }
+    )
+
+
+def combine(pieces: list[Record], file: CorpusFile, max_bytes: int | None) -> Record:
+    """The record of a whole file from the records of its parts, in file order (a chunked
+    predictor's job fanned out): sizes, bits, symbols and seconds add up (the seconds are the
+    parts' own, however many ran at once), the peak is the largest part's, and it is verified
+    only when every part was."""
+    if len(pieces) == 1:
+        return pieces[0]
+
+    def total(name: str) -> Any:
+        values = [getattr(piece, name) for piece in pieces]
+        return None if any(v is None for v in values) else sum(values)
+
+    first, raw, compressed = pieces[0], total("raw_bytes"), total("compressed_bytes")
+    curves = [piece.curve_bits for piece in pieces]
+    work = [p.flops_per_byte * p.raw_bytes for p in pieces if p.flops_per_byte is not None]
+    common = _common(file, raw, corpus.prefix_sha256(file, max_bytes), max_bytes)
+    return first.replace(
+        **_ratios(raw, compressed, int(first.model_bytes or 0)),
+        **{name: total(name) for name in ("payload_bytes", "header_bytes", "symbols", "ideal_bits")},
+        **{name: total(name) for name in ("coder_overhead_bits", "encode_seconds", "decode_seconds")},
+        verified=all(piece.verified for piece in pieces),
+        peak_memory_bytes=max((p.peak_memory_bytes or 0) for p in pieces),
+        flops_per_byte=sum(work) / raw if len(work) == len(pieces) else None,
+        curve_bits=None if any(c is None for c in curves) else np.concatenate(curves),
+        **{key: common[key] for key in ("corpus_sha256", "entropy_bits", "entropy_bits_per_byte", "timestamp")},
     )

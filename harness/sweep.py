@@ -15,6 +15,7 @@ a new predictor version never reuses an old result.
 
 from __future__ import annotations
 
+import dataclasses
 import os
 from collections.abc import Callable, Iterator
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
@@ -45,6 +46,8 @@ class Job:
     plugin_files: tuple[str, ...] = ()
     allow_pickle: bool = False
     """The user's --allow-pickle: pickled weights may be loaded (it travels with the job)."""
+    part: corpus.Part | None = None
+    """Bytes [first, end) of the file: one part of a chunked predictor's job (`parts`)."""
 
 
 @dataclass(frozen=True)
@@ -84,6 +87,34 @@ def meaning(registry: Registry, spec: str, baseline: bool = False) -> str:
     return definition(cls.name, cls.version, settings)
 
 
+def chunked(registry: Registry, spec: str, chunk_bytes: int | None) -> str:
+    """`spec` with `chunk=chunk_bytes`: its predictor codes each chunk as an independent stream
+    (LMIC's protocol). Only predictors with a `chunk` option can; the others are refused."""
+    if not chunk_bytes:
+        return spec
+    cls, _, _ = registry.predictor(spec)
+    if "chunk" not in cls.options:
+        able = sorted(name for name, entry in registry.predictors.items() if "chunk" in entry.item.options)
+        raise HarnessError(
+            f"--chunk-bytes: {cls.name} codes whole inputs; predictors with a chunk option: {', '.join(able) or 'none'}"
+        )
+    return registry.predictor(with_size(spec, f"chunk={chunk_bytes}"))[2]
+
+
+def parts(registry: Registry, job: Job, chunks_per_job: int) -> list[Job]:
+    """`job` as jobs of `chunks_per_job` of its predictor's chunks each, so that an executor can
+    fan one large file out; a job that is not chunked, or a file of one part, stays whole."""
+    if job.baseline:
+        return [job]
+    cls, settings, _ = registry.predictor(job.spec)
+    step = settings.get("chunk", 0) * chunks_per_job if "chunk" in cls.options else 0
+    with corpus.open_prefix(corpus_file(registry, job), job.max_bytes) as whole:
+        length = whole.length
+    if not step or length <= step:
+        return [job]
+    return [dataclasses.replace(job, part=(first, min(first + step, length))) for first in range(0, length, step)]
+
+
 def with_size(spec: str, size: str | None) -> str:
     """'ngram' + 'order=3' -> 'ngram:order=3'; options already in the spec are kept."""
     if not size:
@@ -112,9 +143,11 @@ def grid(
     data_dir: str | None,
     plugin_files: list[str],
     allow_pickle: bool = False,
+    chunk_bytes: int | None = None,
 ) -> list[Job]:
-    """Every (predictor at each size, corpus file) job, plus each baseline on each file."""
-    specs = [registry.predictor(with_size(p, s))[2] for p in predictors for s in sizes(size_option)]
+    """Every (predictor at each size, corpus file) job, plus each baseline on each file; with
+    `chunk_bytes`, each predictor codes its input as independent chunks of that many bytes."""
+    specs = [chunked(registry, with_size(p, s), chunk_bytes) for p in predictors for s in sizes(size_option)]
     files = [f.name for f in registry.corpus_files(corpus_specs, data_dir)]
     names = [(spec, False) for spec in dict.fromkeys(specs)]
     names += [(name, True) for name in registry.baselines] if baselines else []
@@ -125,7 +158,7 @@ def grid(
     ]
 
 
-def _file(registry: Registry, job: Job) -> corpus.CorpusFile:
+def corpus_file(registry: Registry, job: Job) -> corpus.CorpusFile:
     (file,) = registry.corpus_files([job.corpus], job.data_dir)
     return file
 
@@ -133,12 +166,12 @@ def _file(registry: Registry, job: Job) -> corpus.CorpusFile:
 def measure_job(registry: Registry, job: Job, **streaming: Any) -> Record:
     """Measure one job from scratch, its loss curve kept for the store. `streaming` (progress,
     phase) goes to `measure.measure_predictor`; a baseline reports neither progress nor a curve."""
-    file = _file(registry, job)
+    file = corpus_file(registry, job)
     if job.baseline:
         return measure.measure_baseline(registry.baselines[job.spec].item, file, job.max_bytes)
     with trust.policy(trust.Trust(pickles=job.allow_pickle)):  # the user typed the spec
         return measure.measure_predictor(
-            registry, job.spec, file, keep_curve=True, max_bytes=job.max_bytes, **streaming
+            registry, job.spec, file, keep_curve=True, max_bytes=job.max_bytes, part=job.part, **streaming
         )
 
 
@@ -162,28 +195,33 @@ def stored_results(registry: Registry, jobs: list[Job], records: list[Record]) -
     for job in jobs:
         key = (job.corpus, job.max_bytes)
         if key not in digests:  # files are streamed, never held whole
-            digests[key] = corpus.prefix_sha256(_file(registry, job), job.max_bytes)
+            digests[key] = corpus.prefix_sha256(corpus_file(registry, job), job.max_bytes)
         meant = meaning(registry, job.spec, job.baseline)
         found.append(index.get((job.spec, meant, job.corpus, digests[key], job.max_bytes, harness.__version__)))
     return found
 
 
-def run_local(jobs: list[Job], workers: int | None = None) -> Iterator[Record | JobFailure]:
+Outcome = tuple[Job, Record | JobFailure]
+"""A job that ran, with what came of it."""
+
+
+def run_local(jobs: list[Job], workers: int | None = None) -> Iterator[Outcome]:
     """Run jobs in a pool of fresh processes (spawned: torch and numba do not survive fork well)."""
     workers = workers or os.cpu_count() or 1
     with ProcessPoolExecutor(max_workers=min(workers, len(jobs)) or 1, mp_context=get_context("spawn")) as pool:
-        futures = {pool.submit(run_job, job) for job in jobs}
+        futures = {pool.submit(run_job, job): job for job in jobs}
+        running = set(futures)
         try:
-            while futures:
-                done, futures = wait(futures, return_when=FIRST_COMPLETED)
+            while running:
+                done, running = wait(running, return_when=FIRST_COMPLETED)
                 for future in done:
-                    yield future.result()
+                    yield futures[future], future.result()
         finally:
-            for future in futures:
+            for future in running:
                 future.cancel()
 
 
-def run_ray(jobs: list[Job], address: str | None = None) -> Iterator[Record | JobFailure]:
+def run_ray(jobs: list[Job], address: str | None = None) -> Iterator[Outcome]:
     """Run jobs as Ray tasks on the cluster at `address` (None: start a local Ray instance)."""
     try:
         import ray
@@ -196,12 +234,13 @@ def run_ray(jobs: list[Job], address: str | None = None) -> Iterator[Record | Jo
         except (ConnectionError, ValueError, RuntimeError) as error:
             raise HarnessError(f"cannot connect to Ray at {address or 'a new local instance'}: {error}") from None
     remote = ray.remote(num_cpus=1)(run_job)
-    refs = [remote.remote(job) for job in jobs]
+    owners = {remote.remote(job): job for job in jobs}
+    refs = list(owners)
     try:
         while refs:
             done, refs = ray.wait(refs, num_returns=1)
             try:
-                yield ray.get(done[0])
+                yield owners[done[0]], ray.get(done[0])
             except ray.exceptions.RayError as error:  # a worker died or a job raised a bug
                 raise HarnessError(f"a Ray job failed: {str(error).splitlines()[0]}") from error
     finally:
@@ -216,12 +255,12 @@ Watch = Callable[[Job], AbstractContextManager[dict[str, Any]]]
 `phase` callbacks to measure it with (a progress bar for the time it runs)."""
 
 
-def run_inline(jobs: list[Job], registry: Registry, watch: Watch) -> Iterator[Record | JobFailure]:
+def run_inline(jobs: list[Job], registry: Registry, watch: Watch) -> Iterator[Outcome]:
     """Run jobs one after another in this process (what `harness run` does), with progress."""
     for job in jobs:
         with watch(job) as streaming:
             outcome = attempt(registry, job, **streaming)
-        yield outcome
+        yield job, outcome
 
 
 def execute(
@@ -232,12 +271,12 @@ def execute(
     *,
     registry: Registry | None = None,
     watch: Watch | None = None,
-) -> Iterator[Record | JobFailure]:
-    """Records of `jobs` as they finish, in any order: "inline" in this process (with `registry`
-    and `watch`), "local" on a process pool, "ray" on a Ray cluster."""
+) -> Iterator[Outcome]:
+    """Each job with its record (or failure) as it finishes, in any order: "inline" in this
+    process (with `registry` and `watch`), "local" on a process pool, "ray" on a Ray cluster."""
     if not jobs:  # nothing to do: do not start a pool or a Ray instance for it
         return iter(())
-    runners: dict[str, Callable[[], Iterator[Record | JobFailure]]] = {
+    runners: dict[str, Callable[[], Iterator[Outcome]]] = {
         "inline": lambda: run_inline(jobs, registry or load_registry(), watch or _unwatched),
         "local": lambda: run_local(jobs, workers),
         "ray": lambda: run_ray(jobs, address),

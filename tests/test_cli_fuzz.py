@@ -373,8 +373,8 @@ def offline(mp: pytest.MonkeyPatch, folder: Path) -> None:
     mp.setattr(urllib.request, "urlopen", no_network)
     # A process pool spawns interpreters that import torch: seconds each. The jobs and the
     # command's handling of their records are the same when run here, one after another.
-    mp.setattr(sweep, "run_local", lambda jobs, workers=None: map(sweep.run_job, jobs))
-    mp.setattr(sweep, "run_ray", lambda jobs, address=None: map(sweep.run_job, jobs))
+    mp.setattr(sweep, "run_local", lambda jobs, workers=None: ((j, sweep.run_job(j)) for j in jobs))
+    mp.setattr(sweep, "run_ray", lambda jobs, address=None: ((j, sweep.run_job(j)) for j in jobs))
 
 
 def make_tree(root: Path, assets: Path) -> None:

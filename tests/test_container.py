@@ -90,7 +90,7 @@ def test_other_predictor_cannot_decode(registry):
 
 
 def test_implausible_symbol_count_is_refused_before_allocating():
-    v = container._varint
+    v = container.varint
     blob = b"".join(
         [
             container.MAGIC,
@@ -119,7 +119,7 @@ def test_format_2_files_still_decode(registry):
     predictor = registry.build(SPEC)
     payload, _ = predictor.encode_symbols(np.frombuffer(DATA, dtype=np.uint8))
     config = container.canonical_json(registry.build(SPEC).config()).encode()
-    v = container._varint
+    v = container.varint
     header = [container.MAGIC, bytes([2]), v(len(SPEC)), SPEC.encode(), v(len(config)), config]
     fields = [v(len(DATA)), v(len(DATA)), v(container.SEGMENT_SYMBOLS), zlib.crc32(DATA).to_bytes(4, "big")]
     old = b"".join(header + fields + [v(len(payload)), payload])

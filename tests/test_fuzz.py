@@ -81,7 +81,7 @@ varints = st.one_of(st.integers(0, 300), st.integers(301, 2**36), st.integers(2*
 def test_crafted_length_fields(registry, monkeypatch, length, symbols, segment, payloads, tail):
     """Well-formed headers whose every length field may lie, up to 2**70."""
     monkeypatch.setattr(container, "SEGMENT_SYMBOLS", 4096)  # a segment decodes in milliseconds
-    v = container._varint
+    v = container.varint
     config = registry.build("order0").config()
     check = container.ConfigCheck.of(config, config).encoded()
     data = b"".join(
@@ -100,8 +100,8 @@ def test_a_forged_symbol_count_is_found_out_in_the_first_segment(registry, monke
     blob = container.encode(bytes(10_000), "order0", registry.build("order0")).container
     header = container.unpack(blob)
     claim = 5 * 10**7  # what a real file of 50 MB of zero bytes could code in this few bytes
-    junk = (container._varint(5) + b"\x12\x34\x56\x78\x9a" + bytes(4)) * 20  # forged segments
-    forged = container.unpack(blob.replace(container._varint(10_000) * 2, container._varint(claim) * 2, 1) + junk)
+    junk = (container.varint(5) + b"\x12\x34\x56\x78\x9a" + bytes(4)) * 20  # forged segments
+    forged = container.unpack(blob.replace(container.varint(10_000) * 2, container.varint(claim) * 2, 1) + junk)
     assert forged.symbols == claim and len(header.payload) < 200
     decoded = []
 

@@ -5,12 +5,13 @@ out as the Hugging Face cache holds `openai-community/gpt2`, so `--predictor gpt
 code path with HF_HUB_OFFLINE=1. Real pretrained models in ../shared are used where present.
 """
 
+import itertools
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-from harness import container, results
+from harness import cli, container, results, sweep
 from harness.conformance import check_predictor
 from harness.errors import HarnessError
 from tests.conftest import SHARED, run_cli
@@ -160,13 +161,71 @@ def test_streams_coded_in_lockstep_round_trip_each_as_if_alone(registry, tiny):
     encoded = _round_trip(registry, spec, data)
     predictor = registry.build(spec)
     symbols = predictor.to_symbols(data)
-    streams = predictor.streams(len(symbols))
-    assert len(streams) == 3 and streams[0][1] - streams[0][0] > streams[2][1] - streams[2][0] > 0
+    lengths = predictor.stream_lengths(symbols)
+    assert len(lengths) == 3 and lengths[0] > lengths[2] > 0 and sum(lengths) == len(symbols)
     alone = registry.build(f"{tiny},context=16,overlap=4")
-    for first, end in streams:
+    for first, end in itertools.pairwise([0, *np.cumsum(lengths).tolist()]):
         _, bits = alone.encode_symbols(symbols[first:end])
         assert np.allclose(bits, encoded.symbol_bits[first:end], atol=1e-3)
     assert np.allclose(predictor.batched_ideal_bits(symbols, windows=2), encoded.symbol_bits, atol=1e-3)
+
+
+def test_chunks_are_independent_streams_coded_batch_at_a_time(registry, tiny):
+    """chunk=N (LMIC's protocol): each N-byte chunk is tokenized and coded alone, `batch` chunks
+    per forward pass, waves until all are done; the chunks' symbol counts lead the payload."""
+    data = (TEXT + AWKWARD) * 3
+    spec = f"{tiny},chunk=64,batch=2"
+    encoded = _round_trip(registry, spec, data)
+    predictor = registry.build(spec)
+    symbols = predictor.to_symbols(data)
+    lengths = predictor.stream_lengths(symbols)
+    assert len(lengths) == -(-len(data) // 64) and sum(lengths) == len(symbols)
+    alone = registry.build(tiny)
+    bounds = itertools.pairwise([0, *np.cumsum(lengths).tolist()])
+    for n, (first, end) in enumerate(bounds):
+        chunk = data[64 * n : 64 * (n + 1)]
+        assert np.array_equal(alone.to_symbols(chunk), symbols[first:end])  # tokenized alone
+        _, bits = alone.encode_symbols(symbols[first:end])
+        assert np.allclose(bits, encoded.symbol_bits[first:end], atol=1e-3)  # coded as if alone
+
+
+def test_chunk_bytes_fans_a_file_out_in_parts_whose_records_add_up(registry, tiny, tmp_path):
+    """`--chunk-bytes 64 --chunks-per-job 3`: the file runs as jobs of 192 bytes, each coded and
+    decoded on its own; the file's one record is their sum, its spec names the chunking."""
+    source = tmp_path / "text.txt"
+    source.write_bytes((TEXT + AWKWARD) * 3)
+    store = tmp_path / "store.jsonl"
+    args = ["run", "-p", tiny, "-c", str(source), "--no-baselines", "--results", str(store)]
+    assert cli.main([*args, "--chunk-bytes", "64", "--chunks-per-job", "3"]) == 0
+    (record,) = results.read(store)
+    assert record.spec.endswith(",chunk=64") and record.verified and record.raw_bytes == source.stat().st_size
+    grid = {"baselines": False, "max_bytes": None, "data_dir": None, "plugin_files": [], "chunk_bytes": 64}
+    (job,) = sweep.grid(registry, [tiny], None, [str(source)], **grid)
+    parts = sweep.parts(registry, job, 3)
+    assert len(parts) == -(-source.stat().st_size // 192) and parts[-1].part[1] == source.stat().st_size
+    pieces = [sweep.measure_job(registry, part) for part in parts]
+    assert sum(p.compressed_bytes for p in pieces) == record.compressed_bytes
+    assert sum(p.symbols for p in pieces) == record.symbols
+    assert abs(sum(p.ideal_bits for p in pieces) - record.ideal_bits) < 1e-6 * record.ideal_bits
+    assert cli.main([*args, "--chunk-bytes", "64"]) == 0  # reused: the same spec and file
+    assert len(results.read(store)) == 1
+
+
+def test_chunk_bytes_is_refused_for_a_predictor_that_codes_whole_inputs(tmp_path, capsys):
+    source = tmp_path / "text.txt"
+    source.write_bytes(TEXT)
+    args = ["run", "-p", "ngram", "-c", str(source), "--chunk-bytes", "64", "--results", str(tmp_path / "s")]
+    assert cli.main(args) != 0
+    assert "--chunk-bytes: ngram codes whole inputs; predictors with a chunk option:" in capsys.readouterr().err
+
+
+def test_forged_chunk_counts_are_refused(registry, tiny):
+    predictor = registry.build(f"{tiny},chunk=64")
+    payload, _ = predictor.encode_symbols(predictor.to_symbols(TEXT))
+    count = len(predictor.to_symbols(TEXT))
+    for forged in (container.varint(1 << 40) + payload[1:], container.varint(1) + container.varint(count + 1)):
+        with pytest.raises(HarnessError, match="not a valid .hz file"):
+            predictor.decode_symbols(forged, count)
 
 
 def test_a_changed_model_is_refused_at_decode(registry, tmp_path):

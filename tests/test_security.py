@@ -38,7 +38,7 @@ def test_an_oversized_model_named_by_a_file_is_refused_before_it_is_built(regist
     spec = "gpt:ngrams=6,buckets=6000000"
     cls, settings, _ = registry.predictor(spec)
     path = tmp_path / "big.hz"
-    path.write_bytes(forged(spec, cls.static_config(settings), 10, 10, 0, container._varint(1) + bytes(5)))
+    path.write_bytes(forged(spec, cls.static_config(settings), 10, 10, 0, container.varint(1) + bytes(5)))
     monkeypatch.setattr(cls, "__init__", lambda *a, **k: pytest.fail("the predictor was built"))
     code, error = decompress(capsys, path)
     assert code == 2 and "--max-memory" in error and "MiB" in error
@@ -63,7 +63,7 @@ def test_max_memory_lets_the_user_allow_more(registry, tmp_path, capsys):
 )
 def test_out_of_bounds_options_in_a_file_are_refused_cleanly(tmp_path, capsys, spec):
     path = tmp_path / "x.hz"
-    path.write_bytes(forged(spec, {}, 1, 1, 0, container._varint(1) + bytes(5)))
+    path.write_bytes(forged(spec, {}, 1, 1, 0, container.varint(1) + bytes(5)))
     code, error = decompress(capsys, path)
     assert code == 2 and error.count("\n") == 1 and "harness: error:" in error
 
@@ -72,7 +72,7 @@ def test_one_segment_of_every_symbol_is_refused_for_a_streaming_predictor(regist
     """segment=0 would make the decoder hold every claimed symbol at once (8.6 GB asked for here)."""
     cls, settings, _ = registry.predictor("ngram")
     path = tmp_path / "amplified.hz"
-    tail = container._varint(2000) + bytes(2004)
+    tail = container.varint(2000) + bytes(2004)
     path.write_bytes(forged("ngram", cls.static_config(settings), 2**30, 2**30, 0, tail))
     code, error = decompress(capsys, path)
     assert code == 2 and "segment size 0" in error

@@ -18,6 +18,7 @@ import pandas as pd
 from harness import leaderboard, results, sweep, ui
 from harness.commands import DEFAULT_CORPUS, DEFAULT_PREDICTORS
 from harness.errors import HarnessError
+from harness.measure import combine
 from harness.record import Record
 from harness.registry import Registry
 
@@ -39,6 +40,7 @@ def jobs(args: argparse.Namespace, registry: Registry, sizes: str | None = None)
         data_dir=args.data_dir,
         plugin_files=[str(Path(p).resolve()) for p in args.plugin],  # a worker may start elsewhere
         allow_pickle=args.allow_pickle,
+        chunk_bytes=args.chunk_bytes,
     )
 
 
@@ -50,25 +52,30 @@ def measure(
     workers: int | None = None,
     address: str | None = None,
 ) -> None:
-    """Reuse the stored results of `jobs` (unless --force), run the others on `executor`,
-    append each record to the store as it comes, show the tables; a HarnessError names every
-    job that failed or did not decode to its input."""
+    """Reuse the stored results of `jobs` (unless --force), run the others on `executor` (a
+    chunked job as parts of --chunks-per-job chunks), append each file's record to the store as
+    it comes (once all its parts have), show the tables; a HarnessError names every job that
+    failed or did not decode to its input."""
     store = results.store_path(args.results, write=True)
     found = [None] * len(jobs) if args.force else sweep.stored_results(registry, jobs, results.read(store))
     todo = [job for job, record in zip(jobs, found, strict=True) if record is None]
     done: list[Record] = [record for record in found if record is not None]
     reused, errors = len(done), []
+    parts = {job: sweep.parts(registry, job, args.chunks_per_job) for job in todo}
+    whole = {part: job for job, pieces in parts.items() for part in pieces}
+    pieces_done: dict[sweep.Job, dict[sweep.Job, Record]] = {job: {} for job in todo}
+    todo = list(whole)
     if executor != "inline" and todo:
         ui.console.print(f"{len(jobs)} jobs: {reused} already in {store}, {len(todo)} to run ({executor})")
     with ui.progress() as progress:
 
         @contextmanager
         def watch(job: sweep.Job) -> Iterator[dict[str, Any]]:
-            task = progress.add_task(f"{job.spec} on {job.corpus}", total=None, unit="symbols")
+            task = progress.add_task(f"{job.spec} on {job.corpus}{_bytes_of(job)}", total=None, unit="symbols")
             yield {
                 "progress": lambda n: progress.advance(task, n),
                 "phase": lambda name, total: progress.reset(
-                    task, total=total, description=f"{name} {job.spec} on {job.corpus}"
+                    task, total=total, description=f"{name} {job.spec} on {job.corpus}{_bytes_of(job)}"
                 ),
             }
             progress.remove_task(task)
@@ -76,11 +83,16 @@ def measure(
         overall = (
             progress.add_task(f"{len(todo)} jobs on {executor}", total=len(todo)) if executor != "inline" else None
         )
-        for outcome in sweep.execute(todo, executor, workers, address, registry=registry, watch=watch):
+        for part, outcome in sweep.execute(todo, executor, workers, address, registry=registry, watch=watch):
+            job = whole[part]
             if isinstance(outcome, sweep.JobFailure):
-                errors.append(f"{outcome.spec} on {outcome.corpus}: {outcome.error}")
+                errors.append(f"{outcome.spec} on {outcome.corpus}{_bytes_of(part)}: {outcome.error}")
             else:
-                done.append(results.append(store, outcome))
+                pieces_done[job][part] = outcome
+                if len(pieces_done[job]) == len(parts[job]):
+                    ordered = [pieces_done[job][piece] for piece in parts[job]]
+                    file = sweep.corpus_file(registry, job)
+                    done.append(results.append(store, combine(ordered, file, job.max_bytes)))
             if overall is not None:
                 progress.advance(overall)
     _show_results(done)
@@ -94,6 +106,10 @@ def measure(
     failed = [f"{r.spec} on {r.corpus}: decoded data differs from the original" for r in done if not r.verified]
     if errors or failed:
         raise HarnessError("; ".join(errors + failed))
+
+
+def _bytes_of(job: sweep.Job) -> str:
+    return f" (bytes {job.part[0]:,}-{job.part[1]:,})" if job.part else ""
 
 
 FILE_TABLES_SHOWN = 20

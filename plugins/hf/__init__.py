@@ -15,7 +15,9 @@ was), so binary data costs no forward passes.
 
 The model runs incrementally with its KV cache, one token per step, on both sides: the decoder
 repeats the encoder's computation exactly, so the distributions agree bit for bit on the same
-setup (library versions, dtype, device and thread count are in `config()`). When the window
+setup (library versions, dtype, device and thread count are in `config()`). Two backends run it:
+`torch` (transformers; any checkpoint, GGUF dequantized to `dtype`) and `llamacpp` (a GGUF run by
+llama.cpp with its quantized weights as they are, several times faster on a CPU). When the window
 of `context` tokens is full, it restarts from the start token plus the last `overlap` tokens.
 With `batch=B` the symbols are cut into B streams whose tokens go through the model together,
 one forward pass of B tokens per step: on a CPU that pass costs about what one token's does.
@@ -26,14 +28,14 @@ local folder; transformers is imported only when a model is built, so listing st
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
+import io
+import itertools
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from harness import coder
+from harness import coder, container
 from harness.errors import HarnessError
 from harness.hookspecs import hookimpl
 from harness.predictor import (
@@ -46,9 +48,10 @@ from harness.predictor import (
     no_progress,
     optional_import,
 )
-from plugins.hf import tokens
-from plugins.hf.loading import fetch, files_sha256, is_path, load, weight_files
+from plugins.hf import llamacpp, tokens, torch_backend
+from plugins.hf.loading import fetch, files_sha256, is_path, weight_files
 from plugins.hf.tokens import LITERALS, Literals
+from plugins.hf.torch_backend import load
 
 _DTYPES = ("float32", "float64", "bfloat16", "float16")
 
@@ -69,44 +72,74 @@ class HF(SequenceCoder):
         "context": Option(1024, "tokens in the window (capped at the model's maximum)", 2, 1 << 20),
         "overlap": Option(-1, "tokens kept when the window is full (-1: half the context)", -1, 1 << 20),
         "batch": Option(1, "streams coded in lockstep, one forward pass of `batch` tokens per step", 1, 4096),
-        "threads": Option(1, "torch CPU threads (results depend on it)", 1, 256),
+        "threads": Option(1, "CPU threads (results depend on it)", 1, 256),
+        "chunk": Option(0, "bytes per independent chunk, each its own stream (0: `batch` runs)", 0, 1 << 30),
+        "backend": Option("torch", "torch (transformers) or llamacpp (GGUF only)", choices=("torch", "llamacpp")),
     }
     """context: tokens in the window (capped at the model's maximum); overlap: tokens kept when
     the window is full (-1: half the context); batch: streams the input is cut into and coded in
     lockstep, one forward pass of `batch` tokens per step (much faster per token where a pass is
     memory-bound, as on a CPU; each stream starts without context); threads: torch CPU threads
-    (results depend on it, so it is recorded)."""
+    (results depend on it, so it is recorded); backend: `llamacpp` runs a GGUF (`gguf_file`) on the
+CPU through llama.cpp (`pip install -e '.[llamacpp]'`), ignoring dtype."""
 
     def __init__(self, **settings: Any) -> None:
         super().__init__(**settings)
-        torch = optional_import("torch", "hf", "hf")
-
         s = self.settings
-        self.m = load(s["model"], s["revision"], s["gguf_file"], s["dtype"], s["device"])
+        self.m: torch_backend.Loaded | llamacpp.Loaded
+        if s["backend"] == "llamacpp":
+            folder, commit = fetch(*self._source(s))
+            self.m = llamacpp.load(folder / s["gguf_file"], commit)
+        else:
+            optional_import("torch", "hf", "hf")
+            self.m = load(s["model"], s["revision"], s["gguf_file"], s["dtype"], s["device"])
         self.context = min(s["context"], self.m.max_context)
         self.overlap = self.context // 2 if s["overlap"] == -1 else s["overlap"]
         if not 0 <= self.overlap < self.context - 1:
             raise HarnessError(f"hf: overlap must be in [0, context - 1) = [0, {self.context - 1}), not {self.overlap}")
         self.alphabet_size = self.m.vocab + LITERALS
+        self._symbol_bytes = np.array([len(piece) for piece in self.m.table] + [1] * LITERALS)
         self.params = self.m.params
         self.model_bytes = self.m.model_bytes
         self.flops_per_symbol = 2.0 * (self.m.params - self.m.embedding_params)
-        self._torch = torch
-        self._device = torch.device(s["device"])
+        self.runner: torch_backend.Runner | llamacpp.Runner
+        if isinstance(self.m, llamacpp.Loaded):
+            self.runner = llamacpp.Runner(self.m, s["batch"], self.context, s["threads"])
+        else:
+            self.runner = torch_backend.Runner(self.m, s["device"], s["threads"])
+
+    @staticmethod
+    def _source(settings: dict[str, Any]) -> tuple[str, str, str]:
+        """fetch()'s arguments; the llamacpp backend runs GGUF files, on the CPU only."""
+        if settings["backend"] == "torch":
+            return settings["model"], settings["revision"], settings["gguf_file"]
+        if not settings["gguf_file"]:
+            raise HarnessError("hf: backend=llamacpp runs GGUF checkpoints: name one with gguf_file=NAME.gguf")
+        if settings["device"] != "cpu":
+            raise HarnessError("hf: backend=llamacpp runs on the CPU here: drop device=, or use backend=torch")
+        return settings["model"], settings["revision"], settings["gguf_file"]
 
     @classmethod
     def static_config(cls, settings: dict[str, Any]) -> dict[str, Any]:
         """The weights' checksum and the libraries, without loading anything: a file naming
         other weights than the folder holds is refused before they are parsed."""
-        torch = optional_import("torch", "hf", "hf")
-        transformers = optional_import("transformers", "hf", "hf")
-
-        folder, commit = fetch(settings["model"], settings["revision"], settings["gguf_file"])
+        folder, commit = fetch(*cls._source(settings))
         known = {k: v for k, v in settings.items() if k not in ("context", "overlap")}  # capped when loaded
         return {
             **super().static_config(known),  # the model by name (`portable`): the checksum says which
             "revision": commit,
             "model_sha256": files_sha256(weight_files(folder, settings["gguf_file"])),
+            **cls._versions(settings),
+        }
+
+    @staticmethod
+    def _versions(settings: dict[str, Any]) -> dict[str, Any]:
+        """The libraries (and device) the stream depends on, by backend."""
+        if settings["backend"] == "llamacpp":
+            return llamacpp.versions()
+        torch = optional_import("torch", "hf", "hf")
+        transformers = optional_import("transformers", "hf", "hf")
+        return {
             "torch": torch.__version__,
             "transformers": transformers.__version__,
             "device_type": torch.device(settings["device"]).type,
@@ -123,13 +156,14 @@ class HF(SequenceCoder):
     def memory_estimate(cls, settings: dict[str, Any], symbols: int) -> int:
         """float32 weights: GGUF's quantized blocks (~4.5 bits a weight) grow about 8x, other
         weights at most 2x (bfloat16 checkpoints); plus the symbols and their bits."""
-        folder, _ = fetch(settings["model"], settings["revision"], settings["gguf_file"])
+        folder, _ = fetch(*cls._source(settings))
+        if settings["backend"] == "llamacpp":
+            context = settings["context"]
+            return llamacpp.memory_estimate(folder / settings["gguf_file"], settings["batch"], context, symbols)
         size = sum(f.stat().st_size for f in weight_files(folder, settings["gguf_file"]))
         return (8 if settings["gguf_file"] else 2) * size + 16 * symbols
 
     def config(self) -> dict[str, Any]:
-        import transformers
-
         m = self.m
         return {  # static_config's keys, from what was loaded rather than by hashing again
             "predictor": self.name,
@@ -142,53 +176,67 @@ class HF(SequenceCoder):
             "start_token": m.start,
             "context": self.context,
             "overlap": self.overlap,
-            "torch": self._torch.__version__,
-            "transformers": transformers.__version__,
-            "device_type": self._device.type,
+            **self._versions(self.settings),
+            **({"n_batch": self.runner.n_batch} if isinstance(self.runner, llamacpp.Runner) else {}),
         }
 
-    def streams(self, count: int) -> list[tuple[int, int]]:
-        """[first, end) of each stream: `batch` contiguous runs of the symbols, the last one shorter."""
-        length = -(-count // self.settings["batch"])
-        return [(min(b * length, count), min((b + 1) * length, count)) for b in range(self.settings["batch"])]
+    def stream_lengths(self, symbols: np.ndarray) -> list[int]:
+        """The symbols of each stream, in order: `batch` contiguous runs of about equal length,
+        or with `chunk`, one per chunk (to_symbols tokenized each alone, so its bytes add up)."""
+        chunk, count = self.settings["chunk"], len(symbols)
+        if not chunk:
+            length = -(-count // self.settings["batch"])
+            return [min((b + 1) * length, count) - min(b * length, count) for b in range(self.settings["batch"])]
+        ends = np.cumsum(self._symbol_bytes[np.asarray(symbols, dtype=np.int64)])
+        cuts = np.searchsorted(ends, np.arange(chunk, ends[-1] if count else 0, chunk)) + 1
+        return np.diff([0, *cuts.tolist(), count]).tolist()
 
     def encode_symbols(self, symbols: np.ndarray, progress: Progress = no_progress) -> tuple[bytes, np.ndarray]:
-        return encode_in_any_order(self.alphabet_size, symbols, lambda code: self._run(len(symbols), code, progress))
+        lengths = self.stream_lengths(symbols)
+        payload, bits = encode_in_any_order(
+            self.alphabet_size, symbols, lambda code: self._run(lengths, code, progress)
+        )
+        chunks = b"".join(container.varint(n) for n in [len(lengths), *lengths]) if self.settings["chunk"] else b""
+        return chunks + payload, bits
 
     def decode_symbols(self, payload: bytes, count: int, progress: Progress = no_progress) -> np.ndarray:
-        return decode_in_any_order(self.alphabet_size, payload, count, lambda code: self._run(count, code, progress))
+        lengths = self.stream_lengths(np.zeros(count, dtype=np.int64))
+        if self.settings["chunk"]:  # the chunks' symbol counts lead the payload
+            reader = container.Reader(io.BytesIO(payload), len(payload))
+            chunks = reader.varint()
+            if chunks > len(payload):
+                raise HarnessError("not a valid .hz file: more chunks than payload bytes")
+            lengths = [reader.varint() for _ in range(chunks)]
+            if sum(lengths) != count:
+                raise HarnessError("not a valid .hz file: the chunks' symbol counts do not add up")
+            payload = payload[len(payload) - reader.left :]
+        return decode_in_any_order(self.alphabet_size, payload, count, lambda code: self._run(lengths, code, progress))
 
-    def _run(self, count: int, code: CodeOne, progress: Progress) -> None:
-        """Code `count` symbols as `batch` streams in lockstep; `code(position, probs)` codes one.
+    def _run(self, lengths: list[int], code: CodeOne, progress: Progress) -> None:
+        """Code streams of `lengths` symbols, `batch` of them at a time in lockstep;
+        `code(position, probs)` codes one symbol.
 
         A step codes, stream by stream, the literals before the stream's next token and that
         token, then feeds the tokens to the model in one forward pass (a finished stream feeds
         the start token, which keeps shapes fixed). Each stream has its own window and literal
         model, so it is coded exactly as if it were alone. Encoder and decoder differ only in `code`.
         """
-        if count == 0:
+        if sum(lengths) == 0:
             return
-        with self._pinned():
-            self._lockstep(count, code, progress)
+        ends = np.cumsum(lengths).tolist()
+        streams = list(zip([0, *ends[:-1]], ends, strict=True))
+        batch = self.settings["batch"]
+        with self.runner.pinned():
+            for wave in range(0, len(streams), batch):
+                self._lockstep(streams[wave : wave + batch], code, progress)
 
-    @contextmanager
-    def _pinned(self) -> Iterator[None]:
-        """torch's thread count for the length of a run, restored after it, as the online
-        predictors do: never a process-wide change at construction."""
-        before = self._torch.get_num_threads()
-        self._torch.set_num_threads(self.settings["threads"])
-        try:
-            yield
-        finally:
-            self._torch.set_num_threads(before)
-
-    def _lockstep(self, count: int, code: CodeOne, progress: Progress) -> None:
+    def _lockstep(self, streams: list[tuple[int, int]], code: CodeOne, progress: Progress) -> None:
         vocab = self.m.vocab
-        position, end = (np.array(column) for column in zip(*self.streams(count), strict=True))
+        position, end = (np.array(column) for column in zip(*streams, strict=True))
         batch = len(position)
         literals = [Literals(vocab) for _ in range(batch)]
         history = np.zeros((batch, 0), dtype=np.int64)  # the tokens of the current window
-        token_probs = self._restart(history)
+        token_probs = self.runner.restart(history)
         while True:
             fed = np.full(batch, self.m.start)
             for b in range(batch):
@@ -206,9 +254,9 @@ class HF(SequenceCoder):
             kept = self._kept(history.shape[1])
             if kept is not None:
                 history = history[:, history.shape[1] - kept :]
-                token_probs = self._restart(history)
+                token_probs = self.runner.restart(history)
             else:
-                token_probs = self._forward(fed[:, None])
+                token_probs = self.runner.forward(fed[:, None])
 
     def _kept(self, fed: int) -> int | None:
         """The window schedule, one rule for the coded path and the fast path alike: after `fed`
@@ -216,24 +264,14 @@ class HF(SequenceCoder):
         the number of last tokens the restarted window keeps."""
         return self.overlap if fed + 1 > self.context else None
 
-    def _restart(self, history: np.ndarray) -> np.ndarray:
-        """A fresh KV cache over the start token and `history`; the next token's probabilities."""
-        from transformers import DynamicCache
-
-        self._cache = DynamicCache(config=self.m.model.config)
-        return self._forward(np.concatenate([np.full((len(history), 1), self.m.start), history], axis=1))
-
-    def _forward(self, tokens: np.ndarray) -> np.ndarray:
-        """Feed [streams, n] tokens through the cache; float64 probabilities [streams, vocab]."""
-        torch = self._torch
-        with torch.inference_mode():
-            ids = torch.from_numpy(tokens).to(self._device)
-            cache = {self.m.cache_argument: self._cache}
-            out = self.m.model(input_ids=ids, use_cache=True, logits_to_keep=1, **cache)
-            return torch.softmax(out.logits[:, -1].double(), dim=-1).cpu().numpy()
-
     def to_symbols(self, data: bytes) -> np.ndarray:
-        return tokens.to_symbols(self.m.tokenizer, self.m.table, self.m.vocab, data)
+        """Token ids and literals; with `chunk`, of each chunk tokenized alone (no token spans two)."""
+        step = self.settings["chunk"] or max(len(data), 1)
+        pieces = [
+            tokens.to_symbols(self.m.tokenize, self.m.table, self.m.vocab, data[i : i + step])
+            for i in range(0, len(data), step)
+        ]
+        return np.concatenate([np.zeros(0, dtype=np.int64), *pieces])
 
     def batched_ideal_bits(self, symbols: np.ndarray, windows: int = 4) -> np.ndarray:
         """Each symbol's ideal code length in bits, from batched full-window forward passes.
@@ -243,15 +281,20 @@ class HF(SequenceCoder):
         token by token, and nothing is coded or decoded. Unverified: it agrees with the coded
         path's ideal bits only up to float rounding (about 1e-4 bits per symbol).
         """
+        if not isinstance(self.runner, torch_backend.Runner):
+            raise HarnessError("hf: the batched fast path runs on the torch backend only")
         symbols = np.asarray(symbols)
-        with self._pinned():
+        with self.runner.pinned():
             streams = [
-                self._stream_ideal_bits(symbols[first:end], windows) for first, end in self.streams(len(symbols))
+                self._stream_ideal_bits(symbols[first:end], windows)
+                for first, end in itertools.pairwise([0, *np.cumsum(self.stream_lengths(symbols)).tolist()])
             ]
         return np.concatenate([np.zeros(0), *streams])
 
     def _stream_ideal_bits(self, symbols: np.ndarray, windows: int) -> np.ndarray:
-        torch = self._torch
+        import torch
+
+        device = self.runner.device
         vocab, start = self.m.vocab, self.m.start
         tokens = [s for s in np.asarray(symbols).tolist() if s < vocab]
         # `_run`'s window schedule (`_kept`): (window, tokens it predicts, index of the first).
@@ -272,13 +315,13 @@ class HF(SequenceCoder):
                 continue
             width = max(len(w) for w, _, _ in chunk)
             keep = max(width - len(w) + n for w, n, _ in chunk)  # right padding: keep every needed position
-            ids = torch.tensor([w + [start] * (width - len(w)) for w, _, _ in chunk], device=self._device)
+            ids = torch.tensor([w + [start] * (width - len(w)) for w, _, _ in chunk], device=device)
             with torch.inference_mode():
                 logits = self.m.model(input_ids=ids, logits_to_keep=keep).logits
                 for row, (w, n, first) in enumerate(chunk):
                     end = keep - (width - len(w))  # the window's last position within the kept tail
                     log_probs = torch.log_softmax(logits[row, end - n : end].double(), dim=-1)
-                    targets = torch.tensor(tokens[first : first + n], device=self._device)
+                    targets = torch.tensor(tokens[first : first + n], device=device)
                     picked = log_probs.gather(1, targets[:, None])[:, 0].exp().cpu().numpy()
                     token_probs[first : first + n] = picked
         return self._coded_bits(symbols, token_probs)

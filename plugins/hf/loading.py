@@ -1,44 +1,18 @@
-"""Loading for `hf`: where a model's files come from (the Hugging Face cache, a local folder, a
-download only where the trust policy allows), which of them may be read (safetensors or GGUF;
-pickles only when the user allows), their checksums, and the model and tokenizer, loaded once
-per process. transformers is imported only here, when a model is built.
+"""Where `hf`'s model files come from, for both backends: the Hugging Face cache, a local folder,
+a download only where the trust policy allows; which of them may be read (safetensors or GGUF;
+pickles only when the user allows) and their checksums.
 """
 
 from __future__ import annotations
 
 import functools
 import hashlib
-import inspect
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import harness.trust
 from harness.errors import HarnessError
-from plugins.hf.tokens import token_table
 
 _FETCH_PATTERNS = ["*.json", "*.safetensors", "*.txt", "*.model", "*.tiktoken"]
-
-
-@dataclass(frozen=True)
-class Loaded:
-    """A model and tokenizer loaded once per process and shared by encoder and decoder."""
-
-    model: Any
-    tokenizer: Any
-    table: list[bytes]
-    start: int
-    vocab: int
-    max_context: int
-    revision: str | None
-    model_sha256: str
-    tokenizer_sha256: str
-    model_bytes: int
-    params: int
-    embedding_params: int
-    cache_argument: str
-    """How forward() takes the KV cache: `cache` from transformers 5.x (whose `past_key_values`
-    is deprecated), `past_key_values` before."""
 
 
 def is_path(model: str) -> bool:
@@ -120,50 +94,3 @@ def _hash_files(stamps: tuple[tuple[str, int, int, int, int], ...]) -> str:
             while chunk := stream.read(1 << 22):
                 digest.update(chunk)
     return digest.hexdigest()
-
-
-@functools.lru_cache(maxsize=2)
-def load(model: str, revision: str, gguf_file: str, dtype: str, device: str) -> Loaded:
-    """Load (download on first use) a causal LM and its tokenizer; frozen, in eval mode."""
-    folder, commit = fetch(model, revision, gguf_file)
-    files = weight_files(folder, gguf_file)
-    import torch
-    from transformers import AutoModelForCausalLM, AutoTokenizer
-    from transformers.utils import logging as transformers_logging
-
-    # Never run code that comes with a model (no prompt can appear either), and unpickle only
-    # what the user allowed.
-    safe: dict[str, Any] = {"trust_remote_code": False}
-    extra = {"gguf_file": gguf_file} if gguf_file else {"use_safetensors": files[0].suffix == ".safetensors"}
-    bars_on = transformers_logging.is_progress_bar_enabled()
-    transformers_logging.disable_progress_bar()  # its "Loading weights" bar would break through ours
-    try:
-        tokenizer = AutoTokenizer.from_pretrained(folder, **safe, **({"gguf_file": gguf_file} if gguf_file else {}))
-        network = AutoModelForCausalLM.from_pretrained(folder, dtype=getattr(torch, dtype), **safe, **extra)
-        network = network.to(torch.device(device)).eval().requires_grad_(False)
-    except (OSError, ValueError, ImportError, RuntimeError) as error:
-        raise HarnessError(f"cannot load model {model!r} from {folder}: {error}") from None
-    finally:
-        if bars_on:
-            transformers_logging.enable_progress_bar()
-    if not tokenizer.is_fast:
-        raise HarnessError(f"model {model!r}: needs a fast (tokenizers) tokenizer for exact byte offsets")
-    vocab = network.get_output_embeddings().weight.shape[0]
-    table = token_table(tokenizer, vocab)
-    start = next((i for i in (tokenizer.bos_token_id, tokenizer.eos_token_id) if i is not None), 0)
-    embeddings = {id(m.weight): m.weight.numel() for m in network.modules() if isinstance(m, torch.nn.Embedding)}
-    return Loaded(
-        model=network,
-        tokenizer=tokenizer,
-        table=table,
-        start=start,
-        vocab=vocab,
-        max_context=int(getattr(network.config, "max_position_embeddings", 0) or 1024),
-        revision=commit,
-        model_sha256=files_sha256(files),
-        tokenizer_sha256=hashlib.sha256(b"\0".join(table)).hexdigest(),
-        model_bytes=sum(f.stat().st_size for f in files),
-        params=sum(p.numel() for p in network.parameters()),
-        embedding_params=sum(embeddings.values()),
-        cache_argument="cache" if "cache" in inspect.signature(network.forward).parameters else "past_key_values",
-    )

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -57,14 +58,18 @@ def token_table(tokenizer: Any, vocab: int) -> list[bytes]:
     return table + [b""] * (vocab - len(table))
 
 
-def to_symbols(tokenizer: Any, table: list[bytes], vocab: int, data: bytes) -> np.ndarray:
+Tokenize = Callable[[str], list[tuple[int, int]]]
+"""A backend's tokenizer: a text's token ids, each with the byte offset in the text where it ends."""
+
+
+def to_symbols(tokenize: Tokenize, table: list[bytes], vocab: int, data: bytes) -> np.ndarray:
     """The symbols of `data`: its text runs tokenized and aligned, literal bytes elsewhere."""
     text = data.decode("utf-8", "surrogateescape")
     symbols: list[int] = []
     done = 0
     for run in _TEXT_RUN.finditer(text):
         symbols += _literals_of(vocab, text[done : run.start()])
-        symbols += _align(tokenizer, table, vocab, run.group())
+        symbols += _align(tokenize, table, vocab, run.group())
         done = run.end()
     symbols += _literals_of(vocab, text[done:])
     return np.array(symbols, dtype=np.int64)
@@ -78,24 +83,30 @@ def _literals_of(vocab: int, text: str) -> list[int]:
     return [vocab + b for b in text.encode("utf-8", "surrogateescape")]
 
 
-def _align(tokenizer: Any, table: list[bytes], vocab: int, text: str) -> list[int]:
+def _align(tokenize: Tokenize, table: list[bytes], vocab: int, text: str) -> list[int]:
     """Token ids whose table bytes are exactly the next bytes, literals for the rest."""
     data = text.encode()
-    codes = np.frombuffer(text.encode("utf-32-le"), dtype=np.uint32)
-    widths = 1 + (codes >= 0x80) + (codes >= 0x800) + (codes >= 0x10000)
-    byte_at = np.concatenate([[0], np.cumsum(widths)]).tolist()
-    encoding = tokenizer(text, add_special_tokens=False, return_offsets_mapping=True)
     out: list[int] = []
     pos = 0
-    for token, (_, end) in zip(encoding["input_ids"], encoding["offset_mapping"], strict=True):
+    for token, end in tokenize(text):
         piece = table[token] if token < len(table) else b""
         if piece and data.startswith(piece, pos):
             out.append(token)
             pos += len(piece)
-        elif byte_at[end] > pos:
-            out += [vocab + b for b in data[pos : byte_at[end]]]
-            pos = byte_at[end]
+        elif end > pos:
+            out += [vocab + b for b in data[pos:end]]
+            pos = end
     return out + [vocab + b for b in data[pos:]]
+
+
+def transformers_tokenize(tokenizer: Any, text: str) -> list[tuple[int, int]]:
+    """`Tokenize` with a fast transformers tokenizer, its character offsets turned into bytes."""
+    codes = np.frombuffer(text.encode("utf-32-le"), dtype=np.uint32)
+    widths = 1 + (codes >= 0x80) + (codes >= 0x800) + (codes >= 0x10000)
+    byte_at = np.concatenate([[0], np.cumsum(widths)]).tolist()
+    encoding = tokenizer(text, add_special_tokens=False, return_offsets_mapping=True)
+    offsets = encoding["offset_mapping"]
+    return [(token, byte_at[end]) for token, (_, end) in zip(encoding["input_ids"], offsets, strict=True)]
 
 
 class Literals:

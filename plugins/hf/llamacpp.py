@@ -1,0 +1,216 @@
+"""The llama.cpp backend of `hf` (`backend=llamacpp`): a GGUF checkpoint run by llama.cpp through
+llama-cpp-python's C API, its quantized weights used as they are (memory-mapped, never expanded).
+
+The symbols, literals, windows and lockstep streams are `hf`'s own; only the model differs. Each
+lockstep stream is a llama.cpp sequence, so a step is one `llama_decode` of `batch` tokens. Its
+logits are turned into probabilities in float64 here. The tokenizer is llama.cpp's, read from the
+GGUF, so nothing is parsed in Python. llama.cpp's results depend on its version, the CPU features
+it was built with, its thread count and its batch sizes, and the container records all four.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import functools
+import hashlib
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from harness.errors import HarnessError
+from harness.predictor import optional_import
+from plugins.hf.loading import files_sha256
+
+_KV_BYTES_PER_TOKEN = 128 << 10
+"""memory_estimate's allowance for a window position's keys and values: about a 7B-class model's
+in float16 (SmolLM2-135M needs 23 KB)."""
+
+_log_lines: list[str] = []
+
+
+def library() -> Any:
+    """llama_cpp, initialised once, its log kept for error messages instead of printed."""
+    llama_cpp = optional_import("llama_cpp", "llamacpp", "hf:...,backend=llamacpp")
+    return _initialised(llama_cpp)
+
+
+@functools.cache
+def _initialised(llama_cpp: Any) -> Any:
+    @llama_cpp.llama_log_callback
+    def keep(level: int, text: bytes, user_data: Any) -> None:
+        _log_lines.append(text.decode("utf-8", "replace"))
+        del _log_lines[:-20]
+
+    llama_cpp.llama_log_set(keep, ctypes.c_void_p())
+    _initialised.callback = keep  # ctypes would free the callback with its last reference
+    llama_cpp.llama_backend_init()
+    return llama_cpp
+
+
+def versions() -> dict[str, Any]:
+    """What the stream depends on besides the weights: the library and the CPU features it uses."""
+    llama_cpp = library()
+    return {"llama_cpp": llama_cpp.__version__, "llama_cpp_system": llama_cpp.llama_print_system_info().decode()}
+
+
+def memory_estimate(path: Path, batch: int, context: int, symbols: int) -> int:
+    """The GGUF (mapped, so at most its size), the keys and values of every window, the symbols."""
+    return path.stat().st_size + batch * context * _KV_BYTES_PER_TOKEN + 16 * symbols
+
+
+@dataclass(frozen=True)
+class Loaded:
+    """A GGUF model loaded once per process, with what `hf` needs of its vocabulary."""
+
+    model: Any  # llama_model_p
+    vocab_handle: Any  # llama_vocab_p
+    table: list[bytes]
+    start: int
+    vocab: int
+    max_context: int
+    revision: str | None
+    model_sha256: str
+    tokenizer_sha256: str
+    model_bytes: int
+    params: int
+    embedding_params: int
+    add_space_prefix: bool
+
+    def tokenize(self, text: str) -> list[tuple[int, int]]:
+        """`text`'s tokens with the byte offset where each ends, from llama.cpp's tokenizer."""
+        llama_cpp = library()
+        data = text.encode()
+        room = len(data) + 16
+        ids = (llama_cpp.llama_token * room)()
+        n = llama_cpp.llama_tokenize(self.vocab_handle, data, len(data), ids, room, False, False)
+        if n < 0:
+            raise HarnessError(f"llama.cpp could not tokenize a text run of {len(data):,} bytes")
+        tokens = list(ids[:n])
+        # Offsets: the pieces' lengths, less the space a SentencePiece vocabulary puts in front.
+        ends = np.cumsum([len(self.table[t]) for t in tokens]) - (1 if self.add_space_prefix else 0)
+        return list(zip(tokens, np.clip(ends, 0, len(data)).tolist(), strict=True))
+
+
+@functools.lru_cache(maxsize=2)
+def load(path: Path, revision: str | None) -> Loaded:
+    """Map a GGUF file's weights (CPU only) and read its vocabulary."""
+    llama_cpp = library()
+    params = llama_cpp.llama_model_default_params()
+    params.n_gpu_layers = 0
+    _log_lines.clear()
+    model = llama_cpp.llama_model_load_from_file(str(path).encode(), params)
+    if not model:
+        raise HarnessError(f"llama.cpp cannot load {path}: {_last_error()}")
+    handle = llama_cpp.llama_model_get_vocab(model)
+    vocab = llama_cpp.llama_vocab_n_tokens(handle)
+    table = [_piece(llama_cpp, handle, token) for token in range(vocab)]
+    start = next((t for t in (llama_cpp.llama_vocab_bos(handle), llama_cpp.llama_vocab_eos(handle)) if t >= 0), 0)
+    return Loaded(
+        model=model,
+        vocab_handle=handle,
+        table=table,
+        start=start,
+        vocab=vocab,
+        max_context=int(llama_cpp.llama_model_n_ctx_train(model)) or 1024,
+        revision=revision,
+        model_sha256=files_sha256([path]),
+        tokenizer_sha256=hashlib.sha256(b"\0".join(table)).hexdigest(),
+        model_bytes=path.stat().st_size,
+        params=int(llama_cpp.llama_model_n_params(model)),
+        embedding_params=vocab * int(llama_cpp.llama_model_n_embd(model)),
+        add_space_prefix=_metadata(llama_cpp, model, "tokenizer.ggml.add_space_prefix") == "true",
+    )
+
+
+def _piece(llama_cpp: Any, handle: Any, token: int) -> bytes:
+    """A token's bytes as decoding emits them; b"" for control tokens, which text never becomes."""
+    buffer = ctypes.create_string_buffer(256)
+    n = llama_cpp.llama_token_to_piece(handle, token, buffer, len(buffer), 0, False)
+    if n < 0:
+        buffer = ctypes.create_string_buffer(-n)
+        n = llama_cpp.llama_token_to_piece(handle, token, buffer, len(buffer), 0, False)
+    return buffer.raw[: max(n, 0)]
+
+
+def _metadata(llama_cpp: Any, model: Any, key: str) -> str | None:
+    buffer = ctypes.create_string_buffer(64)
+    n = llama_cpp.llama_model_meta_val_str(model, key.encode(), buffer, len(buffer))
+    return buffer.value.decode() if n >= 0 else None
+
+
+def _last_error() -> str:
+    return _log_lines[-1].strip() if _log_lines else "no reason given (not a GGUF file, or an architecture it lacks?)"
+
+
+class Runner:
+    """One llama.cpp context: `batch` sequences of up to `context` positions, and a reusable batch.
+
+    `restart(history)` and `forward(fed)` are the torch runner's: both return float64 next-token
+    probabilities [streams, vocab]. A restart clears every sequence and feeds each its window in
+    chunks of `n_batch` tokens; a step feeds one token per sequence in one decode."""
+
+    def __init__(self, loaded: Loaded, batch: int, context: int, threads: int) -> None:
+        llama_cpp = library()
+        self._lib, self.loaded, self.threads = llama_cpp, loaded, threads
+        self.n_batch = max(512, batch)  # a step's `batch` tokens are one micro-batch
+        params = llama_cpp.llama_context_default_params()
+        params.n_ctx = batch * context
+        params.n_batch = params.n_ubatch = self.n_batch
+        params.n_seq_max = batch
+        params.n_threads = params.n_threads_batch = threads
+        params.no_perf = True
+        params.kv_unified = True
+        self._context = llama_cpp.llama_init_from_model(loaded.model, params)
+        if not self._context:
+            raise HarnessError(f"llama.cpp cannot make a context of {batch} x {context} tokens: {_last_error()}")
+        self._memory = llama_cpp.llama_get_memory(self._context)
+        self._batch = llama_cpp.llama_batch_init(self.n_batch, 0, 1)
+        self._length = 0  # positions filled in each sequence
+
+    def __del__(self) -> None:
+        if getattr(self, "_context", None):
+            self._lib.llama_batch_free(self._batch)
+            self._lib.llama_free(self._context)
+
+    @contextmanager
+    def pinned(self) -> Iterator[None]:
+        yield  # the context's own thread count: nothing process-wide to set
+
+    def restart(self, history: np.ndarray) -> np.ndarray:
+        self._lib.llama_memory_clear(self._memory, True)
+        window = np.concatenate([np.full((len(history), 1), self.loaded.start), history], axis=1)
+        probs = []
+        for stream, tokens in enumerate(window.tolist()):
+            for first in range(0, len(tokens), self.n_batch):
+                chunk = tokens[first : first + self.n_batch]
+                self._decode([(t, first + i, stream) for i, t in enumerate(chunk)], outputs=1)
+            probs.append(self._probs(1)[0])
+        self._length = window.shape[1]
+        return np.stack(probs)
+
+    def forward(self, fed: np.ndarray) -> np.ndarray:
+        self._decode([(int(t), self._length, stream) for stream, t in enumerate(fed[:, 0].tolist())], len(fed))
+        self._length += 1
+        return self._probs(len(fed))
+
+    def _decode(self, entries: list[tuple[int, int, int]], outputs: int) -> None:
+        """One llama_decode of (token, position, sequence) entries; the last `outputs` get logits."""
+        batch = self._batch
+        batch.n_tokens = len(entries)
+        for i, (token, position, sequence) in enumerate(entries):
+            batch.token[i], batch.pos[i], batch.n_seq_id[i] = token, position, 1
+            batch.seq_id[i][0] = sequence
+            batch.logits[i] = i >= len(entries) - outputs
+        if self._lib.llama_decode(self._context, batch) != 0:
+            raise HarnessError(f"llama.cpp could not evaluate {len(entries)} tokens: {_last_error()}")
+
+    def _probs(self, rows: int) -> np.ndarray:
+        vocab = self.loaded.vocab
+        logits = np.ctypeslib.as_array(self._lib.llama_get_logits(self._context), shape=(rows * vocab,))
+        logits = logits.reshape(rows, vocab).astype(np.float64)
+        exp = np.exp(logits - logits.max(axis=1, keepdims=True))
+        return exp / exp.sum(axis=1, keepdims=True)
