@@ -1,30 +1,54 @@
-"""The two `hf` backends side by side: torch (GGUF dequantized to float32) against llama.cpp
-(the quantized GGUF as it is), SmolLM2-135M-Instruct Q4_1 from ../shared, on the same bytes.
+"""The two `hf` backends side by side on the same GGUF file and the same bytes: torch (the GGUF
+dequantized to float32) against llama.cpp (the quantized weights as they are).
 
-    python benchmarks/llamacpp_vs_torch.py [--max-bytes N] [--batches 1,16] [--threads 1,2] [FILE]
+    python benchmarks/llamacpp_vs_torch.py [--max-bytes N] [--requantize Q4_0,...] [--quick] [FILE]
 
-For each backend, batch and thread count: code the first N bytes (default 20,000 of alice29),
-decode them with a fresh predictor and compare, then print bits/byte (payload), tokens per second
-each way (wall clock) and per CPU-second (this process's CPU time, so a busy machine shows less
-in the wall figure than in this one), and llama.cpp's speed-up over torch at the same batch and
-threads. Model loading is left out. Run it on an otherwise idle machine; it says what else ran.
+The model is SmolLM2-135M-Instruct Q4_1 from ../shared, plus copies of it that llama.cpp's own
+quantizer writes in other formats (`--requantize`, default Q4_0, into a temporary folder: the
+formats differ in which batched kernels llama.cpp has for them). For each file, backend, batch
+and thread count: code the first N bytes (default 20,000 of alice29), decode them with a fresh
+predictor and compare, then print bits/byte (payload), tokens per second each way (wall clock)
+and per CPU-second (this process's CPU time), and llama.cpp's speed over torch's at the same
+batch and threads. Model loading is left out. Run it on an otherwise idle machine: it prints
+the load average at the start and the end.
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+import tempfile
 import time
 from pathlib import Path
 
-import psutil
-
 from harness import container
 from harness.registry import load_registry
+from plugins.hf import llamacpp
 
 _SHARED = Path(__file__).resolve().parents[2] / "shared"
-_SMOLLM2 = _SHARED / "models" / "smollm2-135m-instruct"
-_MODEL = f"hf:{_SMOLLM2},gguf_file=SmolLM2-135M-Instruct.Q4_1.gguf"
+_GGUF = _SHARED / "models" / "smollm2-135m-instruct" / "SmolLM2-135M-Instruct.Q4_1.gguf"
+ROWS = [
+    ("torch", 1, 1),
+    ("llamacpp", 1, 1),
+    ("llamacpp", 1, 2),
+    ("torch", 16, 1),
+    ("llamacpp", 16, 1),
+    ("llamacpp", 16, 2),
+]
+"""(backend, batch, threads); llama.cpp's speed-up is over the torch row of the same batch (one
+thread, torch's default here: its per-CPU-second figure is the fair one for two threads)."""
+
+
+def requantized(source: Path, kind: str, folder: Path) -> Path:
+    """`source` rewritten by llama.cpp's quantizer as `kind` (e.g. Q4_0), in `folder`."""
+    lib = llamacpp.library()
+    params = lib.llama_model_quantize_default_params()
+    params.ftype, params.allow_requantize, params.nthread = getattr(lib, f"LLAMA_FTYPE_MOSTLY_{kind}"), True, 2
+    target = folder / kind / source.name.replace("Q4_1", kind)
+    target.parent.mkdir(parents=True)
+    if lib.llama_model_quantize(str(source).encode(), str(target).encode(), params) != 0:
+        raise SystemExit(f"llama.cpp could not write {kind}")
+    return target
 
 
 def _timed(work):
@@ -35,18 +59,17 @@ def _timed(work):
 
 def measure(spec: str, data: bytes) -> dict[str, float]:
     registry = load_registry()
-    encoder, decoder = registry.build(spec), registry.build(spec)  # loads happen here, untimed
+    encoder, decoder = registry.build(spec), registry.build(spec)  # loading happens here, untimed
     encoded, encode_s, encode_cpu = _timed(lambda: container.encode(data, spec, encoder))
     decoded, decode_s, decode_cpu = _timed(lambda: container.decode(container.unpack(encoded.container), decoder))
     if decoded != data:
         raise SystemExit(f"{spec}: decoded bytes differ from the input")
-    tokens = encoded.symbols
     return {
+        "tokens": encoded.symbols,
         "bits_per_byte": 8 * encoded.payload_bytes / len(data),
-        "encode": tokens / encode_s,
-        "decode": tokens / decode_s,
-        "per_cpu_s": 2 * tokens / (encode_cpu + decode_cpu),
-        "tokens": tokens,
+        "encode": encoded.symbols / encode_s,
+        "decode": encoded.symbols / decode_s,
+        "per_cpu_s": 2 * encoded.symbols / (encode_cpu + decode_cpu),
     }
 
 
@@ -54,36 +77,36 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("file", nargs="?", type=Path, default=_SHARED / "corpora" / "canterbury" / "alice29.txt")
     parser.add_argument("--max-bytes", type=int, default=20_000)
-    parser.add_argument("--batches", default="1,16", help="lockstep batch sizes (comma-separated)")
-    parser.add_argument("--threads", default="1", help="thread counts (comma-separated)")
-    parser.add_argument("--backends", default="torch,llamacpp")
+    parser.add_argument("--requantize", default="Q4_0", help="also these formats, written by llama.cpp (or '')")
+    parser.add_argument("--quick", action="store_true", help="one thread only (skips the threads=2 rows)")
     args = parser.parse_args()
-    if not (_SMOLLM2 / "SmolLM2-135M-Instruct.Q4_1.gguf").is_file():
-        raise SystemExit(f"the SmolLM2 GGUF is not in {_SMOLLM2}")
+    if not _GGUF.is_file():
+        raise SystemExit(f"the SmolLM2 GGUF is not at {_GGUF}")
     data = args.file.read_bytes()[: args.max_bytes]
-    busy = [p.name() for p in psutil.process_iter() if p.pid != os.getpid() and p.cpu_percent(0.2) > 20]
-    print(
-        f"{args.file.name}, first {len(data):,} bytes; {os.cpu_count()} cores, load average "
-        f"{os.getloadavg()[0]:.2f} at start; busy besides this: {', '.join(busy) or 'nothing'}"
-    )
-    columns = ["backend", "batch", "threads", "tokens", "bits/byte", "enc tok/s", "dec tok/s", "tok/CPU-s", "x torch"]
-    print(" ".join(f"{c:>9}" for c in columns))
-    torch_speed: dict[tuple[int, int], float] = {}
-    for batch in (int(b) for b in args.batches.split(",")):
-        for threads in (int(t) for t in args.threads.split(",")):
-            for backend in args.backends.split(","):
-                spec = f"{_MODEL},batch={batch},threads={threads},backend={backend}"
+    rows = [row for row in ROWS if not (args.quick and row[2] > 1)]
+    print(f"{args.file.name}, first {len(data):,} bytes; {os.cpu_count()} cores, load average {os.getloadavg()[0]:.2f}")
+    print(f"llama.cpp: {llamacpp.versions()}")
+    columns = ["file", "backend", "batch", "threads", "tokens", "bits/byte", "enc tok/s", "dec tok/s", "tok/CPU-s"]
+    print(" ".join(f"{c:>9}" for c in columns), "x torch (wall, per CPU-s)")
+    with tempfile.TemporaryDirectory() as scratch:
+        kinds = [kind for kind in args.requantize.split(",") if kind]
+        for gguf in [_GGUF, *(requantized(_GGUF, kind, Path(scratch)) for kind in kinds)]:
+            torch_speed: dict[int, dict[str, float]] = {}
+            for backend, batch, threads in rows:
+                spec = f"hf:{gguf.parent},gguf_file={gguf.name},batch={batch},threads={threads},backend={backend}"
                 m = measure(spec, data)
-                speed = (m["encode"] + m["decode"]) / 2
                 if backend == "torch":
-                    torch_speed[batch, threads] = speed
-                versus = f"{speed / torch_speed[batch, threads]:.2f}" if (batch, threads) in torch_speed else ""
-                print(
-                    f"{backend:>9} {batch:>9} {threads:>9} {m['tokens']:>9,} {m['bits_per_byte']:>9.4f} "
-                    f"{m['encode']:>9.1f} {m['decode']:>9.1f} {m['per_cpu_s']:>9.1f} {versus:>9}",
-                    flush=True,
-                )
-    print(f"load average {os.getloadavg()[0]:.2f} at the end; every row decoded and compared")
+                    torch_speed[batch] = m
+                base = torch_speed.get(batch)
+                versus = ""
+                if base and backend != "torch":
+                    wall = (m["encode"] + m["decode"]) / (base["encode"] + base["decode"])
+                    versus = f"{wall:.2f}x, {m['per_cpu_s'] / base['per_cpu_s']:.2f}x"
+                figures = [m["bits_per_byte"], m["encode"], m["decode"], m["per_cpu_s"]]
+                shown = " ".join(f"{x:>9.4f}" if i == 0 else f"{x:>9.1f}" for i, x in enumerate(figures))
+                kind = gguf.stem.split(".")[-1]
+                print(f"{kind:>9} {backend:>9} {batch:>9} {threads:>9} {m['tokens']:>9,} {shown} {versus}", flush=True)
+    print(f"load average {os.getloadavg()[0]:.2f} at the end; every row was decoded and compared")
 
 
 if __name__ == "__main__":

@@ -23,7 +23,7 @@ import numpy as np
 
 from harness.errors import HarnessError
 from harness.predictor import optional_import
-from plugins.hf.loading import files_sha256
+from plugins.hf.loading import Model, files_sha256
 
 _KV_BYTES_PER_TOKEN = 128 << 10
 """memory_estimate's allowance for a window position's keys and values: about a 7B-class model's
@@ -63,21 +63,11 @@ def memory_estimate(path: Path, batch: int, context: int, symbols: int) -> int:
 
 
 @dataclass(frozen=True)
-class Loaded:
-    """A GGUF model loaded once per process, with what `hf` needs of its vocabulary."""
+class Loaded(Model):
+    """A GGUF model mapped by llama.cpp, and its vocabulary."""
 
     model: Any  # llama_model_p
     vocab_handle: Any  # llama_vocab_p
-    table: list[bytes]
-    start: int
-    vocab: int
-    max_context: int
-    revision: str | None
-    model_sha256: str
-    tokenizer_sha256: str
-    model_bytes: int
-    params: int
-    embedding_params: int
     add_space_prefix: bool
 
     def tokenize(self, text: str) -> list[tuple[int, int]]:

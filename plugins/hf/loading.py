@@ -7,10 +7,33 @@ from __future__ import annotations
 
 import functools
 import hashlib
+from dataclasses import dataclass
 from pathlib import Path
 
 import harness.trust
 from harness.errors import HarnessError
+
+
+@dataclass(frozen=True)
+class Model:
+    """What `hf` needs of a loaded model, whichever backend loaded it (once per process, shared
+    by encoder and decoder): the token table, the start token, sizes and checksums."""
+
+    table: list[bytes]
+    start: int
+    vocab: int
+    max_context: int
+    revision: str | None
+    model_sha256: str
+    tokenizer_sha256: str
+    model_bytes: int
+    params: int
+    embedding_params: int
+
+    def tokenize(self, text: str) -> list[tuple[int, int]]:
+        """`text`'s token ids, each with the byte offset where it ends (`tokens.Tokenize`)."""
+        raise NotImplementedError
+
 
 _FETCH_PATTERNS = ["*.json", "*.safetensors", "*.txt", "*.model", "*.tiktoken"]
 

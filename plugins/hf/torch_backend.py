@@ -16,26 +16,16 @@ from typing import Any
 import numpy as np
 
 from harness.errors import HarnessError
-from plugins.hf.loading import fetch, files_sha256, weight_files
+from plugins.hf.loading import Model, fetch, files_sha256, weight_files
 from plugins.hf.tokens import token_table, transformers_tokenize
 
 
 @dataclass(frozen=True)
-class Loaded:
-    """A model and tokenizer loaded once per process and shared by encoder and decoder."""
+class Loaded(Model):
+    """A transformers model and its fast tokenizer."""
 
     model: Any
     tokenizer: Any
-    table: list[bytes]
-    start: int
-    vocab: int
-    max_context: int
-    revision: str | None
-    model_sha256: str
-    tokenizer_sha256: str
-    model_bytes: int
-    params: int
-    embedding_params: int
     cache_argument: str
     """How forward() takes the KV cache: `cache` from transformers 5.x (whose `past_key_values`
     is deprecated), `past_key_values` before."""
