@@ -79,18 +79,22 @@ def main() -> None:
     parser.add_argument("--max-bytes", type=int, default=20_000)
     parser.add_argument("--requantize", default="Q4_0", help="also these formats, written by llama.cpp (or '')")
     parser.add_argument("--quick", action="store_true", help="one thread only (skips the threads=2 rows)")
+    parser.add_argument("--batches", default="1,16", help="only the rows of these batch sizes")
+    parser.add_argument("--shared", action=argparse.BooleanOptionalAction, default=True, help="the Q4_1 file itself")
     args = parser.parse_args()
     if not _GGUF.is_file():
         raise SystemExit(f"the SmolLM2 GGUF is not at {_GGUF}")
     data = args.file.read_bytes()[: args.max_bytes]
-    rows = [row for row in ROWS if not (args.quick and row[2] > 1)]
+    batches = {int(b) for b in args.batches.split(",")}
+    rows = [row for row in ROWS if row[1] in batches and not (args.quick and row[2] > 1)]
     print(f"{args.file.name}, first {len(data):,} bytes; {os.cpu_count()} cores, load average {os.getloadavg()[0]:.2f}")
     print(f"llama.cpp: {llamacpp.versions()}")
     columns = ["file", "backend", "batch", "threads", "tokens", "bits/byte", "enc tok/s", "dec tok/s", "tok/CPU-s"]
     print(" ".join(f"{c:>9}" for c in columns), "x torch (wall, per CPU-s)")
     with tempfile.TemporaryDirectory() as scratch:
         kinds = [kind for kind in args.requantize.split(",") if kind]
-        for gguf in [_GGUF, *(requantized(_GGUF, kind, Path(scratch)) for kind in kinds)]:
+        files = [_GGUF] if args.shared else []
+        for gguf in [*files, *(requantized(_GGUF, kind, Path(scratch)) for kind in kinds)]:
             torch_speed: dict[int, dict[str, float]] = {}
             for backend, batch, threads in rows:
                 spec = f"hf:{gguf.parent},gguf_file={gguf.name},batch={batch},threads={threads},backend={backend}"

@@ -66,7 +66,8 @@ def measure(
     pieces_done: dict[sweep.Job, dict[sweep.Job, Record]] = {job: {} for job in todo}
     todo = list(whole)
     if executor != "inline" and todo:
-        ui.console.print(f"{len(jobs)} jobs: {reused} already in {store}, {len(todo)} to run ({executor})")
+        split = f" as {len(todo)} parts" if len(todo) > len(parts) else ""
+        ui.console.print(f"{len(jobs)} jobs: {reused} already in {store}, {len(parts)} to run{split} ({executor})")
     with ui.progress() as progress:
 
         @contextmanager
