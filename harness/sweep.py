@@ -115,6 +115,26 @@ def parts(registry: Registry, job: Job, chunks_per_job: int) -> list[Job]:
     return [dataclasses.replace(job, part=(first, min(first + step, length))) for first in range(0, length, step)]
 
 
+class Assembly:
+    """Jobs as the parts an executor runs (`parts`), and each job's record put back together
+    (`measure.combine`) once all its parts are in."""
+
+    def __init__(self, registry: Registry, jobs: list[Job], chunks_per_job: int) -> None:
+        self.registry = registry
+        self.parts = {job: parts(registry, job, chunks_per_job) for job in jobs}
+        self.whole = {part: job for job, pieces in self.parts.items() for part in pieces}
+        self.records: dict[Job, dict[Job, Record]] = {job: {} for job in jobs}
+
+    def add(self, part: Job, record: Record) -> Record | None:
+        """Take a part's record; its job's whole record once this was the last part missing."""
+        job = self.whole[part]
+        self.records[job][part] = record
+        if len(self.records[job]) < len(self.parts[job]):
+            return None
+        pieces = [self.records[job][piece] for piece in self.parts[job]]
+        return measure.combine(pieces, corpus_file(self.registry, job), job.max_bytes)
+
+
 def with_size(spec: str, size: str | None) -> str:
     """'ngram' + 'order=3' -> 'ngram:order=3'; options already in the spec are kept."""
     if not size:

@@ -18,7 +18,6 @@ import pandas as pd
 from harness import leaderboard, results, sweep, ui
 from harness.commands import DEFAULT_CORPUS, DEFAULT_PREDICTORS
 from harness.errors import HarnessError
-from harness.measure import combine
 from harness.record import Record
 from harness.registry import Registry
 
@@ -53,7 +52,7 @@ def measure(
     address: str | None = None,
 ) -> None:
     """Reuse the stored results of `jobs` (unless --force), run the others on `executor` (a
-    chunked job as parts of --chunks-per-job chunks), append each file's record to the store as
+    chunked job as parts of --chunks-per-job chunks), append each job's record to the store as
     it comes (once all its parts have), show the tables; a HarnessError names every job that
     failed or did not decode to its input."""
     store = results.store_path(args.results, write=True)
@@ -61,13 +60,11 @@ def measure(
     todo = [job for job, record in zip(jobs, found, strict=True) if record is None]
     done: list[Record] = [record for record in found if record is not None]
     reused, errors = len(done), []
-    parts = {job: sweep.parts(registry, job, args.chunks_per_job) for job in todo}
-    whole = {part: job for job, pieces in parts.items() for part in pieces}
-    pieces_done: dict[sweep.Job, dict[sweep.Job, Record]] = {job: {} for job in todo}
-    todo = list(whole)
+    assembly = sweep.Assembly(registry, todo, args.chunks_per_job)
+    runs = list(assembly.whole)
     if executor != "inline" and todo:
-        split = f" as {len(todo)} parts" if len(todo) > len(parts) else ""
-        ui.console.print(f"{len(jobs)} jobs: {reused} already in {store}, {len(parts)} to run{split} ({executor})")
+        split = f" as {len(runs)} parts" if len(runs) > len(todo) else ""
+        ui.console.print(f"{len(jobs)} jobs: {reused} already in {store}, {len(todo)} to run{split} ({executor})")
     with ui.progress() as progress:
 
         @contextmanager
@@ -82,18 +79,13 @@ def measure(
             progress.remove_task(task)
 
         overall = (
-            progress.add_task(f"{len(todo)} jobs on {executor}", total=len(todo)) if executor != "inline" else None
+            progress.add_task(f"{len(runs)} jobs on {executor}", total=len(runs)) if executor != "inline" else None
         )
-        for part, outcome in sweep.execute(todo, executor, workers, address, registry=registry, watch=watch):
-            job = whole[part]
+        for part, outcome in sweep.execute(runs, executor, workers, address, registry=registry, watch=watch):
             if isinstance(outcome, sweep.JobFailure):
                 errors.append(f"{outcome.spec} on {outcome.corpus}{_bytes_of(part)}: {outcome.error}")
-            else:
-                pieces_done[job][part] = outcome
-                if len(pieces_done[job]) == len(parts[job]):
-                    ordered = [pieces_done[job][piece] for piece in parts[job]]
-                    file = sweep.corpus_file(registry, job)
-                    done.append(results.append(store, combine(ordered, file, job.max_bytes)))
+            elif (record := assembly.add(part, outcome)) is not None:
+                done.append(results.append(store, record))
             if overall is not None:
                 progress.advance(overall)
     _show_results(done)
