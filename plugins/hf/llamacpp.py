@@ -68,7 +68,6 @@ class Loaded(Model):
 
     model: Any  # llama_model_p
     vocab_handle: Any  # llama_vocab_p
-    add_space_prefix: bool
 
     def tokenize(self, text: str) -> list[tuple[int, int]]:
         """`text`'s tokens with the byte offset where each ends, from llama.cpp's tokenizer."""
@@ -80,8 +79,11 @@ class Loaded(Model):
         if n < 0:
             raise HarnessError(f"llama.cpp could not tokenize a text run of {len(data):,} bytes")
         tokens = list(ids[:n])
-        # Offsets: the pieces' lengths, less the space a SentencePiece vocabulary puts in front.
-        ends = np.cumsum([len(self.table[t]) for t in tokens]) - (1 if self.add_space_prefix else 0)
+        # Offsets: the pieces' lengths, less what the tokenizer put in front of the text (a
+        # SentencePiece vocabulary's leading space, whatever its metadata says).
+        pieces = b"".join(self.table[t] for t in tokens)
+        added = len(pieces) - len(data) if pieces.endswith(data) else 0
+        ends = np.cumsum([len(self.table[t]) for t in tokens], dtype=np.int64) - added
         return list(zip(tokens, np.clip(ends, 0, len(data)).tolist(), strict=True))
 
 
@@ -112,7 +114,6 @@ def load(path: Path, revision: str | None) -> Loaded:
         model_bytes=path.stat().st_size,
         params=int(llama_cpp.llama_model_n_params(model)),
         embedding_params=vocab * int(llama_cpp.llama_model_n_embd(model)),
-        add_space_prefix=_metadata(llama_cpp, model, "tokenizer.ggml.add_space_prefix") == "true",
     )
 
 
@@ -124,12 +125,6 @@ def _piece(llama_cpp: Any, handle: Any, token: int) -> bytes:
         buffer = ctypes.create_string_buffer(-n)
         n = llama_cpp.llama_token_to_piece(handle, token, buffer, len(buffer), 0, False)
     return buffer.raw[: max(n, 0)]
-
-
-def _metadata(llama_cpp: Any, model: Any, key: str) -> str | None:
-    buffer = ctypes.create_string_buffer(64)
-    n = llama_cpp.llama_model_meta_val_str(model, key.encode(), buffer, len(buffer))
-    return buffer.value.decode() if n >= 0 else None
 
 
 def _last_error() -> str:
