@@ -80,13 +80,15 @@ def main() -> None:
     parser.add_argument("--requantize", default="Q4_0", help="also these formats, written by llama.cpp (or '')")
     parser.add_argument("--quick", action="store_true", help="one thread only (skips the threads=2 rows)")
     parser.add_argument("--batches", default="1,16", help="only the rows of these batch sizes")
+    parser.add_argument("--backends", default="torch,llamacpp", help="only the rows of these backends")
     parser.add_argument("--shared", action=argparse.BooleanOptionalAction, default=True, help="the Q4_1 file itself")
     args = parser.parse_args()
     if not _GGUF.is_file():
         raise SystemExit(f"the SmolLM2 GGUF is not at {_GGUF}")
     data = args.file.read_bytes()[: args.max_bytes]
     batches = {int(b) for b in args.batches.split(",")}
-    rows = [row for row in ROWS if row[1] in batches and not (args.quick and row[2] > 1)]
+    backends = set(args.backends.split(","))
+    rows = [row for row in ROWS if row[1] in batches and row[0] in backends and not (args.quick and row[2] > 1)]
     print(f"{args.file.name}, first {len(data):,} bytes; {os.cpu_count()} cores, load average {os.getloadavg()[0]:.2f}")
     print(f"llama.cpp: {llamacpp.versions()}")
     columns = ["file", "backend", "batch", "threads", "tokens", "bits/byte", "enc tok/s", "dec tok/s", "tok/CPU-s"]

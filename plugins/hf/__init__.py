@@ -74,6 +74,9 @@ class HF(SequenceCoder):
         "batch": Option(1, "streams coded in lockstep, one forward pass of `batch` tokens per step", 1, 4096),
         "threads": Option(1, "CPU threads (results depend on it)", 1, 256),
         "chunk": Option(0, "bytes per independent chunk, each its own stream (0: `batch` runs)", 0, 1 << 30),
+        "flash_attention": Option(
+            "auto", "llamacpp: flash attention (results depend on it)", choices=("auto", "on", "off")
+        ),
         "backend": Option("torch", "torch (transformers) or llamacpp (GGUF only)", choices=("torch", "llamacpp")),
     }
     """context: tokens in the window (capped at the model's maximum); overlap: tokens kept when
@@ -104,7 +107,7 @@ CPU through llama.cpp (`pip install -e '.[llamacpp]'`), ignoring dtype."""
         self.flops_per_symbol = 2.0 * (self.m.params - self.m.embedding_params)
         self.runner: torch_backend.Runner | llamacpp.Runner
         if isinstance(self.m, llamacpp.Loaded):
-            self.runner = llamacpp.Runner(self.m, s["batch"], self.context, s["threads"])
+            self.runner = llamacpp.Runner(self.m, s["batch"], self.context, s["threads"], s["flash_attention"])
         else:
             self.runner = torch_backend.Runner(self.m, s["device"], s["threads"])
 
