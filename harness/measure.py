@@ -246,6 +246,18 @@ def measure_baseline(baseline: Baseline, file: CorpusFile, max_bytes: int | None
     )
 
 
+_ADDED_UP = (
+    "payload_bytes",
+    "header_bytes",
+    "symbols",
+    "ideal_bits",
+    "coder_overhead_bits",
+    "encode_seconds",
+    "decode_seconds",
+)
+"""The fields of a whole file's record that are the sums of its parts' (`combine`)."""
+
+
 def combine(pieces: list[Record], file: CorpusFile, max_bytes: int | None) -> Record:
     """The record of a whole file from the records of its parts, in file order (a chunked
     predictor's job fanned out): sizes, bits, symbols and seconds add up (the seconds are the
@@ -264,8 +276,7 @@ def combine(pieces: list[Record], file: CorpusFile, max_bytes: int | None) -> Re
     common = _common(file, raw, corpus.prefix_sha256(file, max_bytes), max_bytes)
     return first.replace(
         **_ratios(raw, compressed, int(first.model_bytes or 0)),
-        **{name: total(name) for name in ("payload_bytes", "header_bytes", "symbols", "ideal_bits")},
-        **{name: total(name) for name in ("coder_overhead_bits", "encode_seconds", "decode_seconds")},
+        **{name: total(name) for name in _ADDED_UP},
         verified=all(piece.verified for piece in pieces),
         peak_memory_bytes=max((p.peak_memory_bytes or 0) for p in pieces),
         flops_per_byte=sum(work) / raw if len(work) == len(pieces) else None,

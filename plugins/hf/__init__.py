@@ -114,11 +114,9 @@ CPU through llama.cpp (`pip install -e '.[llamacpp]'`), ignoring dtype."""
     @staticmethod
     def _source(settings: dict[str, Any]) -> tuple[str, str, str]:
         """fetch()'s arguments; the llamacpp backend runs GGUF files, on the CPU only."""
-        if settings["backend"] == "torch":
-            return settings["model"], settings["revision"], settings["gguf_file"]
-        if not settings["gguf_file"]:
+        if settings["backend"] == "llamacpp" and not settings["gguf_file"]:
             raise HarnessError("hf: backend=llamacpp runs GGUF checkpoints: name one with gguf_file=NAME.gguf")
-        if settings["device"] != "cpu":
+        if settings["backend"] == "llamacpp" and settings["device"] != "cpu":
             raise HarnessError("hf: backend=llamacpp runs on the CPU here: drop device=, or use backend=torch")
         return settings["model"], settings["revision"], settings["gguf_file"]
 
@@ -188,11 +186,20 @@ CPU through llama.cpp (`pip install -e '.[llamacpp]'`), ignoring dtype."""
         or with `chunk`, one per chunk (to_symbols tokenized each alone, so its bytes add up)."""
         chunk, count = self.settings["chunk"], len(symbols)
         if not chunk:
-            length = -(-count // self.settings["batch"])
-            return [min((b + 1) * length, count) - min(b * length, count) for b in range(self.settings["batch"])]
+            return self._run_lengths(count)
         ends = np.cumsum(self._symbol_bytes[np.asarray(symbols, dtype=np.int64)])
         cuts = np.searchsorted(ends, np.arange(chunk, ends[-1] if count else 0, chunk)) + 1
         return np.diff([0, *cuts.tolist(), count]).tolist()
+
+    def _run_lengths(self, count: int) -> list[int]:
+        """`count` symbols as `batch` contiguous runs of about equal length, the last ones shorter."""
+        length = -(-count // self.settings["batch"])
+        return [min((b + 1) * length, count) - min(b * length, count) for b in range(self.settings["batch"])]
+
+    @staticmethod
+    def _bounds(lengths: list[int]) -> list[tuple[int, int]]:
+        """[first, end) of consecutive streams of `lengths` symbols."""
+        return list(itertools.pairwise([0, *np.cumsum(lengths, dtype=np.int64).tolist()]))
 
     def encode_symbols(self, symbols: np.ndarray, progress: Progress = no_progress) -> tuple[bytes, np.ndarray]:
         lengths = self.stream_lengths(symbols)
@@ -203,8 +210,9 @@ CPU through llama.cpp (`pip install -e '.[llamacpp]'`), ignoring dtype."""
         return chunks + payload, bits
 
     def decode_symbols(self, payload: bytes, count: int, progress: Progress = no_progress) -> np.ndarray:
-        lengths = self.stream_lengths(np.zeros(count, dtype=np.int64))
-        if self.settings["chunk"]:  # the chunks' symbol counts lead the payload
+        if not self.settings["chunk"]:
+            lengths = self._run_lengths(count)
+        else:  # the chunks' symbol counts lead the payload
             reader = container.Reader(io.BytesIO(payload), len(payload))
             chunks = reader.varint()
             if chunks > len(payload):
@@ -226,8 +234,7 @@ CPU through llama.cpp (`pip install -e '.[llamacpp]'`), ignoring dtype."""
         """
         if sum(lengths) == 0:
             return
-        ends = np.cumsum(lengths).tolist()
-        streams = list(zip([0, *ends[:-1]], ends, strict=True))
+        streams = self._bounds(lengths)
         batch = self.settings["batch"]
         with self.runner.pinned():
             for wave in range(0, len(streams), batch):
@@ -290,7 +297,7 @@ CPU through llama.cpp (`pip install -e '.[llamacpp]'`), ignoring dtype."""
         with self.runner.pinned():
             streams = [
                 self._stream_ideal_bits(symbols[first:end], windows)
-                for first, end in itertools.pairwise([0, *np.cumsum(self.stream_lengths(symbols)).tolist()])
+                for first, end in self._bounds(self.stream_lengths(symbols))
             ]
         return np.concatenate([np.zeros(0), *streams])
 

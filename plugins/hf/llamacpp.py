@@ -177,7 +177,8 @@ class Runner:
         for stream, tokens in enumerate(window.tolist()):
             for first in range(0, len(tokens), self.n_batch):
                 chunk = tokens[first : first + self.n_batch]
-                self._decode([(t, first + i, stream) for i, t in enumerate(chunk)], outputs=1)
+                last = first + self.n_batch >= len(tokens)  # only the window's last token is predicted from
+                self._decode([(t, first + i, stream) for i, t in enumerate(chunk)], outputs=int(last))
             probs.append(self._probs(1)[0])
         self._length = window.shape[1]
         return np.stack(probs)
