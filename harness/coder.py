@@ -121,8 +121,13 @@ def _shift_low(state: np.ndarray, out: np.ndarray) -> None:
 @_jit
 def encode_symbol(state: np.ndarray, out: np.ndarray, cum: np.ndarray, symbol: int) -> None:
     """Code `symbol` under cumulative frequencies `cum` (see `encoder_capacity` for `out`)."""
-    lo = cum[symbol]
-    freq = cum[symbol + 1] - lo
+    encode_interval(state, out, cum[symbol], cum[symbol + 1] - cum[symbol])
+
+
+@_jit
+def encode_interval(state: np.ndarray, out: np.ndarray, lo: int, freq: int) -> None:
+    """Code the symbol that owns [lo, lo + freq) of TOTAL: `encode_symbol` for a model that
+    knows its symbol's interval without building every cumulative frequency."""
     r = state[_RANGE] >> np.uint64(TOTAL_BITS)
     state[_LOW] += r * np.uint64(lo)
     state[_RANGE] = r * np.uint64(freq)
@@ -197,7 +202,13 @@ def decode_symbol(state: np.ndarray, payload: np.ndarray, cum: np.ndarray) -> in
 @_jit
 def symbol_bits(cum: np.ndarray, symbol: int) -> float:
     """The ideal code length of `symbol` under `cum`, in bits."""
-    return TOTAL_BITS - math.log2(cum[symbol + 1] - cum[symbol])
+    return interval_bits(cum[symbol + 1] - cum[symbol])
+
+
+@_jit
+def interval_bits(freq: int) -> float:
+    """The ideal code length of a symbol owning `freq` of TOTAL, in bits."""
+    return TOTAL_BITS - math.log2(freq)
 
 
 @_jit
