@@ -23,13 +23,26 @@ from rich.progress import (
     TimeElapsedColumn,
     TimeRemainingColumn,
 )
+from rich.table import Table
 from rich.text import Text
 
 if TYPE_CHECKING:
     from harness.registry import Registry
 
-console = Console(stderr=True, markup=False, highlight=False)
+# soft_wrap: a status line naming a long path stays one line (a terminal wraps it, a log keeps it whole).
+console = Console(stderr=True, markup=False, highlight=False, soft_wrap=True)
 stdout = Console(markup=False, highlight=False)
+_NO_WIDTH = 100_000
+"""Where output has no width of its own (a log, a pipe): wider than any table, so none is cut."""
+
+
+def print_table(table: Table) -> None:
+    """On a terminal, fitted to its width (rich folds or shortens cells); elsewhere at the
+    table's natural width, every cell whole."""
+    if stdout.is_terminal:
+        stdout.print(table)
+    else:  # rich never prints wider than its console, so one as wide as the table
+        Console(file=stdout.file, width=_NO_WIDTH, color_system=None, markup=False, highlight=False).print(table)
 
 
 class Rate(ProgressColumn):

@@ -34,6 +34,7 @@ def test_lockstep_streams_with_window_restarts_round_trip(registry, shared_corpo
     assert 8 * encoded.payload_bytes / len(data) < 4.0  # a real model: far below a literal byte's 8 bits
 
 
+@pytest.mark.slow  # torch expands the real SmolLM2's GGUF weights: most of a minute
 def test_the_same_model_codes_about_as_well_as_the_torch_backend(registry, shared_corpora):
     """Both backends read the same tokens from the same GGUF; llama.cpp keeps the weights
     quantized, torch expands them, so the code lengths differ by float rounding only."""

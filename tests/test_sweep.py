@@ -117,6 +117,7 @@ def test_a_changed_predictor_definition_is_not_reused(grid_inputs, change):
     assert len(store.read_text().splitlines()) == 12
 
 
+@pytest.mark.slow  # starts a local Ray instance: a minute here
 def test_ray_sweep_on_a_local_ray_instance(grid_inputs):
     pytest.importorskip("ray", reason="Ray is not installed (pip install 'compression-harness[ray]')")
     plugin, corpus, store = grid_inputs

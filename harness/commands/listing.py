@@ -18,17 +18,17 @@ def run(args: argparse.Namespace) -> None:
         table.add_column(header)
     for entry in entries[args.what].values():
         table.add_row(entry.name, entry.description, entry.plugin)
-    ui.stdout.print(table)
+    ui.print_table(table)
     if args.options and args.what == "predictors":
         for entry in registry.predictors.values():
             if declared(entry.item):
-                ui.stdout.print(_options_table(entry.name, entry.item))
+                ui.print_table(_options_table(entry.name, entry.item))
     if registry.errors:  # shown, not fatal: the plugins that did load work as usual
         failed = Table(title=f"failed plugins ({len(registry.errors)})", title_style="bold red")
         failed.add_column("error")
         for error in registry.errors:
             failed.add_row(error)
-        ui.stdout.print(failed)
+        ui.print_table(failed)
 
 
 def _options_table(name: str, cls: type) -> Table:
