@@ -20,8 +20,10 @@ Models (each gives the mixer one input, st of its probability):
 - Context models: orders 0 and 1 (indexed directly), hashed orders 2, 3, 4, 6 and 8; the current
   word (hash of its letters, case folded); the word and the word before; sparse contexts c2c3 and
   c2c4 (skipping c1, for binary data of 2- and 4-byte fields); record contexts (the bytes one and
-  two records above, and the byte above with c1); a text-column context (the byte in the same
-  column of the previous line, and the column). Each context keeps a bit-history state per node
+  two records above, and the byte above with c1); an image context for bilevel pictures whose
+  rows are records (the bytes above and above-right whole, the 3 pixels nearest to this byte of the
+  byte above-left and of c1); a text-column context (the byte in the same column of the previous
+  line, and the column). Each context keeps a bit-history state per node
   of its byte's binary tree: a state stands for a pair of counts (n0, n1), at most 182 of them
   (long one-sided runs exact, mixed histories coarse); after a bit the opposite count n > 2
   becomes 2 + (n - 2) // 4, so a context that changed its mind is believed again soon. A state
@@ -43,11 +45,12 @@ Models (each gives the mixer one input, st of its probability):
 - A bias input (constant 256).
 
 Mixing: three mixers each compute x = sum_i w_i * s_i over the inputs s_i with a weight set
-chosen by a small context (c0; match length bucket and bit position; c1 and bit position), and
-p_k = squash(x). A final mixer of the same kind (weights per c0) mixes the three x's. Every mixer
-learns online by gradient descent on the coding loss: after bit y, w_i += lr * (y - p_k) * s_i
-(the derivative of -ln P(y) in the stretch domain), with a first-layer rate that starts 5 times
-higher and decays with the bytes seen (1 + 4 * 65536 / (65536 + bytes)), so small files learn fast.
+chosen by a small context (c0 with the record run, up to 7; match length bucket and bit position;
+c1 and bit position), and p_k = squash(x). A final mixer of the same kind (weights per c0) mixes
+the three x's. Every mixer learns online by gradient descent on the coding loss: after bit y,
+w_i += lr * (y - p_k) * s_i (the derivative of -ln P(y) in the stretch domain), with a first-layer
+rate that starts 5 times higher and decays with the bytes seen (1 + 4 * 65536 / (65536 + bytes)),
+so small files learn fast.
 
 SSE (lpaq's APM): two tables refine the mixed p by context (c0 with c1; c0 with a hash of c1c2),
 each a row of 33 probabilities over st(p) in steps of 128, interpolated linearly; after each bit
@@ -131,7 +134,7 @@ _SQUASH = _squash_table()
 _STRETCH = _stretch_table(_SQUASH)
 
 # ---- layout ------------------------------------------------------------------------------------
-_N_HASHED = 12  # hashed contexts, see _end_byte
+_N_HASHED = 13  # hashed contexts, see _end_byte
 _O0, _O1 = _N_HASHED, _N_HASHED + 1  # the order-0 and order-1 contexts, indexed directly
 _N_CTX = _N_HASHED + 2
 _IN_MATCH, _IN_EXPECT, _IN_RECORD, _IN_BIAS = _N_CTX, _N_CTX + 1, _N_CTX + 2, _N_CTX + 3
@@ -283,7 +286,7 @@ def _predict(m: _Model) -> int:
         st[k] = stretch[smp[smi[k]] >> 10]
     st[_IN_BIAS] = 256
     # Mixers.
-    m.mset[0] = c0
+    m.mset[0] = c0 | min(r[_RRUN], 7) << 8
     m.mset[1] = _SETS + (mctx >> 1) * 8 + bitpos
     m.mset[2] = 2 * _SETS + c1 * 8 + bitpos
     w = m.w
@@ -442,6 +445,11 @@ def _end_byte(m: _Model, c: int) -> None:
     hs[9] = _hash(above | c << 8 | rlen << 16, 9)
     hs[10] = _hash(_hash(c4, 10), r[_C8])
     hs[11] = _hash(up << 8 | min(column, 255), 11)
+    # A bilevel image's pixel neighbourhood (pic: a record is a row): the bytes above, above-left
+    # and above-right, the byte to the left; the nearest three pixels of each side byte only.
+    above_left = buf[(pos - rlen - 1) & mask] if rlen > 0 else 0
+    above_right = buf[(pos - rlen + 1) & mask] if rlen > 0 else 0
+    hs[12] = _hash(above | above_right << 8 | (c & 7) << 16 | (above_left & 7) << 19 | rlen << 24, 12)
     for k in range(_N_HASHED):
         m.slot[k] = _find(m.t, m.slots, m.priority, hs[k])
 
@@ -515,13 +523,14 @@ class ContextMixing(SequenceCoder):
 
     `params` counts the table entries: context states (one byte each), statemap entries, mixer
     weights, SSE entries and match positions. `flops_per_symbol` estimates the integer operations
-    per byte: 8 bits x (18 inputs read, stretched and mixed by 3 mixers, ~220 operations for the
+    per byte: 8 bits x (19 inputs read, stretched and mixed by 3 mixers, ~230 operations for the
     dot products and their training, ~90 for the statemap and state updates, ~40 for the final
-    mixer and SSE), plus ~400 per byte for 24 slot lookups, the hashes and the match model.
+    mixer and SSE), plus ~430 per byte for 26 slot lookups, the hashes and the match model.
     """
 
     name = "cm"
-    version = 2  # 2: tables sized to a short input (inputs under 128 KiB code differently)
+    version = 3  # 3: an image-neighbourhood context, the first mixer's weights by record run too
+    # 2: tables sized to a short input (inputs under 128 KiB code differently)
     description = "bitwise context mixing (lpaq class): orders 0-8, word, sparse, record, match; 2-layer mixer, SSE"
     options = {
         "memory_mib": Option(128, "MiB of hashed context slots (16 bytes each)", 1, 4096),
@@ -530,7 +539,7 @@ class ContextMixing(SequenceCoder):
     }
     test_options = {"memory_mib": 1, "history_mib": 1}
     model_bytes = 0
-    flops_per_symbol = 3200.0
+    flops_per_symbol = 3300.0
 
     @classmethod
     def memory_estimate(cls, settings: dict[str, Any], symbols: int) -> int:
