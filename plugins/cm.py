@@ -506,20 +506,21 @@ def _decode_chunk(
 
 
 class ContextMixing(SequenceCoder):
-    """Bitwise context mixing: orders 0-4, 6, 8, word, sparse, record, column and match models, three
+    """Bitwise context mixing: orders 0-4, 6, 8, word, sparse, record, image, column, match models, three
     mixers and a final one, two SSE stages (see the module docstring).
 
-    Defaults: memory_mib 128, history_mib 16, match_min 5. Measured by benchmarks/cm_calgary.py
-    (container encode and decode, verified): the 14 Calgary files total 661,532 bytes (PPMonstr
-    var. J 675,485, ngram 746,568), e.g. book1 2.077 bits/byte, pic 0.451, geo 3.553; cm beats the
-    best of xz -9e, bzip2 -9, zstd -19, brotli -q 11 and ppmd -o6 on 28 of the 29 Calgary and
-    Canterbury files (kennedy.xls 0.133 bits/byte, xz 0.403; it loses paper4, 13 KB, to brotli's
-    built-in dictionary: 4,320 bytes against 4,283). 50-85 KB/s each way by CPU time on a shared
-    2-core machine; on 4-40 KB files 35-48 KB/s in v1, 53-62 KB/s encode since v2 sizes the tables
-    to a short input (wall time, build included, two other jobs running; sizes within 4 bytes of
-    v1 on the Canterbury files under 130 KB, larger inputs code as before); about 400 MiB peak
-    RSS for the benchmark process (the tables take ~170 MiB, the rest is the interpreter, numba
-    and the coder's buffers).
+    Defaults: memory_mib 128, history_mib 16, match_min 5. Measured in v3 by `harness run -c calgary
+    -c canterbury -p cm` (container sizes, every file decoded and compared): the 14 Calgary files
+    total 660,766 bytes (PPMonstr var. J 675,485, ngram 746,568), e.g. book1 2.078 bits/byte, pic
+    0.441, geo 3.528, kennedy.xls 0.128; cm beats the best of all six classic compressors (xz -9e,
+    bzip2 -9, zstd -19, brotli -q 11, ppmd -o6, zpaq -m5) on 28 of the 29 Calgary and Canterbury
+    files. It loses paper4, 13 KB, to brotli's built-in dictionary (4,352 bytes against 4,283), and
+    wins paper5 and xargs.1 from brotli by 3 and 1 bytes. 45-65 KB/s each way on a shared 2-core
+    machine (one other job running); about 400 MiB peak RSS for a benchmark process (the tables
+    take ~170 MiB, the rest is the interpreter, numba and the coder's buffers). v2 sized the tables
+    to a short input (inputs under 128 KiB code differently); v3 added the image context and the
+    record run in the first mixer's weight set (pic 0.452 -> 0.441, kennedy.xls 0.134 -> 0.128; the
+    29 files 1,045,155 -> 1,042,500 payload bytes, text files within 0.05%).
 
     `params` counts the table entries: context states (one byte each), statemap entries, mixer
     weights, SSE entries and match positions. `flops_per_symbol` estimates the integer operations

@@ -286,7 +286,7 @@ def test_a_missing_local_folder_is_named_not_looked_up_on_the_hub(registry, tmp_
 
 @pytest.mark.slow
 @pytest.mark.skipif(not SMOLLM2.is_dir(), reason="../shared/models/smollm2-135m-instruct is absent")
-def test_smollm2_gguf_compresses_alice_verified(registry, shared_corpora):
+def test_smollm2_gguf_compresses_alice_verified(registry, shared_corpora, capfd):
     """The real pretrained SmolLM2-135M (GGUF) on the first 20 KB of alice29.txt, decoded and checked.
 
     16 lockstep streams keep it to about two minutes on two cores (one stream: 1.14 bits/byte
@@ -295,6 +295,7 @@ def test_smollm2_gguf_compresses_alice_verified(registry, shared_corpora):
     data = (shared_corpora / "canterbury" / "alice29.txt").read_bytes()[:20_000]
     spec = f"hf:{SMOLLM2},gguf_file=SmolLM2-135M-Instruct.Q4_1.gguf,batch=16,threads=2"
     encoded = container.encode(data, spec, registry.build(spec))
+    assert "GGUF tensors" not in capfd.readouterr().err  # transformers' own bar would cut through ours
     decoded = container.decode(container.unpack(encoded.container), registry.build(spec))
     assert decoded == data
     bits_per_byte = 8 * encoded.payload_bytes / len(data)  # the header (~0.6 KB: config, hashes) aside

@@ -5,11 +5,12 @@ dequantized to that dtype when loaded. transformers is imported only here, when 
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import hashlib
 import inspect
+import io
 from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -50,8 +51,11 @@ def load(model: str, revision: str, gguf_file: str, dtype: str, device: str) -> 
     bars_on = transformers_logging.is_progress_bar_enabled()
     transformers_logging.disable_progress_bar()  # its "Loading weights" bar would break through ours
     try:
-        tokenizer = AutoTokenizer.from_pretrained(folder, **safe, **({"gguf_file": gguf_file} if gguf_file else {}))
-        network = AutoModelForCausalLM.from_pretrained(folder, dtype=getattr(torch, dtype), **safe, **extra)
+        # transformers' GGUF reader draws a tqdm bar of its own ("Converting and de-quantizing GGUF
+        # tensors"), on whatever sys.stderr is when it starts, and nothing switches it off.
+        with contextlib.redirect_stderr(io.StringIO()):
+            tokenizer = AutoTokenizer.from_pretrained(folder, **safe, **({"gguf_file": gguf_file} if gguf_file else {}))
+            network = AutoModelForCausalLM.from_pretrained(folder, dtype=getattr(torch, dtype), **safe, **extra)
         network = network.to(torch.device(device)).eval().requires_grad_(False)
     except (OSError, ValueError, ImportError, RuntimeError) as error:
         raise HarnessError(f"cannot load model {model!r} from {folder}: {error}") from None
@@ -93,7 +97,7 @@ class Runner:
         self.device = torch.device(device)
         self._cache: Any = None
 
-    @contextmanager
+    @contextlib.contextmanager
     def pinned(self) -> Iterator[None]:
         """torch's thread count for the length of a run, restored after it, as the online
         predictors do: never a process-wide change at construction."""
