@@ -107,13 +107,14 @@ def test_local_sweep_runs_the_grid_then_reuses_it(grid_inputs):
 def test_a_changed_predictor_definition_is_not_reused(grid_inputs, change):
     """The same spec under a new default option or a new predictor version means other bits."""
     plugin, corpus, store = grid_inputs
-    assert sweep_cli(plugin, corpus, store).returncode == 0
+    inline = ("--executor", "inline")  # reuse is decided before any executor runs: no pool to start
+    assert sweep_cli(plugin, corpus, store, *inline).returncode == 0
     plugin.write_text(
         TOY_PLUGIN.replace(*change).replace("def __init__(self, width=1)", "def __init__(self, width=1, **_)")
     )
-    again = sweep_cli(plugin, corpus, store)
+    again = sweep_cli(plugin, corpus, store, *inline)
     assert again.returncode == 0, again.stderr
-    assert "6 jobs: 0 already in" in again.stderr
+    assert "6 results appended" in again.stderr and "reused" not in again.stderr
     assert len(store.read_text().splitlines()) == 12
 
 
