@@ -11,6 +11,7 @@ from __future__ import annotations
 import html as html_text
 import json
 import shlex
+from typing import TYPE_CHECKING
 
 import pandas as pd
 
@@ -18,6 +19,9 @@ from harness import html, leaderboard, plots
 from harness.errors import HarnessError
 from harness.predictor import parse_spec
 from harness.record import Record
+
+if TYPE_CHECKING:
+    from harness.registry import Registry
 
 VERSIONS = ("harness_version", "git_commit", "cpu", "python", "torch", "numpy", "numba", "machine", "cpu_count")
 
@@ -72,6 +76,21 @@ def family(spec: str) -> str:
     except HarnessError:
         return spec
     return f"{name}:{raw['']}" if "" in raw else name
+
+
+def without_paths(registry: Registry, record: Record) -> Record:
+    """`record` as published: its spec and settings as a `.hz` header records them, naming a
+    local model by its folder (`hf:./NAME`) rather than by where it sat on the measuring machine
+    (its checksum, in the fingerprint, says which model it was). Records of predictors this
+    harness does not know, or whose spec it no longer parses, are left as they are."""
+    if record.kind != "predictor" or record.predictor not in registry.predictors:
+        return record
+    try:
+        cls = registry.predictor(record.spec)[0]
+        spec = registry.portable_spec(record.spec)
+    except HarnessError:
+        return record
+    return record.replace(spec=spec, settings=cls.portable(record.settings) if record.settings else None)
 
 
 def selected(records: list[Record]) -> list[Record]:

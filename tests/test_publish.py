@@ -97,3 +97,27 @@ def test_the_readme_table_of_a_filtered_publish_comes_from_the_records_it_publis
     store.write_bytes(publish.files(records, ["g"], {})["results.jsonl"])
     table = publish.readme_table(records, {}, ["g"])
     assert table.startswith("### g") and table == publish.readme_table(results.read(store), {})
+
+
+def test_published_records_and_tables_name_a_local_model_without_the_measuring_machines_path(tmp_path):
+    """A store's hf record holds the folder it ran from; what is published names the model as a
+    `.hz` header does (`hf:./NAME`), and publishing the published records again changes nothing."""
+    folder = tmp_path / "somewhere" / "on-this-machine" / "tiny-model"
+    spec = f"hf:{folder},batch=4"
+    settings = {"model": str(folder), "batch": 4}
+    records = [
+        r.replace(settings=settings, predictor_version=1) if r.kind == "predictor" else r
+        for r in [record(spec, f"g/{name}", 1000, 300, params=1) for name in ("a", "b")]
+    ]
+    records += [r for r in two_file_records() if r.kind == "baseline"]
+    store = tmp_path / "store.jsonl"
+    store.write_text(store_text(records))
+    first, second = tmp_path / "first", tmp_path / "second"
+    assert cli.main(["publish", "--from", str(store), "-o", str(first)]) == 0
+    assert cli.main(["publish", "--from", str(first / "results.jsonl"), "-o", str(second)]) == 0
+    pages = {p.name: p.read_bytes() for p in first.iterdir()}
+    assert all(b"on-this-machine" not in data for data in pages.values())
+    assert b"hf:./tiny-model,batch=4" in pages["g.md"]
+    hf = [r for r in results.read(first / "results.jsonl") if r.kind == "predictor"]
+    assert {r.spec for r in hf} == {"hf:./tiny-model,batch=4"} and hf[0].settings["model"] == "./tiny-model"
+    assert pages == {p.name: p.read_bytes() for p in second.iterdir()}

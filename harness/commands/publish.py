@@ -13,8 +13,9 @@ def run(args: argparse.Namespace) -> None:
     from harness import publish
 
     store = results.store_path(args.results)
-    subsets = ui.registry(args).subsets()
-    records = results.read(store)
+    registry = ui.registry(args)
+    subsets = registry.subsets()
+    records = [publish.without_paths(registry, r) for r in results.read(store)]
     published = publish.files(records, args.corpus or [], subsets, publisher=results.git_commit())
     if not published:
         raise HarnessError(f"no results in {store} for that selection; run `harness run` first")
