@@ -86,6 +86,7 @@ def check_predictor(
         checks["segments"] = lambda: _segments(cls, settings, inputs["binary"])
     if predicts:
         checks["fused loop"] = lambda: _fused_loop(cls, settings, inputs["binary"])
+        checks["streams"] = lambda: _streams(cls, settings, inputs["binary"])
     failures = []
     for check, run in checks.items():
         try:
@@ -247,3 +248,38 @@ def _fused_loop(cls: type[SequenceCoder], settings: dict[str, Any], data: bytes)
     )
     decoded = cls(**settings).decode_symbols(reference, len(symbols))
     _require(np.array_equal(decoded, symbols), "decode_symbols cannot read the default loop's bits")
+
+
+def code_in_lockstep(model: Predictor, rows: list[bytes]) -> bytes:
+    """Code rows[j] on the j-th of `len(rows)` streams of `model` (itself, then `stream()`s),
+    one symbol of each stream per step, as `mix` runs a step member beside an online model."""
+    streams = [model, *(model.stream() for _ in rows[1:])]
+    encoder = coder.Encoder(model.alphabet_size)
+    for t in range(len(rows[0])):
+        for stream, row in zip(streams, rows, strict=True):
+            encoder.encode(row[t], stream.predict())
+            stream.update(row[t])
+    return encoder.finish()
+
+
+def decode_in_lockstep(model: Predictor, payload: bytes, streams: int, steps: int) -> list[bytes]:
+    """The rows `code_in_lockstep` coded, decoded with a fresh `model`."""
+    views = [model, *(model.stream() for _ in range(1, streams))]
+    decoder = coder.Decoder(payload, model.alphabet_size)
+    rows = [bytearray() for _ in views]
+    for _ in range(steps):
+        for stream, row in zip(views, rows, strict=True):
+            symbol = decoder.decode(stream.predict())
+            stream.update(symbol)
+            row.append(symbol)
+    return [bytes(row) for row in rows]
+
+
+def _streams(cls: type[Predictor], settings: dict[str, Any], data: bytes) -> None:
+    half = len(data) // 2
+    rows = [data[:half], data[half : 2 * half]]
+    payload = code_in_lockstep(cls(**settings), rows)
+    _require(
+        decode_in_lockstep(cls(**settings), payload, 2, half) == rows,
+        "two streams coded in lockstep (`stream()`) do not decode back",
+    )

@@ -231,6 +231,16 @@ class Predictor(SequenceCoder):
     def update(self, symbol: int) -> None:
         """Learn that `symbol` came next."""
 
+    shares_streams: ClassVar[bool] = False
+    """Whether `stream()` gives a view of this model rather than a second model."""
+
+    def stream(self) -> Predictor:
+        """A predictor for another sequence coded in lockstep with this one (the streams of an
+        online model that `mix` runs a step member beside). By default a second model of the same
+        settings; a predictor with `shares_streams` returns one over this one's learned state,
+        so that each stream learns from all of them."""
+        return type(self)(**self.settings)
+
     def encode_symbols(self, symbols: np.ndarray, progress: Progress = no_progress) -> tuple[bytes, np.ndarray]:
         """Code `symbols`; return the payload and each symbol's ideal code length in bits."""
         encoder = coder.Encoder(self.alphabet_size)

@@ -32,6 +32,7 @@ and decoder compute bit-identical distributions.
 
 from __future__ import annotations
 
+import copy
 from typing import Any, NamedTuple
 
 import numba
@@ -64,8 +65,13 @@ _ENTRY_BYTES = 2 * 4
 _MAX_LIMIT = (1 << 22) - 1  # counts must stay below 2**23 to fit beside the byte
 # Columns of `trace`, what `_predict` did at each order, for `_learn`.
 _WEIGHT, _SEEN, _BUCKET, _BETA = range(4)
-# Slots of `meta`. STEP numbers the predictions; PREDICTED says the last call was `_predict`.
-_NODES_USED, _ENTRIES_USED, _RESTARTS, _STEP, _PREDICTED = range(5)
+# Slots of `pool`, the tables' own counters (shared by all streams over them; `streams` counts
+# those streams).
+_NODES_USED, _ENTRIES_USED, _RESTARTS, _STREAMS = range(4)
+# Slots of `meta`, one stream's. STEP numbers the predictions; PREDICTED says the last call was
+# `_predict`; FOUND_AT is pool[_RESTARTS] when `ctx` was found (a stream sharing the tables may
+# have restarted them since).
+_STEP, _PREDICTED, _FOUND_AT = range(3)
 
 _MULT = np.uint64(0x9E3779B97F4A7C15)
 _CHUNK = 1 << 16  # symbols per compiled call, between progress reports
@@ -76,9 +82,10 @@ class _Model(NamedTuple):
 
     nodes: np.ndarray  # int32 (slots, 8): the context hash table
     entries: np.ndarray  # int32 (pool, 2): the (byte, count) entries after each context's first
+    pool: np.ndarray  # int64 (4,): the tables' counters, see _NODES_USED...
     ctx: np.ndarray  # int64 (order + 1,): the slot of each order's current context
     hist: np.ndarray  # uint8: the last `order` bytes, newest first
-    meta: np.ndarray  # int64 (5,): counters, see _NODES_USED...
+    meta: np.ndarray  # int64 (3,): this stream's counters, see _STEP...
     disc: np.ndarray  # float64 (order + 1, 3): discounts
     beta: np.ndarray  # float64 (order + 1, buckets): learned trust
     trace: np.ndarray  # float64 (order + 1, 4): see _WEIGHT...
@@ -90,8 +97,12 @@ class _Model(NamedTuple):
     rate: float
 
 
+_OWN_BY_EACH_STREAM = ("ctx", "hist", "meta", "trace", "share", "stamp", "probs", "cum")
+"""The fields of `_Model` a stream has for itself; the tables, their counters and beta are shared."""
+
+
 @_jit
-def _lookup(nodes: np.ndarray, meta: np.ndarray, h: np.uint64) -> int:
+def _lookup(nodes: np.ndarray, pool: np.ndarray, h: np.uint64) -> int:
     """The slot of the context with hash `h`, added empty if absent."""
     n = nodes.shape[0]
     i = np.int64(((h >> np.uint64(32)) * np.uint64(n)) >> np.uint64(32))
@@ -108,7 +119,7 @@ def _lookup(nodes: np.ndarray, meta: np.ndarray, h: np.uint64) -> int:
             nodes[i, _N1] = 0
             nodes[i, _N2] = 0
             nodes[i, _N3] = 0
-            meta[_NODES_USED] += 1
+            pool[_NODES_USED] += 1
             return i
         i += 1
         if i == n:
@@ -116,13 +127,14 @@ def _lookup(nodes: np.ndarray, meta: np.ndarray, h: np.uint64) -> int:
 
 
 @_jit
-def _find_contexts(nodes: np.ndarray, meta: np.ndarray, hist: np.ndarray, ctx: np.ndarray) -> None:
+def _find_contexts(m: _Model) -> None:
     h = _MULT
-    ctx[0] = _lookup(nodes, meta, h)
-    for k in range(1, ctx.shape[0]):
-        h = (h ^ np.uint64(hist[k - 1] + 1)) * _MULT
+    m.ctx[0] = _lookup(m.nodes, m.pool, h)
+    for k in range(1, m.ctx.shape[0]):
+        h = (h ^ np.uint64(m.hist[k - 1] + 1)) * _MULT
         h ^= h >> np.uint64(29)
-        ctx[k] = _lookup(nodes, meta, h)
+        m.ctx[k] = _lookup(m.nodes, m.pool, h)
+    m.meta[_FOUND_AT] = m.pool[_RESTARTS]
 
 
 @_jit
@@ -137,6 +149,8 @@ def _log2_bucket(n: int, top: int) -> int:
 @_jit
 def _predict(m: _Model) -> None:
     """Fill m.probs with the distribution of the next byte."""
+    if m.meta[_FOUND_AT] != m.pool[_RESTARTS]:  # another stream restarted the shared tables
+        _find_contexts(m)
     probs = m.probs
     probs[:] = 0.0
     m.meta[_STEP] += 1
@@ -225,7 +239,7 @@ def _halve(nodes: np.ndarray, entries: np.ndarray, node: int) -> None:
 
 @_jit
 def _count(m: _Model, symbol: int) -> None:
-    nodes, entries, meta = m.nodes, m.entries, m.meta
+    nodes, entries, pool = m.nodes, m.entries, m.pool
     for k in range(m.ctx.shape[0] - 1, -1, -1):
         node = m.ctx[k]
         nodes[node, _TOTAL] += 1
@@ -241,8 +255,8 @@ def _count(m: _Model, symbol: int) -> None:
                 if nodes[node, _FIRST] == 0:
                     nodes[node, _FIRST] = 256 | symbol
                 else:
-                    e = meta[_ENTRIES_USED]
-                    meta[_ENTRIES_USED] += 1
+                    e = pool[_ENTRIES_USED]
+                    pool[_ENTRIES_USED] += 1
                     entries[e, _NEXT] = nodes[node, _MORE]
                     entries[e, _COUNT_BYTE] = 256 | symbol
                     nodes[node, _MORE] = e
@@ -272,15 +286,17 @@ def _update(m: _Model, symbol: int) -> None:
     for j in range(hist.shape[0] - 1, 0, -1):
         hist[j] = hist[j - 1]
     hist[0] = symbol
-    # The next step adds at most one node and one entry per order: restart now if they may not fit.
-    room = m.ctx.shape[0]
-    meta = m.meta
-    if meta[_NODES_USED] + room > m.nodes.shape[0] * 3 // 4 or meta[_ENTRIES_USED] + room > m.entries.shape[0]:
+    # The next step adds at most one node and one entry per order: restart now if they may not
+    # fit. Where streams share the tables, another stream's step (and its contexts found again
+    # after a restart) may come before this one's next check: room for two.
+    room = m.ctx.shape[0] * (2 if m.pool[_STREAMS] > 1 else 1)
+    pool = m.pool
+    if pool[_NODES_USED] + room > m.nodes.shape[0] * 3 // 4 or pool[_ENTRIES_USED] + room > m.entries.shape[0]:
         m.nodes[:, _CHECK] = 0
-        meta[_NODES_USED] = 0
-        meta[_ENTRIES_USED] = 0
-        meta[_RESTARTS] += 1
-    _find_contexts(m.nodes, meta, hist, m.ctx)
+        pool[_NODES_USED] = 0
+        pool[_ENTRIES_USED] = 0
+        pool[_RESTARTS] += 1
+    _find_contexts(m)
 
 
 @_jit
@@ -344,6 +360,7 @@ class NGram(Predictor):
         "rate": Option(0.005, "learning rate of the trust in each context kind", 0.0, 1.0),
     }
     model_bytes = 0
+    shares_streams = True
 
     @classmethod
     def memory_estimate(cls, settings: dict[str, Any], symbols: int) -> int:
@@ -361,9 +378,10 @@ class NGram(Predictor):
         self._model = _Model(
             nodes=_aligned_zeros(slots, _NODE_COLUMNS),
             entries=np.zeros((pool, 2), dtype=np.int32),
+            pool=np.array([0, 0, 0, 1], dtype=np.int64),
             ctx=np.zeros(orders, dtype=np.int64),
             hist=np.zeros(max(order, 1), dtype=np.uint8),
-            meta=np.zeros(5, dtype=np.int64),
+            meta=np.zeros(3, dtype=np.int64),
             disc=np.ascontiguousarray(_DISCOUNTS[np.minimum(np.arange(orders), len(_DISCOUNTS) - 1)]),
             beta=np.ones((orders, _TOTAL_BUCKETS * _DISTINCT_BUCKETS)),
             trace=np.zeros((orders, 4)),
@@ -374,18 +392,29 @@ class NGram(Predictor):
             limit=int(limit),
             rate=float(rate),
         )
+        _find_contexts(self._model)
+
+    def stream(self) -> NGram:
+        """Another sequence over this model's tables and learned trust: it has its own context
+        and history, and what either stream counts serves both."""
+        other = copy.copy(self)
         m = self._model
-        _find_contexts(m.nodes, m.meta, m.hist, m.ctx)
+        m.pool[_STREAMS] += 1
+        other._model = m._replace(
+            **{name: np.zeros_like(getattr(m, name)) for name in _OWN_BY_EACH_STREAM},
+        )
+        _find_contexts(other._model)
+        return other
 
     @property
     def params(self) -> int:
-        meta = self._model.meta
-        return int(meta[_NODES_USED] + meta[_ENTRIES_USED])
+        pool = self._model.pool
+        return int(pool[_NODES_USED] + pool[_ENTRIES_USED])
 
     @property
     def restarts(self) -> int:
         """How many times the model ran out of memory and started over."""
-        return int(self._model.meta[_RESTARTS])
+        return int(self._model.pool[_RESTARTS])
 
     def predict(self) -> np.ndarray:
         _predict(self._model)

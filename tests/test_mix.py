@@ -46,6 +46,14 @@ def test_an_online_member_drives_and_step_members_run_per_stream(registry):
     predictor = registry.build(spec)
     assert predictor.driver is not None  # gpt lays the input out in 4 streams and codes in their order
     assert sorted(predictor.coding_order(100)) == list(range(100))
+    predictor.encode_symbols(predictor.to_symbols(TEXT[:1500]))
+    gpt, ngram = predictor.members
+    assert len(predictor._stream_members) == 3 and all(m.shares_streams for m in predictor._stream_members)
+    assert predictor.params == gpt.params + ngram.params  # the 4 streams' n-gram tables are one
+    ngram_alone = registry.predictor("ngram:order=2,memory_mib=1")
+    assert Mix.memory_estimate(predictor.settings, 1500) == (
+        type(gpt).memory_estimate(gpt.settings, 1500) + ngram_alone[0].memory_estimate(ngram_alone[1], 1500)
+    )
 
 
 @pytest.mark.parametrize(

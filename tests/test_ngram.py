@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from harness.conformance import code_in_lockstep, decode_in_lockstep
 from harness.predictor import Predictor
 from plugins.ngram import NGram
 from tests.conftest import SHARED
@@ -87,3 +88,19 @@ def test_alice_under_2_2_bits_per_byte() -> None:
     data = ALICE.read_bytes()
     payload = round_trip(data)
     assert 8 * len(payload) / len(data) <= 2.2
+
+
+def test_streams_share_one_model_and_decode_exactly() -> None:
+    first = NGram(order=4, memory_mib=1)
+    first.encode_symbols(symbols_of(TEXT))
+    learnt, fresh, once = first.stream(), NGram(order=4, memory_mib=1), symbols_of(TEXT[: len(TEXT) // 12])
+    assert len(learnt.encode_symbols(once)[0]) < len(fresh.encode_symbols(once)[0]) / 4
+    assert learnt.params == first.params  # the same tables, counted once by whoever reads either
+
+    rng = np.random.default_rng(5)
+    rows = [(TEXT * 4)[:6000], rng.bytes(6000), (TEXT * 4)[500:6500], rng.bytes(6000)]  # random rows overflow 1 MiB
+
+    encoder = NGram(order=4, memory_mib=1)
+    payload = code_in_lockstep(encoder, rows)
+    assert encoder.restarts > 0  # the tables filled and all four streams started again
+    assert decode_in_lockstep(NGram(order=4, memory_mib=1), payload, 4, 6000) == rows
