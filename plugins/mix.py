@@ -21,9 +21,9 @@ and each step member runs once per stream, seeing that stream's bytes in order, 
 `Predictor.stream()`. An ngram member's streams share one set of tables, so each stream's
 predictions draw on what all of them coded so far; other members get one model per stream.
 Version 1 gave each stream its own tables, and it showed: book1 cut into 16 separate 48 KB
-streams costs ngram 2.72 bits/byte against 2.17 whole (encoded only), and `mix:gpt+ngram(
-memory_mib=8)` on canterbury-small came to 2.747, worse than ngram alone (2.306); version 2
-codes it in 2.259, decoded and verified (gpt alone: 3.296). Models without a byte distribution
+streams costs ngram 2.72 bits/byte against 2.17 whole (encoded only), and on canterbury-small
+`mix:gpt+ngram(memory_mib=8)` came to 2.747, worse than ngram alone (2.306); version 2 codes it
+in 2.259, decoded and verified (gpt alone: 3.296). Models without a byte distribution
 per symbol (cm's 8 binary decisions, hf's tokens) cannot be members.
 """
 
