@@ -150,3 +150,12 @@ def test_without_torch_the_core_works_and_a_neural_predictor_names_its_extra(tmp
         done = harness("compress", str(data), "-p", spec, "-o", str(tmp_path / "x.hz"))
         assert done.returncode == 2 and "Traceback" not in done.stderr, done.stderr
         assert "torch is not installed" in done.stderr and "pip install 'compression-harness[" in done.stderr
+
+
+def test_every_benchmark_script_compiles():
+    """The benchmarks run by hand (some only on a GPU or beside ../shared): at least none of them
+    has rotted into a syntax error."""
+    scripts = sorted((CORE.parent / "benchmarks").glob("*.py"))
+    assert len(scripts) >= 10
+    for script in scripts:
+        compile(script.read_text(), str(script), "exec")
