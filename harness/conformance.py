@@ -33,7 +33,18 @@ from typing import Any
 import numpy as np
 
 from harness import coder, container
-from harness.predictor import Predictor, SequenceCoder, canonical_spec, declared, defaults, parse_spec, typed_options
+from harness.predictor import (
+    CodeOne,
+    Predictor,
+    SequenceCoder,
+    canonical_spec,
+    declared,
+    decode_in_any_order,
+    defaults,
+    encode_in_any_order,
+    parse_spec,
+    typed_options,
+)
 
 SPEC_CHARACTERS = ":,= \t\n"
 
@@ -250,29 +261,34 @@ def _fused_loop(cls: type[SequenceCoder], settings: dict[str, Any], data: bytes)
     _require(np.array_equal(decoded, symbols), "decode_symbols cannot read the default loop's bits")
 
 
+def _lockstep(model: Predictor, streams: int, steps: int) -> Callable[[CodeOne], None]:
+    """A `run` for `encode_in_any_order`: `streams` streams of `model` (itself, then `stream()`s),
+    one symbol of each per step, as `mix` runs a step member beside an online model; stream j's
+    symbols are positions j * steps ... (j + 1) * steps - 1."""
+    views = [model, *(model.stream() for _ in range(1, streams))]
+
+    def run(code: CodeOne) -> None:
+        for t in range(steps):
+            for j, view in enumerate(views):
+                view.update(code(j * steps + t, view.predict()))
+
+    return run
+
+
 def code_in_lockstep(model: Predictor, rows: list[bytes]) -> bytes:
-    """Code rows[j] on the j-th of `len(rows)` streams of `model` (itself, then `stream()`s),
-    one symbol of each stream per step, as `mix` runs a step member beside an online model."""
-    streams = [model, *(model.stream() for _ in rows[1:])]
-    encoder = coder.Encoder(model.alphabet_size)
-    for t in range(len(rows[0])):
-        for stream, row in zip(streams, rows, strict=True):
-            encoder.encode(row[t], stream.predict())
-            stream.update(row[t])
-    return encoder.finish()
+    """Code rows[j] (all of one length) on the j-th of `len(rows)` lockstep streams of `model`."""
+    steps = len(rows[0])
+    if any(len(row) != steps for row in rows):
+        raise ValueError("code_in_lockstep: the rows must have one length")
+    symbols = np.frombuffer(b"".join(rows), dtype=np.uint8)
+    return encode_in_any_order(model.alphabet_size, symbols, _lockstep(model, len(rows), steps))[0]
 
 
 def decode_in_lockstep(model: Predictor, payload: bytes, streams: int, steps: int) -> list[bytes]:
     """The rows `code_in_lockstep` coded, decoded with a fresh `model`."""
-    views = [model, *(model.stream() for _ in range(1, streams))]
-    decoder = coder.Decoder(payload, model.alphabet_size)
-    rows = [bytearray() for _ in views]
-    for _ in range(steps):
-        for stream, row in zip(views, rows, strict=True):
-            symbol = decoder.decode(stream.predict())
-            stream.update(symbol)
-            row.append(symbol)
-    return [bytes(row) for row in rows]
+    symbols = decode_in_any_order(model.alphabet_size, payload, streams * steps, _lockstep(model, streams, steps))
+    data = symbols.astype(np.uint8).tobytes()
+    return [data[j * steps : (j + 1) * steps] for j in range(streams)]
 
 
 def _streams(cls: type[Predictor], settings: dict[str, Any], data: bytes) -> None:

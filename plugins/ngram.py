@@ -289,8 +289,8 @@ def _update(m: _Model, symbol: int) -> None:
     # The next step adds at most one node and one entry per order: restart now if they may not
     # fit. Where streams share the tables, another stream's step (and its contexts found again
     # after a restart) may come before this one's next check: room for two.
-    room = m.ctx.shape[0] * (2 if m.pool[_STREAMS] > 1 else 1)
     pool = m.pool
+    room = m.ctx.shape[0] * (2 if pool[_STREAMS] > 1 else 1)
     if pool[_NODES_USED] + room > m.nodes.shape[0] * 3 // 4 or pool[_ENTRIES_USED] + room > m.entries.shape[0]:
         m.nodes[:, _CHECK] = 0
         pool[_NODES_USED] = 0

@@ -27,8 +27,8 @@ from tests.conftest import HARNESS, ReadLog
 
 # At least 150 KB, so that the slices below are as long as they say.
 TEXT = (Path(files.__file__).read_bytes() + Path(container.__file__).read_bytes()) * 6
-SLOW = ("--plugin", Path(__file__).parent / "plugins" / "slow.py", "-p")
-"""Options that code with the slow test predictor: a command stopped mid-way is still coding."""
+SLOW_PLUGIN = ("--plugin", Path(__file__).parent / "plugins" / "slow.py")
+"""Loads the `slow` test predictor: a command stopped mid-way with it is still coding."""
 
 
 def harness(capsys, *args: str) -> tuple[int, str]:
@@ -205,7 +205,7 @@ def temp_files(folder: Path) -> list[Path]:
 @pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
 def test_interrupted_compress_leaves_no_output(tmp_path, sig):
     (tmp_path / "in").write_bytes(TEXT[:20_000])
-    process = start("compress", tmp_path / "in", *SLOW, "slow")  # 20 s of coding
+    process = start("compress", tmp_path / "in", *SLOW_PLUGIN, "-p", "slow")  # 20 s of coding
     wait_for(lambda: temp_files(tmp_path), process)  # coding has started
     time.sleep(0.3)
     process.send_signal(sig)
@@ -220,7 +220,7 @@ def test_killed_compress_never_replaces_the_output(capsys, tmp_path):
     (tmp_path / "old").write_bytes(b"an earlier version")
     assert harness(capsys, "compress", tmp_path / "old", "-p", "order0", "-o", tmp_path / "in.hz")[0] == 0
     before = (tmp_path / "in.hz").read_bytes()
-    process = start("compress", tmp_path / "in", *SLOW, "slow", "--force")
+    process = start("compress", tmp_path / "in", *SLOW_PLUGIN, "-p", "slow", "--force")
     wait_for(lambda: temp_files(tmp_path), process)
     process.kill()
     process.wait(timeout=60)
@@ -234,7 +234,8 @@ def test_interrupted_and_killed_run_keep_the_store_and_resume(tmp_path):
     for i in range(3):
         (corpus / f"f{i}.txt").write_bytes(TEXT[i * 2_000 : (i + 1) * 2_000])
     store = tmp_path / "results.jsonl"
-    command = ("run", *SLOW, "slow:ms=0.25", "-c", corpus, "--no-baselines", "--results", store)  # 1 s a file
+    slow = ("-p", "slow:ms=0.25")  # 1 s a file
+    command = ("run", *SLOW_PLUGIN, *slow, "-c", corpus, "--no-baselines", "--results", store)
 
     process = start(*command)
     wait_for(lambda: store.exists() and store.read_text().count("\n") >= 1, process)
