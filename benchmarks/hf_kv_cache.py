@@ -1,6 +1,7 @@
 """What one lockstep step of the torch `hf` backend costs as its KV cache fills: transformers'
-`DynamicCache` (which `plugins/hf/torch_backend.py` uses; it grows by `torch.cat`, so every step
-copies the whole cache) against a preallocated `StaticCache` (written in place).
+`DynamicCache` (it grows by `torch.cat`, so every step copies the whole cache), the preallocated
+one `plugins/hf/torch_backend.py` uses (written in place, the same logits bit for bit) and
+transformers' `StaticCache` (written in place, attends over its whole length).
 
     python benchmarks/hf_kv_cache.py [B:L ...]      (default 16:1000 64:200 64:1000)
 
@@ -20,6 +21,8 @@ from pathlib import Path
 import torch
 from transformers import AutoModelForCausalLM, DynamicCache, StaticCache
 
+from plugins.hf.torch_backend import _preallocated_cache
+
 _MODEL = Path(__file__).resolve().parents[2] / "shared" / "models" / "smollm2-135m-instruct"
 _STEPS = 6
 
@@ -29,6 +32,8 @@ def step_ms(model: torch.nn.Module, kind: str, streams: int, filled: int) -> flo
     heads, head_dim = config.num_key_value_heads, config.hidden_size // config.num_attention_heads
     if kind == "dynamic":
         cache = DynamicCache(config=config)
+    elif kind == "preallocated":
+        cache = _preallocated_cache(config, filled + _STEPS + 1)
     else:
         cache = StaticCache(config=config, max_cache_len=filled + _STEPS + 1)
     for layer in range(config.num_hidden_layers):
@@ -51,8 +56,13 @@ def main() -> None:
         ).eval()
     with torch.inference_mode():
         for streams, filled in shapes:
-            dynamic, static = (step_ms(model, kind, streams, filled) for kind in ("dynamic", "static"))
-            print(f"B={streams:3} L={filled:5}  DynamicCache {dynamic:6.0f} ms a step  StaticCache {static:6.0f} ms")
+            dynamic, preallocated, static = (
+                step_ms(model, kind, streams, filled) for kind in ("dynamic", "preallocated", "static")
+            )
+            print(
+                f"B={streams:3} L={filled:5}  DynamicCache {dynamic:6.0f} ms a step"
+                f"  preallocated {preallocated:6.0f} ms  StaticCache {static:6.0f} ms"
+            )
 
 
 if __name__ == "__main__":

@@ -150,6 +150,30 @@ def test_window_restarts_round_trip_and_the_batched_fast_path_agrees(registry, t
     assert np.allclose(fast, encoded.symbol_bits, atol=1e-3)
 
 
+def test_the_preallocated_kv_cache_gives_dynamic_caches_probabilities_bit_for_bit(registry, tiny):
+    """The runner writes keys and values in place rather than growing transformers' DynamicCache
+    by torch.cat; the attention sees the same filled positions, so every probability is the same
+    to the last bit (files coded with a DynamicCache still decode), across a restart too."""
+    from transformers import DynamicCache
+
+    predictor = registry.build(f"{tiny},context=16,batch=2")
+    runner, model, start = predictor.runner, predictor.m.model, predictor.m.start
+    history = np.array([[5, 6, 7], [8, 9, 10]])
+    steps = [np.array([[11 + i], [40 + i]]) for i in range(10)]
+    calls = [history, *steps, history[:, 1:], steps[0]]  # a 2-d array after the steps: a restart
+    ours = [runner.restart(fed) if fed.shape[1] > 1 else runner.forward(fed) for fed in calls]
+    theirs = []
+    with torch.inference_mode():
+        for fed in calls:
+            if fed.shape[1] > 1:
+                cache, fed = DynamicCache(config=model.config), np.concatenate([np.full((2, 1), start), fed], axis=1)
+            argument = {predictor.m.cache_argument: cache}
+            logits = model(input_ids=torch.from_numpy(fed), logits_to_keep=1, **argument).logits
+            theirs.append(torch.softmax(logits[:, -1].double(), dim=-1).numpy())
+    assert all(np.array_equal(a, b) for a, b in zip(ours, theirs, strict=True))
+    assert not np.array_equal(ours[0], ours[1])  # the steps are different predictions
+
+
 def test_streams_coded_in_lockstep_round_trip_each_as_if_alone(registry, tiny):
     """batch=3: three streams share each forward pass, and each is coded as the stream alone would be.
 

@@ -109,7 +109,7 @@ CPU through llama.cpp (`pip install -e '.[llamacpp]'`), ignoring dtype."""
         if isinstance(self.m, llamacpp.Loaded):
             self.runner = llamacpp.Runner(self.m, s["batch"], self.context, s["threads"], s["flash_attention"])
         else:
-            self.runner = torch_backend.Runner(self.m, s["device"], s["threads"])
+            self.runner = torch_backend.Runner(self.m, s["device"], s["threads"], self.context)
 
     @staticmethod
     def _source(settings: dict[str, Any]) -> tuple[str, str, str]:
