@@ -22,16 +22,14 @@ from pathlib import Path
 
 from harness import sweep
 from harness.record import Record
-from harness.registry import load_registry
+from harness.registry import Registry, load_registry
 
 _SHARED = Path(__file__).resolve().parents[2] / "shared"
-_CALGARY = [
-    "bib", "book1", "book2", "geo", "news", "obj1", "obj2", "paper1", "paper2",
-    "paper3", "paper4", "paper5", "paper6", "pic", "progc", "progl", "progp", "trans",
-]  # fmt: skip
 
 
-def run(registry, jobs: list[sweep.Job], executor: str, chunks_per_job: int) -> tuple[Record, list[Record], float]:
+def run(
+    registry: Registry, jobs: list[sweep.Job], executor: str, chunks_per_job: int
+) -> tuple[Record, list[Record], float]:
     """The file's record, its jobs' records and the wall time, on `executor`."""
     assembly = sweep.Assembly(registry, jobs, chunks_per_job)
     parts = [part for job in jobs for part in assembly.parts[job]]
@@ -54,11 +52,12 @@ def main() -> None:
     parser.add_argument("file", nargs="?", type=Path)
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as scratch:
-        file = args.file
-        if file is None:
-            file = Path(scratch) / "calgary.cat"
-            file.write_bytes(b"".join((_SHARED / "corpora" / "calgary" / name).read_bytes() for name in _CALGARY))
         registry = load_registry()
+        file = args.file
+        if file is None:  # the corpus's own files, each checked against its sha256 as it is read
+            file = Path(scratch) / "calgary.cat"
+            calgary = registry.corpus_files(["calgary"], str(_SHARED / "corpora"))
+            file.write_bytes(b"".join(member.read() for member in calgary))
         grid = {"baselines": False, "max_bytes": None, "data_dir": None, "plugin_files": []}
         jobs = sweep.grid(registry, [args.spec], None, [str(file)], **grid, chunk_bytes=args.chunk_bytes)
         records = {}

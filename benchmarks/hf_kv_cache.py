@@ -21,7 +21,7 @@ from pathlib import Path
 import torch
 from transformers import AutoModelForCausalLM, DynamicCache, StaticCache
 
-from plugins.hf.torch_backend import _preallocated_cache
+from plugins.hf.torch_backend import preallocated_cache
 
 _MODEL = Path(__file__).resolve().parents[2] / "shared" / "models" / "smollm2-135m-instruct"
 _STEPS = 6
@@ -33,7 +33,7 @@ def step_ms(model: torch.nn.Module, kind: str, streams: int, filled: int) -> flo
     if kind == "dynamic":
         cache = DynamicCache(config=config)
     elif kind == "preallocated":
-        cache = _preallocated_cache(config, filled + _STEPS + 1)
+        cache = preallocated_cache(config, filled + _STEPS + 1)
     else:
         cache = StaticCache(config=config, max_cache_len=filled + _STEPS + 1)
     for layer in range(config.num_hidden_layers):

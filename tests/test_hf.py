@@ -160,7 +160,7 @@ def test_the_preallocated_kv_cache_gives_dynamic_caches_probabilities_bit_for_bi
     runner, model, start = predictor.runner, predictor.m.model, predictor.m.start
     history = np.array([[5, 6, 7], [8, 9, 10]])
     steps = [np.array([[11 + i], [40 + i]]) for i in range(10)]
-    calls = [history, *steps, history[:, 1:], steps[0]]  # a 2-d array after the steps: a restart
+    calls = [history, *steps, history[:, 1:], steps[0]]  # more than one token: a restart over that history
     ours = [runner.restart(fed) if fed.shape[1] > 1 else runner.forward(fed) for fed in calls]
     theirs = []
     with torch.inference_mode():

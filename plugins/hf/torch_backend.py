@@ -1,7 +1,7 @@
 """The torch backend of `hf` (the default): a model loaded by transformers, run by torch with its
 KV cache (preallocated for the window, written in place), in the dtype and on the device the
-settings name. GGUF weights are
-dequantized to that dtype when loaded. transformers is imported only here, when a model is built.
+settings name. GGUF weights are dequantized to that dtype when loaded. transformers is imported
+only here, when a model is built.
 """
 
 from __future__ import annotations
@@ -86,10 +86,10 @@ def load(model: str, revision: str, gguf_file: str, dtype: str, device: str) -> 
     )
 
 
-def _preallocated_cache(config: Any, capacity: int) -> Any:
+def preallocated_cache(config: Any, capacity: int) -> Any:
     """transformers' `DynamicCache` for `config`, whose full-attention layers write into a buffer
     of `capacity` positions instead of growing by `torch.cat`, which copies the whole cache every
-    step (three times slower at 64 streams x 1,000 positions: benchmarks/hf_kv_cache.py). Each step
+    step (2.7x slower at 64 streams x 1,000 positions: benchmarks/hf_kv_cache.py). Each step
     still hands the attention exactly the filled positions, so the logits are bit for bit those of
     a `DynamicCache` (a `StaticCache` attends over all `capacity` positions: slower on short
     windows, and it rounds differently). Sliding-window layers (Gemma 3) stay as they are."""
@@ -143,7 +143,7 @@ class Runner:
 
     def restart(self, history: np.ndarray) -> np.ndarray:
         self._cache = None  # the old cache's memory is free before the new one is allocated
-        self._cache = _preallocated_cache(self.loaded.model.config, self.context)
+        self._cache = preallocated_cache(self.loaded.model.config, self.context)
         return self.forward(np.concatenate([np.full((len(history), 1), self.loaded.start), history], axis=1))
 
     def forward(self, tokens: np.ndarray) -> np.ndarray:
