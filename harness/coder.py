@@ -238,10 +238,16 @@ class Encoder:
         self.ideal_bits = 0.0
 
     def encode(self, symbol: int, probs: np.ndarray) -> None:
+        state, out = self.buffers(1)
+        self.ideal_bits += _encode_step(state, out, probs, self._cum, symbol)
+
+    def buffers(self, symbols: int) -> tuple[np.ndarray, np.ndarray]:
+        """(state, out) with room in `out` for `symbols` more symbols, for a compiled loop that
+        codes them itself with `encode_symbol` (and adds their code length to `ideal_bits`)."""
         written_or_pending = (int(self._state[_POS]) + int(self._state[_PENDING]) + 1) % 2**64
-        if written_or_pending + encoder_capacity(1) >= self._out.shape[0]:
+        while written_or_pending + encoder_capacity(symbols) >= self._out.shape[0]:
             self._out = np.concatenate([self._out, np.zeros_like(self._out)])
-        self.ideal_bits += _encode_step(self._state, self._out, probs, self._cum, symbol)
+        return self._state, self._out
 
     def finish(self) -> bytes:
         self._out = np.concatenate([self._out, np.zeros(encoder_capacity(0), dtype=np.uint8)])
@@ -258,3 +264,7 @@ class Decoder:
 
     def decode(self, probs: np.ndarray) -> int:
         return _decode_step(self._state, self._payload, probs, self._cum)
+
+    def buffers(self) -> tuple[np.ndarray, np.ndarray]:
+        """(state, payload), for a compiled loop that decodes with `decode_symbol` itself."""
+        return self._state, self._payload

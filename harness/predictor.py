@@ -119,6 +119,11 @@ class SequenceCoder(ABC):
     `layout(count)` and `code_streams(count, code, progress)`, where `code(positions, probs)`
     codes one step's symbols (their file positions, its distribution for each) and returns them
     (the online lstm/gpt; `mix` runs its mixture inside that loop)."""
+    bitwise: ClassVar[bool] = False
+    """True when it codes each byte as 8 binary decisions, most significant first, with a model
+    `mix` can run bit by bit (cm): `bit_streams(count, starts)` gives the state of one model per
+    stream, and the numba functions `predict_bit(state)` (P(bit = 1) in 12 bits, 1..4095) and
+    `update_bit(state, bit)` step it."""
 
     alphabet_size: int = 256
     params: int = 0

@@ -65,10 +65,14 @@ class Registry:
     errors: list[str] = field(default_factory=list)
     """One line per plugin that could not be loaded."""
 
+    def predictor_class(self, spec: str) -> type[SequenceCoder]:
+        """The class 'name:key=value,...' names, its options not yet read (they may load a model)."""
+        return lookup(self.predictors, parse_spec(spec)[0], "predictor").item
+
     def predictor(self, spec: str) -> tuple[type[SequenceCoder], dict[str, Any], str]:
         """Resolve 'name:key=value,...' to (class, typed settings, canonical spec)."""
         name, raw = parse_spec(spec)
-        cls = lookup(self.predictors, name, "predictor").item
+        cls = self.predictor_class(spec)
         settings = {**defaults(cls), **typed_options(cls, raw)}
         return cls, settings, canonical_spec(name, settings, cls)
 

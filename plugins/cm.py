@@ -172,6 +172,7 @@ _RLEN, _RCAND, _RVOTES, _RRUN = range(12, 16)
 _A1, _A2 = range(16, 18)
 _N_REG = 18
 _CHUNK = 1 << 16  # bytes per compiled call, between progress reports
+_STREAM_FIELDS = ("h", "slot", "adr", "smi", "st", "mset", "md", "rpos", "reg")  # what each stream has of its own
 
 
 class _Model(NamedTuple):
@@ -612,6 +613,27 @@ class ContextMixing(SequenceCoder):
         _first_contexts(m)
         self.params = self._params(slots, history, positions)
         return m
+
+    bitwise = True
+    predict_bit = staticmethod(_predict)
+    update_bit = staticmethod(_update)
+
+    def bit_streams(self, count: int, starts: list[int]) -> list[_Model]:
+        """The states of one model per stream, for `mix` coding `count` bytes in all as streams in
+        lockstep, stream k's bytes at file positions starts[k], starts[k] + 1, ... The streams
+        share every learned table and one history laid out as the file, so each learns from all
+        and the match model finds repeats in every stream coded so far; each has its own
+        registers and contexts. (Streams evict each other's slots: harmless, and deterministic.)"""
+        shared = self._model_for(count)
+        models = []
+        for start in starts:
+            own = {field: np.zeros_like(getattr(shared, field)) for field in _STREAM_FIELDS}
+            m = shared._replace(**own)
+            m.reg[_C0] = 1
+            m.reg[_POS] = m.reg[_LINE] = m.reg[_LINE2] = start
+            _first_contexts(m)
+            models.append(m)
+        return models
 
     @property
     def record_length(self) -> int:

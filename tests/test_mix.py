@@ -1,8 +1,11 @@
 """`mix`: a learnt log-linear mixture of other predictors, decoded exactly."""
 
+from pathlib import Path
+
+import numpy as np
 import pytest
 
-from harness import container
+from harness import coder, container
 from harness.conformance import check_predictor
 from harness.errors import HarnessError
 from plugins.mix import Mix, member_specs
@@ -56,11 +59,43 @@ def test_an_online_member_drives_and_step_members_run_per_stream(registry):
     )
 
 
+def test_conformance_of_a_bitwise_mix():
+    check_predictor(Mix, {"members": "cm(memory_mib=1;history_mib=1)+ngram(order=2;memory_mib=1)"}, long_bytes=2_000)
+
+
+CM = "cm(memory_mib=1;history_mib=1)"
+
+
+def test_a_bitwise_member_makes_the_mix_bitwise_and_it_beats_both_members(registry):
+    """cm codes bits: the mixture codes 8 decisions a byte, ngram's distribution turned into bit
+    probabilities, and comes out below either member on real text (our own source, 30 KB)."""
+    data = Path(coder.__file__).read_bytes() + Path(container.__file__).read_bytes()
+    cm_alone = round_trip(registry, "cm:memory_mib=1,history_mib=1", data).payload_bytes
+    ngram_alone = round_trip(registry, "ngram:order=3,memory_mib=1", data).payload_bytes
+    spec = registry.predictor(f"mix:{CM}+ngram(order=3;memory_mib=1)")[2]
+    mixed = round_trip(registry, spec, data).payload_bytes
+    assert mixed < min(cm_alone, ngram_alone)
+    predictor = registry.build(spec)
+    predictor.encode_symbols(predictor.to_symbols(data))
+    assert predictor.bitwise is predictor.members[0] and predictor.weights.shape == (256, 2)
+    assert not np.allclose(predictor.weights, 0.5)  # learnt, per node of the byte's tree
+
+
+def test_a_bitwise_member_runs_a_stream_per_online_stream_over_shared_tables(registry):
+    spec = f"mix:gpt(layers=1;width=16;heads=2;batch=4;context=8;ngrams=0)+{CM}"
+    round_trip(registry, spec, TEXT[:1500])
+    cm = registry.build("cm:memory_mib=1,history_mib=1")
+    streams = cm.bit_streams(1500, [0, 375, 750, 1125])
+    assert all(s.t is streams[0].t and s.w is streams[0].w and s.buf is streams[0].buf for s in streams)
+    assert len({id(s.reg) for s in streams}) == 4 and [int(s.reg[4]) for s in streams] == [0, 375, 750, 1125]
+
+
 @pytest.mark.parametrize(
     "members, complaint",
     [
         ("ngram", "two or more members"),
-        ("cm+ngram", "must be step predictors"),
+        ("cm+cm", "at most one bitwise model"),
+        ("hf(model=gpt2)+ngram", "must be step predictors"),
         ("gpt+lstm", "at most one online model"),
         ("nothing+ngram", "unknown predictor"),
     ],
