@@ -30,15 +30,19 @@ A bitwise member (cm, which codes 8 binary decisions a byte) makes the whole mix
 cmix's is: each byte is coded as 8 decisions, most significant bit first, and before each the
 byte members' distributions become bit probabilities, member i's p_i = P(bit = 1 | the byte's
 bits so far) = its mass on the bytes below that node with the bit set, over its mass below the
-node. With the bitwise member's own p, they are mixed in the logistic domain (PAQ's mixer):
+node. They are mixed in the logistic domain (PAQ's mixer),
 
-    p = squash(sum_i w_i st(p_i)),  st(p) = ln(p / (1 - p)) clipped to +-8,  squash = st^-1,
+    x = sum_i w_i st(p_i),  st(p) = ln(p / (1 - p)) clipped to +-8,
 
-with a weight vector per node of the byte's tree (the partial byte c0), and after bit y each
-weight of that node moves w_i += lr * (y - p) * st(p_i), the gradient of -ln P(y). The weights
-start at 1/n. A bitwise member runs one model per stream of the online member, all sharing one
-set of tables (`bit_streams`). On alice29 `mix:cm+ngram` codes 1.887 bits/byte, below cm (1.933)
-and ngram (2.031) alone, decoded and verified.
+with a weight vector per node of the byte's tree (the partial byte c0), and x goes to the
+bitwise member as one more input of its own mixers (`hint_bit`), whose weight sets, chosen by
+its contexts, learn where to trust it; the bitwise member's p, after its SSE stages, is the p
+coded. After bit y each weight of the node moves w_i += lr * (y - q) * st(p_i), q = squash(x)
+= st^-1(x), the gradient of -ln Q(y). They start at 1/n. A bitwise member runs one model per
+stream of the online member, all sharing one set of tables (`bit_streams`). Against mixing the
+bitwise member's p with the others in that same final mixer (tried first), the hint codes
+alice29 in 1.882 bits/byte with `mix:cm+ngram` (1.887; cm alone 1.933, ngram 2.031) and the
+first 200 KB of book1 in 57,649 bytes with `mix:gpt+cm` (57,855).
 """
 
 from __future__ import annotations
@@ -121,8 +125,8 @@ class Mix(SequenceCoder):
         self.driver = next((m for m in self.members if m.lockstep), None)
         self.bitwise = next((m for m in self.members if m.bitwise), None)
         self.weights = np.full(len(self.members), 1.0 / len(self.members))
-        if self.bitwise is not None:  # a weight vector per node of the byte's tree; the bitwise member's last
-            self.weights = np.full((256, len(self.members)), 1.0 / len(self.members))
+        if self.bitwise is not None:  # a weight vector per node of the byte's tree, for the byte members
+            self.weights = np.full((256, len(self.members) - 1), 1.0 / (len(self.members) - 1))
         self._stream_members: list[Predictor] = []  # the step members of streams 1..B-1
         self.flops_per_symbol = sum(m.flops_per_symbol for m in self.members) + 6.0 * 256 * len(self.members)
 
@@ -224,8 +228,8 @@ class Mix(SequenceCoder):
         def code(position: int, stream: int, distributions: list[np.ndarray]) -> int:
             state, buffer = buffers()
             symbol, bits[position] = _code_bits(
-                models[stream], bitwise.predict_bit, bitwise.update_bit, np.stack(distributions), self.weights, lr,
-                state, buffer, cum, int(symbols[position]),
+                models[stream], bitwise.hint_bit, bitwise.predict_bit, bitwise.update_bit, np.stack(distributions),
+                self.weights, lr, state, buffer, cum, int(symbols[position]),
             )  # fmt: skip
             symbols[position] = symbol
             return symbol
@@ -269,6 +273,7 @@ def _stretch(p: float) -> float:
 @_jit
 def _code_bits(
     model: Any,
+    hint_bit: Any,
     predict_bit: Any,
     update_bit: Any,
     distributions: np.ndarray,
@@ -283,7 +288,7 @@ def _code_bits(
     docstring); return it and its code length in bits. `distributions` are the byte members',
     `model` the bitwise member's state."""
     n = distributions.shape[0]
-    inputs = np.empty(n + 1)
+    inputs = np.empty(n)
     probs = np.empty(2)
     c0, total = 1, 0.0
     for done in range(8):
@@ -293,9 +298,10 @@ def _code_bits(
             zero = distributions[i, low : low + width].sum()
             one = distributions[i, low + width : low + 2 * width].sum()
             inputs[i] = _stretch((one + _TINY) / (zero + one + 2 * _TINY))
-        inputs[n] = _stretch(predict_bit(model) / 4096.0)
         w = weights[c0]
-        p = 1.0 / (1.0 + math.exp(-(w * inputs).sum()))
+        x = (w * inputs).sum()
+        hint_bit(model, x)
+        p = predict_bit(model) / 4096.0
         probs[0], probs[1] = 1.0 - p, p
         coder.quantize(probs, cum)
         if symbol >= 0:
@@ -304,7 +310,7 @@ def _code_bits(
         else:
             bit = coder.decode_symbol(state, buffer, cum)
         total += coder.symbol_bits(cum, bit)
-        w += lr * (bit - p) * inputs
+        w += lr * (bit - 1.0 / (1.0 + math.exp(-x))) * inputs
         update_bit(model, bit)
         c0 = 2 * c0 + bit
     return c0 - 256, total

@@ -77,8 +77,8 @@ def test_a_bitwise_member_makes_the_mix_bitwise_and_it_beats_both_members(regist
     assert mixed < min(cm_alone, ngram_alone)
     predictor = registry.build(spec)
     predictor.encode_symbols(predictor.to_symbols(data))
-    assert predictor.bitwise is predictor.members[0] and predictor.weights.shape == (256, 2)
-    assert not np.allclose(predictor.weights, 0.5)  # learnt, per node of the byte's tree
+    assert predictor.bitwise is predictor.members[0] and predictor.weights.shape == (256, 1)
+    assert not np.allclose(predictor.weights, 1.0)  # learnt, per node of the byte's tree
 
 
 def test_a_bitwise_member_runs_a_stream_per_online_stream_over_shared_tables(registry):
