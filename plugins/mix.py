@@ -42,7 +42,7 @@ coded. After bit y each weight of the node moves w_i += lr * (y - q) * st(p_i), 
 stream of the online member, all sharing one set of tables (`bit_streams`). Against mixing the
 bitwise member's p with the others in that same final mixer (tried first), the hint codes
 alice29 in 1.882 bits/byte with `mix:cm+ngram` (1.887; cm alone 1.933, ngram 2.031) and the
-first 200 KB of book1 in 57,649 bytes with `mix:gpt+cm` (57,855).
+first 200 KB of book1 in 57,649 bytes with `mix:gpt+cm` (57,855; encoded only).
 """
 
 from __future__ import annotations
