@@ -123,8 +123,10 @@ class SequenceCoder(ABC):
     """True when it codes each byte as 8 binary decisions, most significant first, with a model
     `mix` can run bit by bit (cm): `bit_streams(count, starts)` gives the state of one model per
     stream, and the numba functions `predict_bit(state)` (P(bit = 1) in 12 bits, 1..4095) and
-    `update_bit(state, bit)` step it; before each prediction `hint_bit(state, x)` gives it the
-    other members' mixed prediction x = ln(p / (1 - p)), to mix with its own models."""
+    `update_bit(state, bit)` step it; before each prediction `hint_bit(state, k, x)` gives it
+    member k's prediction x = ln(p / (1 - p)), k below `hints`, to mix with its own models."""
+    hints: ClassVar[int] = 0
+    """How many other members a bitwise model takes hints from."""
 
     alphabet_size: int = 256
     params: int = 0

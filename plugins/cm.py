@@ -42,9 +42,9 @@ Models (each gives the mixer one input, st of its probability):
 - Record model: a record length r is a distance that twice in a row separates equal bytes, once
   8 votes more (majority vote) stand for it than against; then the byte r back predicts the next
   bit through a statemap over (how many bytes in a row it was right, predicted bit).
-- A bias input (constant 256), and a hint: another model's st(p) for this bit, given by `mix`
+- A bias input (constant 256), and two hints: other models' st(p) for this bit, given by `mix`
   (`hint_bit`), 0 when cm codes alone (an input of 0 adds nothing and its weights never move, so
-  alone cm codes as if it had no such input).
+  alone cm codes as if it had no such inputs).
 
 Mixing: three mixers each compute x = sum_i w_i * s_i over the inputs s_i with a weight set
 chosen by a small context (c0 with the record run, up to 7; match length bucket and bit position;
@@ -140,9 +140,10 @@ _N_HASHED = 13  # hashed contexts, see _end_byte
 _O0, _O1 = _N_HASHED, _N_HASHED + 1  # the order-0 and order-1 contexts, indexed directly
 _N_CTX = _N_HASHED + 2
 _IN_MATCH, _IN_EXPECT, _IN_RECORD = _N_CTX, _N_CTX + 1, _N_CTX + 2
-_N_SM = _N_CTX + 3  # the inputs that come from a statemap, then the bias and the hint
+_N_SM = _N_CTX + 3  # the inputs that come from a statemap, then the bias and the hints
+_N_HINTS = 2
 _IN_BIAS, _IN_HINT = _N_SM, _N_SM + 1
-_N_IN = _N_SM + 2
+_N_IN = _IN_HINT + _N_HINTS
 _N_MIX = 3  # first-layer mixers (weight sets chosen by c0, by match length, by c1)
 _SETS = 2048  # weight sets per mixer, at most
 # Slots are 16 bytes: a check byte, then the states of the 15 nodes of a nibble's binary tree.
@@ -168,13 +169,13 @@ _RECORD_VOTES = 8  # a record length is used once its vote count reaches this
 
 # Registers (slots of `reg`): the partial byte c0 (with a leading 1), bits of it done, the last 4
 # bytes and the 4 before, bytes done; word hashes and line starts; match pointer, length and
-# predicted bit; record length, candidate, votes and run; the two SSE contexts; the hint.
+# predicted bit; record length, candidate, votes and run; the two SSE contexts; the hints.
 _C0, _BITPOS, _C4, _C8, _POS = range(5)
 _W0, _W1, _LINE, _LINE2 = range(5, 9)
 _MPTR, _MLEN, _MBIT = range(9, 12)
 _RLEN, _RCAND, _RVOTES, _RRUN = range(12, 16)
 _A1, _A2, _HINT = range(16, 19)
-_N_REG = 19
+_N_REG = _HINT + _N_HINTS
 _CHUNK = 1 << 16  # bytes per compiled call, between progress reports
 _STREAM_FIELDS = ("h", "slot", "adr", "smi", "st", "mset", "md", "rpos", "reg")  # what each stream has of its own
 
@@ -290,7 +291,8 @@ def _predict(m: _Model) -> int:
     for k in (_IN_MATCH, _IN_EXPECT, _IN_RECORD):
         st[k] = stretch[smp[smi[k]] >> 10]
     st[_IN_BIAS] = 256
-    st[_IN_HINT] = r[_HINT]
+    for k in range(_N_HINTS):
+        st[_IN_HINT + k] = r[_HINT + k]
     # Mixers.
     m.mset[0] = c0 | min(r[_RRUN], 7) << 8
     m.mset[1] = _SETS + (mctx >> 1) * 8 + bitpos
@@ -319,9 +321,9 @@ def _predict(m: _Model) -> int:
 
 
 @_jit
-def _hint(m: _Model, x: float) -> None:
-    """Give the next bit's prediction the hint input x = ln(p / (1 - p)) of another model's p."""
-    m.reg[_HINT] = round(min(max(x * 256.0, -2047.0), 2047.0))
+def _hint(m: _Model, k: int, x: float) -> None:
+    """Give the next bit's prediction hint input k: x = ln(p / (1 - p)) of another model's p."""
+    m.reg[_HINT + k] = round(min(max(x * 256.0, -2047.0), 2047.0))
 
 
 @_jit
@@ -536,7 +538,7 @@ class ContextMixing(SequenceCoder):
 
     `params` counts the table entries: context states (one byte each), statemap entries, mixer
     weights, SSE entries and match positions. `flops_per_symbol` estimates the integer operations
-    per byte: 8 bits x (19 inputs read and stretched, 20 mixed by 3 mixers, ~230 operations for the
+    per byte: 8 bits x (19 inputs read and stretched, 21 mixed by 3 mixers, ~230 operations for the
     dot products and their training, ~90 for the statemap and state updates, ~40 for the final
     mixer and SSE), plus ~430 per byte for 26 slot lookups, the hashes and the match model.
     """
@@ -629,6 +631,7 @@ class ContextMixing(SequenceCoder):
     predict_bit = staticmethod(_predict)
     update_bit = staticmethod(_update)
     hint_bit = staticmethod(_hint)
+    hints = _N_HINTS
 
     def bit_streams(self, count: int, starts: list[int]) -> list[_Model]:
         """The states of one model per stream, for `mix` coding `count` bytes in all as streams in

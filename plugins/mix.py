@@ -30,16 +30,17 @@ A bitwise member (cm, which codes 8 binary decisions a byte) makes the whole mix
 cmix's is: each byte is coded as 8 decisions, most significant bit first, and before each the
 byte members' distributions become bit probabilities, member i's p_i = P(bit = 1 | the byte's
 bits so far) = its mass on the bytes below that node with the bit set, over its mass below the
-node. They are mixed in the logistic domain (PAQ's mixer),
+node. Each, in the logistic domain and scaled by a weight per node of the byte's tree (the
+partial byte c0),
 
-    x = sum_i w_i st(p_i),  st(p) = ln(p / (1 - p)) clipped to +-8,
+    x_i = w_i st(p_i),  st(p) = ln(p / (1 - p)) clipped to +-8,
 
-with a weight vector per node of the byte's tree (the partial byte c0), and x goes to the
-bitwise member as one more input of its own mixers (`hint_bit`), whose weight sets, chosen by
+is one more input of the bitwise member's own mixers (`hint_bit`), whose weight sets, chosen by
 its contexts, learn where to trust it; the bitwise member's p, after its SSE stages, is the p
-coded. After bit y each weight of the node moves w_i += lr * (y - q) * st(p_i), q = squash(x)
-= st^-1(x), the gradient of -ln Q(y). They start at 1/n. A bitwise member runs one model per
-stream of the online member, all sharing one set of tables (`bit_streams`). Against mixing the
+coded (PAQ mixes its models so). After bit y the weight moves w_i += lr * (y - q_i) * st(p_i),
+q_i = squash(x_i) = st^-1(x_i), the gradient of -ln Q_i(y): a member's scale learns how sure
+it should sound. The weights start at 1. A bitwise member runs one model per stream of the
+online member, all sharing one set of tables (`bit_streams`). Against mixing the
 bitwise member's p with the others in that same final mixer (tried first), the hint codes
 alice29 in 1.882 bits/byte with `mix:cm+ngram` (1.887; cm alone 1.933, ngram 2.031) and the
 first 200 KB of book1 in 57,649 bytes with `mix:gpt+cm` (57,855; encoded only).
@@ -125,8 +126,8 @@ class Mix(SequenceCoder):
         self.driver = next((m for m in self.members if m.lockstep), None)
         self.bitwise = next((m for m in self.members if m.bitwise), None)
         self.weights = np.full(len(self.members), 1.0 / len(self.members))
-        if self.bitwise is not None:  # a weight vector per node of the byte's tree, for the byte members
-            self.weights = np.full((256, len(self.members) - 1), 1.0 / (len(self.members) - 1))
+        if self.bitwise is not None:  # a scale per node of the byte's tree, for each byte member
+            self.weights = np.ones((256, len(self.members) - 1))
         self._stream_members: list[Predictor] = []  # the step members of streams 1..B-1
         self.flops_per_symbol = sum(m.flops_per_symbol for m in self.members) + 6.0 * 256 * len(self.members)
 
@@ -288,19 +289,19 @@ def _code_bits(
     docstring); return it and its code length in bits. `distributions` are the byte members',
     `model` the bitwise member's state."""
     n = distributions.shape[0]
-    inputs = np.empty(n)
+    inputs, hints = np.empty(n), np.empty(n)
     probs = np.empty(2)
     c0, total = 1, 0.0
     for done in range(8):
         width = 1 << (7 - done)  # bytes below each child of the node c0
         low = (c0 - (1 << done)) << (8 - done)
+        w = weights[c0]
         for i in range(n):
             zero = distributions[i, low : low + width].sum()
             one = distributions[i, low + width : low + 2 * width].sum()
             inputs[i] = _stretch((one + _TINY) / (zero + one + 2 * _TINY))
-        w = weights[c0]
-        x = (w * inputs).sum()
-        hint_bit(model, x)
+            hints[i] = w[i] * inputs[i]
+            hint_bit(model, i, hints[i])
         p = predict_bit(model) / 4096.0
         probs[0], probs[1] = 1.0 - p, p
         coder.quantize(probs, cum)
@@ -310,7 +311,8 @@ def _code_bits(
         else:
             bit = coder.decode_symbol(state, buffer, cum)
         total += coder.symbol_bits(cum, bit)
-        w += lr * (bit - 1.0 / (1.0 + math.exp(-x))) * inputs
+        for i in range(n):
+            w[i] += lr * (bit - 1.0 / (1.0 + math.exp(-hints[i]))) * inputs[i]
         update_bit(model, bit)
         c0 = 2 * c0 + bit
     return c0 - 256, total
@@ -326,6 +328,8 @@ def _check_members(classes: list[type[SequenceCoder]]) -> None:
             "mix: members must be step predictors (order0, ngram, ...), at most one online model (lstm, gpt) "
             f"and at most one bitwise model (cm); not {names}"
         )
+    if bitwise and len(classes) - 1 > bitwise[0].hints:
+        raise HarnessError(f"mix: {bitwise[0].name} takes hints from at most {bitwise[0].hints} other members")
     if any(c.tokenizes for c in classes):
         raise HarnessError("mix: members must code bytes (a tokenizing predictor's symbols are not the others')")
 

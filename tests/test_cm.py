@@ -128,7 +128,7 @@ def test_a_short_input_gets_tables_its_size_and_codes_the_same_with_them():
     )
 
 
-def test_a_hint_is_one_more_input_its_mixers_learn_to_trust():
+def test_a_hint_is_an_input_its_mixers_learn_to_trust():
     """`mix` hands cm another model's prediction through `hint_bit`: given the coming bit itself
     (as log-odds of +-4), cm learns to follow it and codes random bytes far below 8 bits each."""
     data = RNG.integers(0, 256, 3000)
@@ -138,7 +138,7 @@ def test_a_hint_is_one_more_input_its_mixers_learn_to_trust():
     for byte in data:
         for shift in range(7, -1, -1):
             y = int(byte >> shift) & 1
-            cm.hint_bit(model, 4.0 if y else -4.0)
+            cm.hint_bit(model, 1, 4.0 if y else -4.0)
             p = cm.predict_bit(model) / 4096
             bits -= np.log2(p if y else 1 - p)
             cm.update_bit(model, y)
