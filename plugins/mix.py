@@ -35,17 +35,17 @@ partial byte c0),
 
     x_i = w_i st(p_i),  st(p) = ln(p / (1 - p)) clipped to +-8,
 
-is one more input of the bitwise member's own mixers (`hint_bit`), whose weight sets, chosen by
-its contexts, learn where to trust it; the bitwise member's p, after its SSE stages, is the p
+is one more input of the bitwise member's own mixers (`hint_bit`; cm takes two), whose weight
+sets, chosen by its contexts, learn where to trust it; the bitwise member's p, after its SSE stages, is the p
 coded (PAQ mixes its models so). After bit y the weight moves w_i += lr * (y - q_i) * st(p_i),
 q_i = squash(x_i) = st^-1(x_i), the gradient of -ln Q_i(y): a member's scale learns how sure
 it should sound. The weights start at 1. A bitwise member runs one model per stream of the
 online member, all sharing one set of tables (`bit_streams`). On the whole of book1, decoded
 and verified: `mix:gpt+cm+ngram` 2.029 bits/byte, `mix:gpt+cm` 2.056 (cm alone 2.078, gpt 2.189,
-zpaq -m5 2.093). Against mixing the
-bitwise member's p with the others in that same final mixer (tried first), the hint codes
-alice29 in 1.882 bits/byte with `mix:cm+ngram` (1.887; cm alone 1.933, ngram 2.031) and the
-first 200 KB of book1 in 57,649 bytes with `mix:gpt+cm` (57,855; encoded only).
+zpaq -m5 2.093). A first version mixed cm's p with the others' in a final logistic mixer of its
+own instead; the hints code better: alice29 in 1.882 bits/byte with `mix:cm+ngram` (1.887; cm
+alone 1.933, ngram 2.031), the first 200 KB of book1 in 57,649 bytes with `mix:gpt+cm` (57,855;
+encoded only).
 """
 
 from __future__ import annotations
