@@ -354,24 +354,29 @@ CPU through llama.cpp (`pip install -e '.[llamacpp]'`), ignoring dtype."""
         return tokens.from_symbols(self.m.table, self.m.vocab, symbols)
 
 
+ALIASES = (  # registered short names for hub models: (name, hub id, what it is)
+    ("gpt2", "openai-community/gpt2", "GPT-2 small, 124M params, pretrained, frozen"),
+    ("gpt2-medium", "openai-community/gpt2-medium", "GPT-2 medium, 355M params, pretrained, frozen"),
+    ("gpt2-large", "openai-community/gpt2-large", "GPT-2 large, 774M params, pretrained, frozen"),
+    ("gpt2-xl", "openai-community/gpt2-xl", "GPT-2 XL, 1.5B params, pretrained, frozen"),
+    ("distilgpt2", "distilbert/distilgpt2", "DistilGPT-2, 82M params, pretrained, frozen"),
+    ("smollm2-135m", "HuggingFaceTB/SmolLM2-135M", "SmolLM2 135M, pretrained, frozen"),
+    ("smollm2-360m", "HuggingFaceTB/SmolLM2-360M", "SmolLM2 360M, pretrained, frozen"),
+)
+
+
 def alias(name: str, model: str, about: str) -> type[HF]:
-    """A registered short name for one hub model, e.g. `gpt2` for hf:openai-community/gpt2."""
+    """`hf` under a short name whose `model` defaults to one hub id, e.g. `gpt2` for
+    hf:openai-community/gpt2. A predictor of its own, not a rewrite of the spec, so records and
+    .hz files keep the name they were made with."""
     options = {**HF.options, "model": Option(model, "the hub id this name stands for")}
     fields = {"name": name, "description": f"{about} ({model})", "positional": "", "options": options}
     return type(name.replace("-", "_").upper(), (HF,), fields)
 
 
-ALIASES = [
-    alias("gpt2", "openai-community/gpt2", "GPT-2 small, 124M params, pretrained, frozen"),
-    alias("gpt2-medium", "openai-community/gpt2-medium", "GPT-2 medium, 355M params, pretrained, frozen"),
-    alias("gpt2-large", "openai-community/gpt2-large", "GPT-2 large, 774M params, pretrained, frozen"),
-    alias("gpt2-xl", "openai-community/gpt2-xl", "GPT-2 XL, 1.5B params, pretrained, frozen"),
-    alias("distilgpt2", "distilbert/distilgpt2", "DistilGPT-2, 82M params, pretrained, frozen"),
-    alias("smollm2-135m", "HuggingFaceTB/SmolLM2-135M", "SmolLM2 135M, pretrained, frozen"),
-    alias("smollm2-360m", "HuggingFaceTB/SmolLM2-360M", "SmolLM2 360M, pretrained, frozen"),
-]
+_ALIASED = [alias(*row) for row in ALIASES]
 
 
 @hookimpl
 def harness_predictors() -> list[type[SequenceCoder]]:
-    return [HF, *ALIASES]
+    return [HF, *_ALIASED]
