@@ -36,8 +36,8 @@ partial byte c0),
     x_i = w_i st(p_i),  st(p) = ln(p / (1 - p)) clipped to +-8,
 
 is one more input of the bitwise member's own mixers (`hint_bit`; cm takes two), whose weight
-sets, chosen by its contexts, learn where to trust it; the bitwise member's p, after its SSE stages, is the p
-coded (PAQ mixes its models so). After bit y the weight moves w_i += lr * (y - q_i) * st(p_i),
+sets, chosen by its contexts, learn where to trust it; the bitwise member's p, after its SSE
+stages, is the p coded (PAQ mixes its models so). After bit y the weight moves w_i += lr * (y - q_i) * st(p_i),
 q_i = squash(x_i) = st^-1(x_i), the gradient of -ln Q_i(y): a member's scale learns how sure
 it should sound. The weights start at 1. A bitwise member runs one model per stream of the
 online member, all sharing one set of tables (`bit_streams`). On the whole of book1, decoded
@@ -127,9 +127,8 @@ class Mix(SequenceCoder):
         self.members = [registry.build(spec) for spec in self.specs]  # step members: one per stream later
         self.driver = next((m for m in self.members if m.lockstep), None)
         self.bitwise = next((m for m in self.members if m.bitwise), None)
-        self.weights = np.full(len(self.members), 1.0 / len(self.members))
-        if self.bitwise is not None:  # a scale per node of the byte's tree, for each byte member
-            self.weights = np.ones((256, len(self.members) - 1))
+        n = len(self.members)  # bitwise: a scale per node of the byte's tree for each byte member
+        self.weights = np.ones((256, n - 1)) if self.bitwise is not None else np.full(n, 1.0 / n)
         self._stream_members: list[Predictor] = []  # the step members of streams 1..B-1
         self.flops_per_symbol = sum(m.flops_per_symbol for m in self.members) + 6.0 * 256 * len(self.members)
 
