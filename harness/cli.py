@@ -43,6 +43,13 @@ def _positive(text: str) -> int:
     return value
 
 
+def _path(text: str) -> str:
+    """An output path: '' names nothing (not '.', not the default)."""
+    if not text:
+        raise argparse.ArgumentTypeError("an empty path names no file")
+    return text
+
+
 def _common(after_command: bool) -> argparse.ArgumentParser:
     """The options taken both before and after the subcommand.
 
@@ -100,7 +107,7 @@ def parser() -> argparse.ArgumentParser:
     compress.add_argument("file", help="file, - for stdin, or a corpus member such as calgary/book1")
     compress.add_argument("-p", "--predictor", required=True, help="predictor spec, e.g. ngram:order=6")
     to = compress.add_mutually_exclusive_group()
-    to.add_argument("-o", "--output", help="output path, - for stdout (default: FILE.hz; stdout for stdin)")
+    to.add_argument("-o", "--output", type=_path, help="output path, - for stdout (default: FILE.hz; stdout for stdin)")
     to.add_argument("-c", "--stdout", action="store_true", help="write to stdout")
     compress.add_argument("--force", action="store_true", help="replace an existing regular file (nothing else)")
     compress.add_argument("--allow-pickle", action="store_true", help=_PICKLE_HELP)
@@ -109,7 +116,9 @@ def parser() -> argparse.ArgumentParser:
     decompress = commands.add_parser("decompress", parents=[common], help="decompress a .hz container")
     decompress.add_argument("file", help=".hz file, or - for stdin")
     mode = decompress.add_mutually_exclusive_group()
-    mode.add_argument("-o", "--output", help="output path, - for stdout (default: FILE without .hz; stdout for stdin)")
+    mode.add_argument(
+        "-o", "--output", type=_path, help="output path, - for stdout (default: FILE without .hz; stdout for stdin)"
+    )
     mode.add_argument("-c", "--stdout", action="store_true", help="write to stdout")
     mode.add_argument("-t", "--test", action="store_true", help="decode and check length and CRC; write nothing")
     mode.add_argument("-l", "--list", action="store_true", help="show the header: predictor, lengths, bits/byte, ratio")
@@ -162,7 +171,9 @@ def parser() -> argparse.ArgumentParser:
     board.add_argument("--corpus", "-c", action="append", metavar="NAME", help="corpus file or group; repeatable")
     board.add_argument("--format", choices=FORMATS, default="table")
     board.add_argument("--scope", choices=SCOPES, default="both", help="group aggregates, files or both")
-    board.add_argument("--output", "-o", metavar="FILE", help="write md/csv/json/html to FILE instead of stdout")
+    board.add_argument(
+        "--output", "-o", type=_path, metavar="FILE", help="write md/csv/json/html to FILE instead of stdout"
+    )
     board.add_argument("--results", metavar="PATH", help=STORE_HELP)
     board.set_defaults(command_module="leaderboard")
 

@@ -50,7 +50,7 @@ from typing import Any, BinaryIO
 
 import numpy as np
 
-from harness.errors import HarnessError
+from harness.errors import CONTROL_CHARACTERS, HarnessError
 from harness.predictor import Progress, SequenceCoder, no_progress
 
 MAGIC = b"\x89HZ"
@@ -160,9 +160,12 @@ class Reader:
 
     def text(self) -> str:
         try:
-            return self.take(self.varint()).decode()
+            text = self.take(self.varint()).decode()
         except UnicodeDecodeError:
             raise HarnessError("not a valid .hz file: header text is not UTF-8") from None
+        if CONTROL_CHARACTERS.search(text):
+            raise HarnessError("not a valid .hz file: header text holds control characters")
+        return text
 
 
 def canonical_json(config: dict[str, Any]) -> str:

@@ -9,6 +9,7 @@ order, which is the order the model saw the data in.
 from __future__ import annotations
 
 import os
+import stat
 import tempfile
 import uuid
 from pathlib import Path
@@ -44,12 +45,28 @@ def save(store: Path, bits: np.ndarray) -> str:
 
 
 def load(store: Path, record: Record) -> np.ndarray:
+    """The curve a record names: a regular file in the store's curves folder (a store is untrusted:
+    its `curve` could name any path, a FIFO that blocks, a device that never ends), holding one
+    finite code length per symbol."""
     path = store.parent / record.curve
+    problem = f"cannot read the loss curve {record.curve!r} of {record.spec} on {record.corpus}"
+    folder = (store.parent / FOLDER).resolve()
     try:
-        with np.load(path) as saved:
-            return saved["bits"]
-    except (OSError, KeyError, ValueError):
-        raise HarnessError(f"cannot read the loss curve {path} of {record.spec} on {record.corpus}") from None
+        inside = path.resolve().parent == folder and stat.S_ISREG(path.lstat().st_mode)
+    except (OSError, RuntimeError):  # RuntimeError: a symlink loop
+        inside = False
+    if not inside:
+        raise HarnessError(f"{problem}: not a file in {FOLDER}/ beside the store")
+    try:
+        with np.load(path, allow_pickle=False) as saved:
+            bits = saved["bits"]
+    except (OSError, KeyError, ValueError, EOFError):
+        raise HarnessError(problem) from None
+    if not (record.symbols and bits.ndim == 1 and bits.dtype.kind == "f" and len(bits) == record.symbols):
+        raise HarnessError(f"{problem}: not one code length for each of its {record.symbols:,} symbols")
+    if not np.isfinite(bits).all():
+        raise HarnessError(f"{problem}: it holds code lengths that are not finite numbers")
+    return bits
 
 
 def smooth(values: np.ndarray, window: int) -> np.ndarray:

@@ -1,9 +1,14 @@
-"""The exception types users see."""
+"""The exception types users see, and the characters no untrusted text shown to them may hold."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from contextlib import contextmanager
+
+CONTROL_CHARACTERS = re.compile("[\x00-\x1f\x7f-\x9f]")
+"""What no untrusted text (a store's, a .hz header's) may hold: a newline would forge a line of
+a table, an escape sequence would drive the terminal it is printed on."""
 
 
 class HarnessError(Exception):

@@ -35,7 +35,13 @@ def _kind(mode: int) -> str:
     return _KINDS.get(stat.S_IFMT(mode), "not a regular file")
 
 
-def _open_file(path: str, registry: Registry | None, data_dir: str | None) -> tuple[BinaryIO, int | None]:
+STREAM_NOTE = " (only - reads a stream: stdin)"
+"""What a refusal of a stream as an input adds: what to give instead."""
+
+
+def _open_file(
+    path: str, registry: Registry | None, data_dir: str | None, note: str = STREAM_NOTE
+) -> tuple[BinaryIO, int | None]:
     """`path` opened for reading, and its size (None: unknown); with `registry`, the corpus file a
     corpus name or member (calgary/book1) names, where no such path exists."""
     try:
@@ -46,7 +52,7 @@ def _open_file(path: str, registry: Registry | None, data_dir: str | None) -> tu
         return _corpus_file(path, registry, data_dir)
     except OSError as error:
         raise HarnessError(f"cannot read {path}: {error.strerror}") from None
-    _check_regular(path, info.st_mode)  # before open(): opening a FIFO would wait for a writer
+    _check_regular(path, info.st_mode, note)  # before open(): opening a FIFO would wait for a writer
     try:
         # O_NONBLOCK: should a FIFO take the path after the stat, open() still returns at once (and
         # the check below refuses it); regular files ignore the flag.
@@ -55,16 +61,30 @@ def _open_file(path: str, registry: Registry | None, data_dir: str | None) -> tu
         raise HarnessError(f"cannot read {path}: {error.strerror}") from None
     info = os.fstat(stream.fileno())
     try:
-        _check_regular(path, info.st_mode)
+        _check_regular(path, info.st_mode, note)
     except HarnessError:
         stream.close()
         raise
     return stream, info.st_size or None  # /proc files report 0 bytes and yet have content
 
 
-def _check_regular(path: str, mode: int) -> None:
+def _check_regular(path: str, mode: int, note: str) -> None:
     if not stat.S_ISREG(mode):  # a stream has no length to put in the header up front
-        raise HarnessError(f"{path} is {_kind(mode)}, not a regular file (only - reads a stream: stdin)")
+        raise HarnessError(f"{path} is {_kind(mode)}, not a regular file{note}")
+
+
+def read_regular(path: str, limit: int) -> bytes:
+    """The bytes of the regular file at `path` (a README to update, say): a clear error for a
+    FIFO, a device or a folder, which could block or never end, and for one over `limit` bytes."""
+    stream, _ = _open_file(path, None, None, note="")
+    with stream:
+        try:
+            data = stream.read(limit + 1)
+        except OSError as error:
+            raise HarnessError(f"cannot read {path}: {error.strerror}") from None
+    if len(data) > limit:
+        raise HarnessError(f"{path} is over {limit:,} bytes; not read")
+    return data
 
 
 def _corpus_file(spec: str, registry: Registry, data_dir: str | None) -> tuple[BinaryIO, int | None]:
@@ -124,7 +144,8 @@ def atomic_output(path: Path, force: bool) -> Iterator[BinaryIO]:
     real = path.resolve()
     _check_replaceable(real, path, force)
     if not real.parent.is_dir():
-        raise HarnessError(f"output folder {path.parent} does not exist")
+        link = f" (where the link {path} points)" if real.parent != path.parent.resolve() else ""
+        raise HarnessError(f"output folder {real.parent if link else path.parent} does not exist{link}")
     try:
         handle, temp = tempfile.mkstemp(dir=real.parent, prefix=f".{real.name}.", suffix=".tmp")
     except OSError as error:

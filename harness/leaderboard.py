@@ -11,8 +11,9 @@ from __future__ import annotations
 import io
 import math
 import numbers
+import re
 import textwrap
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import pandas as pd
@@ -336,11 +337,12 @@ def _si(value: float) -> str:
     return f"{value:.3g}"
 
 
-def text_rows(rows: list[dict[str, Any]], columns: list[str]) -> list[list[str]]:
-    """Formatted cells of rows of `section_rows`; baselines get BASELINE_MARK after their name."""
+def text_rows(rows: list[dict[str, Any]], columns: list[str], escape: Callable[[str], str] = str) -> list[list[str]]:
+    """Formatted cells of rows of `section_rows`, each through `escape`; baselines get
+    BASELINE_MARK after their name."""
     out = []
     for row in rows:
-        cells = [_cell(row[c], c) for c in columns]
+        cells = [escape(_cell(row[c], c)) for c in columns]
         if row["kind"] == "baseline" and "predictor" in columns:
             cells[columns.index("predictor")] += BASELINE_MARK
         out.append(cells)
@@ -408,14 +410,32 @@ def plain_text(df: pd.DataFrame) -> str:
     return "".join(line.rstrip() + "\n" for line in text.file.getvalue().splitlines())
 
 
+MARKDOWN_SPECIAL = re.compile(r"([\\`*|<>])|\]\(")
+"""What a spec or a corpus name could use to end a table cell, start a code span, an HTML tag or
+a link (`](`), or write the README's end marker (`<!-- /leaderboard -->`) into a published table.
+Brackets alone stay: `name[:N]` is how a prefix group is named."""
+
+
+def markdown_text(text: str) -> str:
+    """`text` (a spec, a corpus name, anything a results store says) as literal Markdown text."""
+    return MARKDOWN_SPECIAL.sub(lambda m: "\\" + m[1] if m[1] else "]\\(", text)
+
+
+def markdown_code(text: str) -> str:
+    """`text` as a Markdown code span, fenced by more backticks than it holds in a row."""
+    fence = "`" * (max(map(len, re.findall("`+", text)), default=0) + 1)
+    pad = " " if text.startswith("`") or text.endswith("`") else ""
+    return f"{fence}{pad}{text}{pad}{fence}"
+
+
 def markdown(df: pd.DataFrame, level: int = 3) -> str:
     """README-ready Markdown: a heading and a table per group and per corpus file."""
     out = []
     for title, rows in section_rows(df):
         shown = shown_columns(rows, MARKDOWN)
-        out += [f"{'#' * level} {title}", "", "| " + " | ".join(COLUMNS[c] for c in shown) + " |"]
+        out += [f"{'#' * level} {markdown_text(title)}", "", "| " + " | ".join(COLUMNS[c] for c in shown) + " |"]
         out.append("|" + "".join("---|" if c in TEXT_COLUMNS else "---:|" for c in shown))
-        out += ["| " + " | ".join(cells) + " |" for cells in text_rows(rows, shown)]
+        out += ["| " + " | ".join(cells) + " |" for cells in text_rows(rows, shown, markdown_text)]
         note = "\\" + BASELINE_NOTE  # escaped: a leading "*" would start a Markdown list
         out += ["", note + "; " + FRONTIER_NOTE, ""]
     return "\n".join(out)

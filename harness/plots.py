@@ -8,6 +8,7 @@ no global state are involved.
 
 from __future__ import annotations
 
+import hashlib
 import io
 import re
 
@@ -18,6 +19,9 @@ from PIL import Image
 
 from harness import leaderboard
 
+RESERVED = {"readme", "index", "results"}
+"""Names `harness publish` writes pages of its own under: no corpus page may take them."""
+
 KINDS = {
     "size": ("params", "parameters"),
     "compute": ("flops_per_byte", "FLOPs per byte"),
@@ -27,18 +31,29 @@ KINDS = {
 
 
 def chart_sections(df: pd.DataFrame) -> list[tuple[str, str, pd.DataFrame]]:
-    """(file slug, title, rows) of the tables worth a chart: every group, and files in no group."""
+    """(page name, title, rows) of the tables worth a chart: every group, and files in no group.
+    Each page name is its corpus's `slug`, unless publish's own page, a corpus named exactly so or
+    an earlier section took it ('a b' beside 'a-b', 'README'): a short hash then keeps them apart."""
     grouped = set(df.loc[df["scope"] == "group", "corpus"])
-    out = []
-    for title, rows in leaderboard.sections(df):
+    sections = [
+        (title, rows)
+        for title, rows in leaderboard.sections(df)
+        if rows["scope"].iloc[0] == "group" or leaderboard.group_of(rows["corpus"].iloc[0]) not in grouped
+    ]
+    owned = {slug(c).lower() for c in (rows["corpus"].iloc[0] for _, rows in sections) if slug(c) == c}
+    out, taken = [], set(RESERVED)
+    for title, rows in sections:
         corpus = rows["corpus"].iloc[0]
-        if rows["scope"].iloc[0] == "group" or leaderboard.group_of(corpus) not in grouped:
-            out.append((slug(corpus), title, rows))
+        name = slug(corpus)
+        if name.lower() in taken or (name != corpus and name.lower() in owned):
+            name += "-" + hashlib.sha256(corpus.encode()).hexdigest()[:6]
+        taken.add(name.lower())
+        out.append((name, title, rows))
     return out
 
 
 def slug(name: str) -> str:
-    """A file-name-safe version of a corpus name."""
+    """A file-name-safe version of a corpus name (an HTML anchor too)."""
     return re.sub(r"[^A-Za-z0-9._-]+", "-", name).strip("-.") or "corpus"
 
 
@@ -52,6 +67,8 @@ def size_sweeps(rows: pd.DataFrame) -> dict[str, pd.DataFrame]:
     """Predictor name -> its verified rows, where it was measured at three or more sizes."""
     rows = rows[(rows["kind"] == "predictor") & (rows["verified"] == True)]  # noqa: E712
     rows = rows[pd.to_numeric(rows["params"], errors="coerce") > 0]
+    if rows.empty:  # no verified predictor row: nothing to sweep (and no column to split)
+        return {}
     names = rows["predictor"].str.partition(":")[0]
     return {name: part.sort_values("params") for name, part in rows.groupby(names) if part["params"].nunique() >= 3}
 
@@ -153,7 +170,7 @@ def png(figure: Figure) -> bytes:
 
 
 def charts(df: pd.DataFrame, kinds: list[str]) -> dict[str, bytes]:
-    """'<corpus slug>-<kind>.png' -> PNG bytes, for every chart section and kind."""
+    """'<page name>-<kind>.png' -> PNG bytes, for every chart section and kind."""
     return {
         f"{name}-{kind}.png": png(chart(rows, kind, f"{title}: bits/byte vs {KINDS[kind][1]}"))
         for name, title, rows in chart_sections(df)

@@ -39,7 +39,7 @@ from typing import Any, ClassVar
 import numpy as np
 
 from harness import coder
-from harness.errors import HarnessError
+from harness.errors import CONTROL_CHARACTERS, HarnessError
 
 Progress = Callable[[int], None]
 """Called with the number of symbols just done, so long runs can show progress."""
@@ -306,6 +306,8 @@ def parse_spec(spec: str) -> tuple[str, dict[str, str]]:
         if key.strip() in raw:
             raise HarnessError(f"option {key.strip()!r} is given twice in spec {spec!r}")
         raw[key.strip()] = value.strip()
+    if any(CONTROL_CHARACTERS.search(text) for text in (name, *raw, *raw.values())):
+        raise HarnessError(f"spec {spec!r} holds control characters")
     return name, raw
 
 

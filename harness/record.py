@@ -18,6 +18,8 @@ from typing import Any
 
 import numpy as np
 
+from harness.errors import CONTROL_CHARACTERS
+
 RECORD_VERSION = 2
 """2: `peak_memory_bytes` is the measurement's own memory (version 1, with no `record_version`,
 had `peak_rss_bytes`, the whole harness process's, imports included: dropped when read)."""
@@ -37,9 +39,13 @@ def _number(value: Any) -> bool:
     return (type(value) is int and abs(value) <= LARGEST_INTEGER) or (type(value) is float and math.isfinite(value))
 
 
+def _text(value: Any) -> bool:
+    return isinstance(value, str) and not CONTROL_CHARACTERS.search(value)
+
+
 Check = tuple[Callable[[Any], bool], str]
-NAME: Check = (lambda v: isinstance(v, str) and v != "", "a non-empty string")
-TEXT: Check = (lambda v: isinstance(v, str), "a string")
+NAME: Check = (lambda v: _text(v) and v != "", "a non-empty string without control characters")
+TEXT: Check = (_text, "a string without control characters")
 COUNT: Check = (_count, "an integer from 0 to 2**53")
 SIZE: Check = (lambda v: _count(v) and v > 0, "an integer from 1 to 2**53 (an empty input has no bits/byte)")
 AMOUNT: Check = (_amount, "a finite number >= 0")

@@ -159,7 +159,8 @@ class Mix(SequenceCoder):
         entries = cls._entries(settings)
         streams = max((s.get("batch", 1) for c, s, _ in entries if not issubclass(c, Predictor)), default=1)
         copies = {c: streams if issubclass(c, Predictor) and not c.shares_streams else 1 for c, _, _ in entries}
-        return sum(c.memory_estimate(s, symbols) * copies[c] for c, s, _ in entries)
+        own = 16 * symbols  # the whole input at once (one segment): its symbols and their code lengths
+        return own + sum(c.memory_estimate(s, symbols) * copies[c] for c, s, _ in entries)
 
     def config(self) -> dict[str, Any]:
         return {**self.static_config(self.settings), "members": [m.config() for m in self.members]}

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import io
+import os
 from pathlib import Path
 
 import numpy as np
@@ -14,6 +15,7 @@ from corpora import synthetic
 from harness import baselines, container, corpus, curves, measure, results
 from harness.baselines import standard_baselines
 from harness.corpus import CorpusFile
+from harness.errors import HarnessError
 from tests.conftest import ReadLog
 
 TEXT = Path(container.__file__).read_bytes() * 3
@@ -159,3 +161,29 @@ def test_a_damaged_baseline_stream_is_not_verified(tmp_path, monkeypatch, name, 
     monkeypatch.setattr(measure, "decompress_stream", damaged)
     record = measure.measure_baseline(BASELINES[name], file)
     assert record.verified is False and record.raw_bytes == 20_000
+
+
+def test_a_stores_curve_is_read_only_from_its_curves_folder_and_only_as_code_lengths(registry, tmp_path):
+    """A store is untrusted: its `curve` could name any path (a FIFO would block the reader)."""
+    store = tmp_path / "results.jsonl"
+    record = results.append(
+        store, measure.measure_predictor(registry, "order0", local_file(tmp_path, TEXT[:500]), keep_curve=True)
+    )
+    assert len(curves.load(store, record)) == 500
+    os.mkfifo(tmp_path / "curves" / "fifo.npz")
+    (tmp_path / "elsewhere.npz").write_bytes((store.parent / record.curve).read_bytes())
+    (tmp_path / "curves" / "link.npz").symlink_to(tmp_path / "elsewhere.npz")
+    np.savez(tmp_path / "curves" / "short.npz", bits=np.zeros(499, dtype=np.float32))
+    np.savez(tmp_path / "curves" / "words.npz", bits=np.array(["a"] * 500))
+    np.savez(tmp_path / "curves" / "nan.npz", bits=np.full(500, np.nan, dtype=np.float32))
+    for curve in (
+        "curves/fifo.npz",
+        "elsewhere.npz",
+        "/etc/passwd",
+        "curves/link.npz",
+        "curves/short.npz",
+        "curves/words.npz",
+        "curves/nan.npz",
+    ):
+        with pytest.raises(HarnessError, match="cannot read the loss curve"):
+            curves.load(store, record.replace(curve=curve))

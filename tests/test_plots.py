@@ -56,3 +56,12 @@ def test_plot_command_writes_pngs(tmp_path):
     assert result.returncode == 0, result.stderr
     assert sorted(p.name for p in (tmp_path / "charts").iterdir()) == ["x-compute.png", "x-size.png", "x-time.png"]
     assert (tmp_path / "charts" / "x-size.png").read_bytes().startswith(PNG)
+
+
+def test_no_verified_predictor_row_gives_no_size_sweep():
+    rows = [
+        record("net:width=1", "x", 10_000, 3000, params=1, verified=False),
+        record("xz -9e", "x", 10_000, 3000, kind="baseline"),
+    ]
+    assert plots.size_sweeps(leaderboard.frame(rows)) == {}
+    assert set(plots.charts(leaderboard.frame(rows), ["size"])) == {"x-size.png"}

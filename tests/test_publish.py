@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 from pathlib import Path
 
 import pytest
 
-from harness import cli, leaderboard, publish, results
+from harness import cli, leaderboard, plots, publish, results
 from harness.errors import HarnessError
 from tests.test_leaderboard import record, store_text, two_file_records
 
@@ -121,3 +122,66 @@ def test_published_records_and_tables_name_a_local_model_without_the_measuring_m
     hf = [r for r in results.read(first / "results.jsonl") if r.kind == "predictor"]
     assert {r.spec for r in hf} == {"hf:./tiny-model,batch=4"} and hf[0].settings["model"] == "./tiny-model"
     assert pages == {p.name: p.read_bytes() for p in second.iterdir()}
+
+
+def test_publishing_into_the_folder_of_its_store_refuses_to_lose_any_of_its_lines(tmp_path, capsys):
+    folder = tmp_path / "results"
+    folder.mkdir()
+    store = folder / "results.jsonl"
+    store.write_text(store_text([*two_file_records(), record("other", "h/a", 1000, 100)]))
+    before = store.read_bytes()
+    assert cli.main(["publish", "--from", str(store), "-o", str(folder), "-c", "g"]) == 2
+    error = capsys.readouterr().err
+    assert "losing 1 of its lines" in error and error.count("\n") == 1
+    assert store.read_bytes() == before and sorted(p.name for p in folder.iterdir()) == ["results.jsonl"]
+    assert cli.main(["publish", "--from", str(store), "-o", str(folder)]) == 0  # shows every line: kept
+    assert cli.main(["publish", "--from", str(store), "-o", str(folder)]) == 0  # now its own output
+    assert len(results.read(store)) == len(results.read(tmp_path / "results" / "results.jsonl")) == 8
+
+
+def test_a_readme_that_is_no_regular_file_is_refused_before_any_work(tmp_path, capsys):
+    store = tmp_path / "store.jsonl"
+    store.write_text(store_text(two_file_records()))
+    fifo = tmp_path / "README.md"
+    os.mkfifo(fifo)
+    for readme in (fifo, Path("/dev/zero"), tmp_path):
+        assert cli.main(["publish", "--from", str(store), "-o", str(tmp_path / "out"), "--readme", str(readme)]) == 2
+        assert "not a regular file" in capsys.readouterr().err
+    assert not (tmp_path / "out").exists()
+
+
+def test_corpus_pages_never_share_a_name_nor_take_publishs_own():
+    sizes = {"a b": 100, "a-b": 700, "README": 300}
+    records = [record("small", f"{group}/{f}", 1000, size) for group, size in sizes.items() for f in "xy"]
+    pages = publish.files(records, [], {})
+    assert pages["README.md"].startswith(b"# Published results")
+    names = {section["corpus"].iloc[0]: name for name, _, section in plots.chart_sections(leaderboard.frame(records))}
+    assert len(set(names.values())) == 3 and names["a-b"] == "a-b" and names["README"].startswith("README-")
+    assert sorted(name for name in pages if name.endswith(".md")) == sorted(
+        ["README.md", *(f"{n}.md" for n in names.values())]
+    )
+    assert {f"{n}-size.png" for n in names.values()} <= set(pages)
+    for group, size in sizes.items():
+        page = pages[names[group] + ".md"].decode()
+        assert page.startswith(f"# {group}\n")
+        assert [f"{8 * s / 1000:.3f}" in page for s in sizes.values()] == [s == size for s in sizes.values()]
+
+
+def test_names_from_a_store_are_literal_text_in_the_published_markdown():
+    evil = "x|y <img src=x> `code` [a](javascript:x) <!-- /leaderboard -->"
+    records = [record(evil, f"g/{f}", 1000, 500) for f in "ab"] + [record("small", f"g/{f}", 1000, 400) for f in "ab"]
+    readme = publish.files(records, [], {})["README.md"].decode()
+    row = next(line for line in readme.splitlines() if line.startswith("| x"))
+    assert row.startswith("| x\\|y \\<img src=x\\> \\`code\\` [a]\\(javascript:x) \\<!-- /leaderboard --\\> |")
+    outside_code = [line for line in readme.splitlines() if not line.startswith("Measured with ``")]
+    assert not any("<img" in line.replace("\\<img", "") for line in outside_code)
+    markers = publish.README_MARKERS
+    with pytest.raises(HarnessError, match="its own markers"):  # the command, in a code span, holds one
+        publish.with_readme_table(f"{markers[0]}\n{markers[1]}\n", publish.readme_table(records, {}))
+
+
+def test_publish_with_no_verified_predictor_row_still_publishes_the_rest(tmp_path):
+    records = [record("small", f"g/{f}", 1000, 500, verified=False) for f in "ab"]
+    records += [record("gzip -9", f"g/{f}", 1000, 450, kind="baseline") for f in "ab"]
+    pages = publish.files(records, [], {})
+    assert b"gzip -9" in pages["README.md"]

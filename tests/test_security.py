@@ -45,6 +45,18 @@ def test_an_oversized_model_named_by_a_file_is_refused_before_it_is_built(regist
     assert not path.with_suffix(".out").exists()
 
 
+@pytest.mark.parametrize("spec", ["mix:order0+ngram(order=2;memory_mib=1)", "mix:cm(memory_mib=1;history_mib=1)+ngram"])
+def test_a_mix_claiming_a_billion_symbols_is_refused_before_it_is_built(registry, tmp_path, capsys, spec):
+    """A mix codes its whole input as one segment: 1e9 symbols in 1 KB would ask for 16 GB."""
+    cls, settings, _ = registry.predictor(spec)
+    config = cls.static_config(settings)
+    path = tmp_path / "bomb.hz"
+    path.write_bytes(forged(spec, config, 10**9, 10**9, 0, container.varint(1000) + bytes(1004)))
+    code, error = decompress(capsys, path)
+    assert code == 2 and "--max-memory" in error
+    assert not path.with_suffix(".out").exists()
+
+
 def test_max_memory_lets_the_user_allow_more(registry, tmp_path, capsys):
     spec = "gpt:layers=1,width=64,heads=2,batch=2,context=4"
     cls, settings, _ = registry.predictor(spec)
@@ -202,3 +214,26 @@ def test_a_hub_model_named_by_a_file_comes_from_the_cache_only(registry, tmp_pat
     assert code == 2 and "--allow-download" in error and asked == [True]
     decompress(capsys, path, "--allow-download")
     assert asked == [True, False]
+
+
+@pytest.mark.parametrize("mode", [["-t"], ["--list"]])
+def test_a_header_with_control_characters_is_refused_before_anything_shows_it(tmp_path, capsys, mode):
+    """A forged spec would drive the terminal (escape sequences) or forge lines of --list."""
+    path = tmp_path / "esc.hz"
+    path.write_bytes(forged("ngram\x1b]0;owned\x07\nratio  999", {}, 1, 1, 0, container.varint(1) + bytes(5)))
+    assert cli.main(["decompress", str(path), *mode]) == 2
+    out, error = capsys.readouterr()
+    assert "control characters" in error and error.count("\n") == 1 and "\x1b" not in error + out
+
+
+def test_a_spec_with_control_characters_is_never_written_into_a_file(tmp_path, capsys):
+    source = tmp_path / "in.txt"
+    source.write_bytes(TEXT)
+    for spec in ("ngram:order=2\x1b[2J", "hf:./a\nb"):
+        assert cli.main(["compress", str(source), "-p", spec]) == 2
+        assert "control characters" in capsys.readouterr().err
+    assert not source.with_suffix(".txt.hz").exists()
+    with pytest.raises(SystemExit) as usage:  # an empty path is not the default
+        cli.main(["compress", str(source), "-o", ""])
+    assert usage.value.code == 2 and "empty path" in capsys.readouterr().err
+    assert not source.with_suffix(".txt.hz").exists()

@@ -71,6 +71,8 @@ DAMAGED = {
     "settings a list": (line(fixed(settings=[1], predictor_version=1)), "settings is a JSON array"),
     "settings without a version": (line(fixed(settings={})), "settings without predictor_version"),
     "curve without symbols": (line(fixed(curve="curves/x.npz")), "curve without symbols"),
+    "a newline in a spec": (line(fixed(spec="x\n## forged heading")), "without control characters"),
+    "an escape sequence in a corpus": (line(fixed(corpus="g/\x1b]0;owned\x07a")), "without control characters"),
     "an array": (b"[1, 2]", "a JSON array, not a JSON object"),
     "a number": (b"42", "42, not a JSON object"),
     "null": (b"null", "null, not a JSON object"),

@@ -40,7 +40,12 @@ _FETCH_PATTERNS = ["*.json", "*.safetensors", "*.txt", "*.model", "*.tiktoken"]
 
 def is_path(model: str) -> bool:
     """A local path, not an "org/name" hub id."""
-    return model.startswith((".", "/", "~")) or model.count("/") > 1 or Path(model).is_dir()
+    if model.startswith((".", "/", "~")) or model.count("/") > 1:
+        return True
+    try:
+        return Path(model).is_dir()
+    except (OSError, ValueError):  # a name too long for a path: no folder, so a hub id
+        return False
 
 
 def fetch(model: str, revision: str, gguf_file: str) -> tuple[Path, str | None]:
