@@ -1,7 +1,8 @@
 """The two `hf` backends side by side on the same GGUF file and the same bytes: torch (the GGUF
 dequantized to float32) against llama.cpp (the quantized weights as they are).
 
-    python benchmarks/llamacpp_vs_torch.py [--max-bytes N] [--requantize Q4_0,...] [--quick] [FILE]
+    python benchmarks/llamacpp_vs_torch.py [--max-bytes N] [--requantize Q4_0,...] [--quick]
+                                           [--windows restart,shift] [FILE]
 
 The model is SmolLM2-135M-Instruct Q4_1 from ../shared, plus copies of it that llama.cpp's own
 quantizer writes in other formats (`--requantize`, default Q4_0, into a temporary folder: the
@@ -9,8 +10,10 @@ formats differ in which batched kernels llama.cpp has for them). For each file, 
 and thread count: code the first N bytes (default 20,000 of alice29), decode them with a fresh
 predictor and compare, then print bits/byte (payload), tokens per second each way (wall clock)
 and per CPU-second (this process's CPU time), and llama.cpp's speed over torch's at the same
-batch and threads. Model loading is left out. Run it on an otherwise idle machine: it prints
-the load average at the start and the end.
+batch and threads. llama.cpp runs with each `--windows` schedule (torch only restarts): a full
+window re-read (`restart`, torch's own) or its kept tokens' keys and values moved (`shift`).
+Model loading is left out. Run it on an otherwise idle machine: it prints the load average at
+the start and the end.
 """
 
 from __future__ import annotations
@@ -82,24 +85,32 @@ def main() -> None:
     parser.add_argument("--batches", default="1,16", help="only the rows of these batch sizes")
     parser.add_argument("--backends", default="torch,llamacpp", help="only the rows of these backends")
     parser.add_argument("--shared", action=argparse.BooleanOptionalAction, default=True, help="the Q4_1 file itself")
+    parser.add_argument("--windows", default="restart,shift", help="llama.cpp's window schedules")
     args = parser.parse_args()
     if not _GGUF.is_file():
         raise SystemExit(f"the SmolLM2 GGUF is not at {_GGUF}")
     data = args.file.read_bytes()[: args.max_bytes]
     batches = {int(b) for b in args.batches.split(",")}
     backends = set(args.backends.split(","))
-    rows = [row for row in ROWS if row[1] in batches and row[0] in backends and not (args.quick and row[2] > 1)]
+    rows = [
+        (backend, batch, threads, window)
+        for backend, batch, threads in ROWS
+        if batch in batches and backend in backends and not (args.quick and threads > 1)
+        for window in (["restart"] if backend == "torch" else args.windows.split(","))
+    ]
     print(f"{args.file.name}, first {len(data):,} bytes; {os.cpu_count()} cores, load average {os.getloadavg()[0]:.2f}")
     print(f"llama.cpp: {llamacpp.versions()}")
-    columns = ["file", "backend", "batch", "threads", "tokens", "bits/byte", "enc tok/s", "dec tok/s", "tok/CPU-s"]
+    columns = ["file", "backend", "window", "batch", "threads", "tokens"]
+    columns += ["bits/byte", "enc tok/s", "dec tok/s", "tok/CPU-s"]
     print(" ".join(f"{c:>9}" for c in columns), "x torch (wall, per CPU-s)")
     with tempfile.TemporaryDirectory() as scratch:
         kinds = [kind for kind in args.requantize.split(",") if kind]
         files = [_GGUF] if args.shared else []
         for gguf in [*files, *(requantized(_GGUF, kind, Path(scratch)) for kind in kinds)]:
             torch_speed: dict[int, dict[str, float]] = {}
-            for backend, batch, threads in rows:
+            for backend, batch, threads, window in rows:
                 spec = f"hf:{gguf.parent},gguf_file={gguf.name},batch={batch},threads={threads},backend={backend}"
+                spec += f",window={window}"
                 m = measure(spec, data)
                 if backend == "torch":
                     torch_speed[batch] = m
@@ -111,7 +122,8 @@ def main() -> None:
                 figures = [m["bits_per_byte"], m["encode"], m["decode"], m["per_cpu_s"]]
                 shown = " ".join(f"{x:>9.4f}" if i == 0 else f"{x:>9.1f}" for i, x in enumerate(figures))
                 kind = gguf.stem.split(".")[-1]
-                print(f"{kind:>9} {backend:>9} {batch:>9} {threads:>9} {m['tokens']:>9,} {shown} {versus}", flush=True)
+                setup = f"{kind:>9} {backend:>9} {window:>9} {batch:>9} {threads:>9}"
+                print(f"{setup} {m['tokens']:>9,} {shown} {versus}", flush=True)
     print(f"load average {os.getloadavg()[0]:.2f} at the end; every row was decoded and compared")
 
 

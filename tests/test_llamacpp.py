@@ -34,6 +34,25 @@ def test_lockstep_streams_with_window_restarts_round_trip(registry, shared_corpo
     assert 8 * encoded.payload_bytes / len(data) < 4.0  # a real model: far below a literal byte's 8 bits
 
 
+def test_shifted_windows_keep_the_kept_tokens_instead_of_reading_them_again(registry, shared_corpora):
+    """window=shift: the same window schedule, the kept tokens' keys and values moved back rather
+    than recomputed; another stream than a restart's (so the header names it), decoded exactly."""
+    data = (shared_corpora / "canterbury" / "alice29.txt").read_bytes()[:500] + AWKWARD
+    spec = f"{SPEC},batch=3,context=32,overlap=8,flash_attention=off"
+    shifted = _round_trip(registry, f"{spec},window=shift", data)
+    restarted = container.encode(data, spec, registry.build(spec))
+    assert shifted.payload_bytes != restarted.payload_bytes
+    assert abs(shifted.payload_bytes / restarted.payload_bytes - 1) < 0.1  # the same model, the same windows
+    assert registry.build(f"{spec},window=shift").config()["window"] == "shift"
+    assert "window" not in registry.build(spec).config()  # files from before the option still decode
+
+
+def test_a_model_whose_positions_cannot_move_refuses_shifted_windows(registry, monkeypatch):
+    monkeypatch.setattr(llama_cpp, "llama_memory_can_shift", lambda memory: False)
+    with pytest.raises(HarnessError, match="window=restart"):
+        registry.build(f"{SPEC},window=shift")
+
+
 @pytest.mark.slow  # torch expands the real SmolLM2's GGUF weights: most of a minute
 def test_the_same_model_codes_about_as_well_as_the_torch_backend(registry, shared_corpora):
     """Both backends read the same tokens from the same GGUF; llama.cpp keeps the weights
@@ -68,6 +87,7 @@ def test_the_container_records_what_llama_cpp_results_depend_on(registry, monkey
     [
         (f"hf:{SMOLLM2},backend=llamacpp", "gguf_file"),
         (f"{SPEC},device=cuda", "CPU"),
+        (f"hf:{SMOLLM2},gguf_file={GGUF},window=shift", "backend=llamacpp"),
     ],
 )
 def test_settings_the_backend_cannot_run_are_refused(registry, spec, message):

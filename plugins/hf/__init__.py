@@ -78,13 +78,21 @@ class HF(SequenceCoder):
             "auto", "llamacpp: flash attention (results depend on it)", choices=("auto", "on", "off")
         ),
         "backend": Option("torch", "torch (transformers) or llamacpp (GGUF only)", choices=("torch", "llamacpp")),
+        "window": Option(
+            "restart",
+            "a full window: restart (re-read the kept tokens) or shift (llamacpp: keep their keys and values)",
+            choices=("restart", "shift"),
+        ),
     }
     """context: tokens in the window (capped at the model's maximum); overlap: tokens kept when
     the window is full (-1: half the context); batch: streams the input is cut into and coded in
     lockstep, one forward pass of `batch` tokens per step (much faster per token where a pass is
     memory-bound, as on a CPU; each stream starts without context); threads: torch CPU threads
     (results depend on it, so it is recorded); backend: `llamacpp` runs a GGUF (`gguf_file`) on the
-CPU through llama.cpp (`pip install -e '.[llamacpp]'`), ignoring dtype."""
+CPU through llama.cpp (`pip install -e '.[llamacpp]'`), ignoring dtype; window=shift (llamacpp,
+models with rotary positions) keeps the kept tokens' keys and values when the window is full and
+moves their positions back, instead of reading those tokens again: the same windows, without
+the re-read (half the work of a long stream), the kept tokens still carrying what they saw."""
 
     def __init__(self, **settings: Any) -> None:
         super().__init__(**settings)
@@ -107,7 +115,9 @@ CPU through llama.cpp (`pip install -e '.[llamacpp]'`), ignoring dtype."""
         self.flops_per_symbol = 2.0 * (self.m.params - self.m.embedding_params)
         self.runner: torch_backend.Runner | llamacpp.Runner
         if isinstance(self.m, llamacpp.Loaded):
-            self.runner = llamacpp.Runner(self.m, s["batch"], self.context, s["threads"], s["flash_attention"])
+            self.runner = llamacpp.Runner(
+                self.m, s["batch"], self.context, s["threads"], s["flash_attention"], s["window"] == "shift"
+            )
         else:
             self.runner = torch_backend.Runner(self.m, s["device"], s["threads"], self.context)
 
@@ -118,6 +128,8 @@ CPU through llama.cpp (`pip install -e '.[llamacpp]'`), ignoring dtype."""
             raise HarnessError("hf: backend=llamacpp runs GGUF checkpoints: name one with gguf_file=NAME.gguf")
         if settings["backend"] == "llamacpp" and settings["device"] != "cpu":
             raise HarnessError("hf: backend=llamacpp runs on the CPU here: drop device=, or use backend=torch")
+        if settings["window"] == "shift" and settings["backend"] != "llamacpp":
+            raise HarnessError("hf: window=shift needs backend=llamacpp (torch re-reads the kept tokens)")
         return settings["model"], settings["revision"], settings["gguf_file"]
 
     @classmethod
@@ -149,9 +161,11 @@ CPU through llama.cpp (`pip install -e '.[llamacpp]'`), ignoring dtype."""
     @classmethod
     def portable(cls, settings: dict[str, Any]) -> dict[str, Any]:
         """A local folder as `./NAME`: a decoder finds it by that name among the models its user
-        names (`--model`), wherever it sits there."""
+        names (`--model`), wherever it sits there. `window` is named only where it is `shift`, so
+        that files written before the option existed still decode."""
         model = settings["model"]
-        return {**settings, "model": f"./{Path(model).resolve().name}"} if is_path(model) else settings
+        named = {k: v for k, v in settings.items() if (k, v) != ("window", "restart")}
+        return {**named, "model": f"./{Path(model).resolve().name}"} if is_path(model) else named
 
     @classmethod
     def memory_estimate(cls, settings: dict[str, Any], symbols: int) -> int:
@@ -264,7 +278,8 @@ CPU through llama.cpp (`pip install -e '.[llamacpp]'`), ignoring dtype."""
             kept = self._kept(history.shape[1])
             if kept is not None:
                 history = history[:, history.shape[1] - kept :]
-                token_probs = self.runner.restart(history)
+                shift = kept and self.settings["window"] == "shift"  # keeping no token is a restart
+                token_probs = self.runner.shift(kept - 1, fed) if shift else self.runner.restart(history)
             else:
                 token_probs = self.runner.forward(fed[:, None])
 

@@ -141,9 +141,18 @@ class Runner:
 
     `restart(history)` and `forward(fed)` are the torch runner's: both return float64 next-token
     probabilities [streams, vocab]. A restart clears every sequence and feeds each its window in
-    chunks of `n_batch` tokens; a step feeds one token per sequence in one decode."""
+    chunks of `n_batch` tokens; a step feeds one token per sequence in one decode; `shift` (for
+    `shifts`) keeps each window's last tokens in the cache, moved back to follow its start token."""
 
-    def __init__(self, loaded: Loaded, batch: int, context: int, threads: int, flash_attention: str = "auto") -> None:
+    def __init__(
+        self,
+        loaded: Loaded,
+        batch: int,
+        context: int,
+        threads: int,
+        flash_attention: str = "auto",
+        shifts: bool = False,
+    ) -> None:
         llama_cpp = library()
         self._lib, self.loaded, self.threads = llama_cpp, loaded, threads
         self.n_batch = max(512, batch)  # a step's `batch` tokens are one micro-batch
@@ -160,6 +169,8 @@ class Runner:
         self._memory = llama_cpp.llama_get_memory(self._context)
         self._batch = llama_cpp.llama_batch_init(self.n_batch, 0, 1)
         self._length = 0  # positions filled in each sequence
+        if shifts and not llama_cpp.llama_memory_can_shift(self._memory):
+            raise HarnessError("hf: window=shift needs a model whose positions can move (rotary): use window=restart")
 
     def __del__(self) -> None:
         if getattr(self, "_context", None):
@@ -182,6 +193,16 @@ class Runner:
             probs.append(self._probs(1)[0])
         self._length = window.shape[1]
         return np.stack(probs)
+
+    def shift(self, keep: int, fed: np.ndarray) -> np.ndarray:
+        """Each sequence's last `keep` tokens moved back to follow its start token, their keys and
+        values kept (llama.cpp re-rotates the keys: no token is read again), then `fed` [streams]."""
+        drop = self._length - 1 - keep  # positions 1 .. drop go
+        for stream in range(len(fed)):
+            self._lib.llama_memory_seq_rm(self._memory, stream, 1, 1 + drop)
+            self._lib.llama_memory_seq_add(self._memory, stream, 1 + drop, -1, -drop)
+        self._length -= drop
+        return self.forward(fed[:, None])
 
     def forward(self, fed: np.ndarray) -> np.ndarray:
         self._decode([(int(t), self._length, stream) for stream, t in enumerate(fed[:, 0].tolist())], len(fed))
