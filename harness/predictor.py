@@ -44,6 +44,10 @@ from harness.errors import CONTROL_CHARACTERS, HarnessError
 Progress = Callable[[int], None]
 """Called with the number of symbols just done, so long runs can show progress."""
 
+SYMBOL_BYTES = 16
+"""What a predictor that codes its whole input at once holds per symbol, besides its model: the
+symbol (int64) and its code length (float64); its `memory_estimate` counts them."""
+
 
 def no_progress(_: int) -> None:
     pass

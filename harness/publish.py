@@ -63,11 +63,6 @@ def _header(env: dict[str, str], groups: list[str]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def groups_in(df: pd.DataFrame) -> list[str]:
-    """What gets a section of its own: every group, and files in no group, in table order."""
-    return [rows["corpus"].iloc[0] for _, _, rows in plots.chart_sections(df)]
-
-
 def family(spec: str) -> str:
     """What a headline table keeps one row of: the predictor, with its positional argument (the
     model of 'hf:MODEL,...', the members of 'mix:A+B'), or the baseline; 'gpt:width=256' -> 'gpt'.
@@ -201,6 +196,8 @@ def files(
     kinds = list(plots.KINDS)
     out: dict[str, bytes] = {"results.jsonl": store_lines(shown)}
     tops = headlines(df, subsets)
+    sections = plots.chart_sections(df)  # what gets a page: every group, and files in no group
+    groups = [section["corpus"].iloc[0] for _, _, section in sections]
     readme = [
         "# Published results",
         "",
@@ -210,7 +207,7 @@ def files(
         "tables per group. Sortable tables and charts: [index.html](index.html). Timings are wall-clock seconds "
         "on the machine below; peak MB is the memory each measurement added to the harness process.",
         "",
-        _header(env, groups_in(df)),
+        _header(env, groups),
         "## Headline tables",
         "",
         *(headline_markdown(group, rows, level=3) for group, rows in tops),
@@ -218,8 +215,7 @@ def files(
         "",
     ]
     out.update(plots.charts(df, kinds))
-    for name, _, section in plots.chart_sections(df):
-        group = section["corpus"].iloc[0]
+    for (name, _, _), group in zip(sections, groups, strict=True):
         rows = df[(df["corpus"] == group) | (df["corpus"].map(leaderboard.group_of) == group)]
         shown_name = leaderboard.markdown_text(group)
         pictures = [f"![{shown_name}: bits/byte vs {plots.KINDS[k][1]}]({name}-{k}.png)" for k in kinds]
@@ -236,7 +232,7 @@ def files(
         )
         + "</ul>"
     )
-    if any("[:" in group for group in groups_in(df)):
+    if any("[:" in group for group in groups):
         env_html += f"<p>{html_text.escape(PREFIX_NOTE.replace('`', ''))}</p>"
     headline_html = [(group, rows.drop(columns="family"), _command(group, rows)) for group, rows in tops]
     out["index.html"] = html.page(df, "Compression leaderboard", env_html, headline_html, out).encode()

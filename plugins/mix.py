@@ -63,6 +63,7 @@ from harness import coder
 from harness.errors import HarnessError
 from harness.hookspecs import hookimpl
 from harness.predictor import (
+    SYMBOL_BYTES,
     CodeOne,
     Option,
     Predictor,
@@ -159,7 +160,7 @@ class Mix(SequenceCoder):
         entries = cls._entries(settings)
         streams = max((s.get("batch", 1) for c, s, _ in entries if not issubclass(c, Predictor)), default=1)
         copies = {c: streams if issubclass(c, Predictor) and not c.shares_streams else 1 for c, _, _ in entries}
-        own = 16 * symbols  # the whole input at once (one segment): its symbols and their code lengths
+        own = SYMBOL_BYTES * symbols  # the whole input at once (one segment)
         return own + sum(c.memory_estimate(s, symbols) * copies[c] for c, s, _ in entries)
 
     def config(self) -> dict[str, Any]:

@@ -39,6 +39,7 @@ from harness import coder, container
 from harness.errors import HarnessError
 from harness.hookspecs import hookimpl
 from harness.predictor import (
+    SYMBOL_BYTES,
     CodeOne,
     Option,
     Progress,
@@ -176,7 +177,7 @@ the re-read (half the work of a long stream), the kept tokens still carrying wha
             context = settings["context"]
             return llamacpp.memory_estimate(folder / settings["gguf_file"], settings["batch"], context, symbols)
         size = sum(f.stat().st_size for f in weight_files(folder, settings["gguf_file"]))
-        return (8 if settings["gguf_file"] else 2) * size + 16 * symbols
+        return (8 if settings["gguf_file"] else 2) * size + SYMBOL_BYTES * symbols
 
     def config(self) -> dict[str, Any]:
         m = self.m

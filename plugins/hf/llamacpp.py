@@ -22,7 +22,7 @@ from typing import Any
 import numpy as np
 
 from harness.errors import HarnessError
-from harness.predictor import optional_import
+from harness.predictor import SYMBOL_BYTES, optional_import
 from plugins.hf.loading import Model, files_sha256
 
 _KV_BYTES_PER_TOKEN = 128 << 10
@@ -64,7 +64,7 @@ def versions() -> dict[str, Any]:
 
 def memory_estimate(path: Path, batch: int, context: int, symbols: int) -> int:
     """The GGUF (mapped, so at most its size), the keys and values of every window, the symbols."""
-    return path.stat().st_size + batch * context * _KV_BYTES_PER_TOKEN + 16 * symbols
+    return path.stat().st_size + batch * context * _KV_BYTES_PER_TOKEN + SYMBOL_BYTES * symbols
 
 
 @dataclass(frozen=True)

@@ -32,6 +32,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 import numpy as np
 
 from harness.predictor import (
+    SYMBOL_BYTES,
     CodeOne,
     Option,
     Progress,
@@ -119,7 +120,7 @@ class OnlinePredictor(SequenceCoder):
         per-symbol bits."""
         loop = _loop()
 
-        return 16 * loop.parameters(cls, settings) + 16 * symbols
+        return 16 * loop.parameters(cls, settings) + SYMBOL_BYTES * symbols
 
     @classmethod
     @abstractmethod
