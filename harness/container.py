@@ -363,6 +363,16 @@ def setup_mismatch(header: Header, config: dict[str, Any], static_keys: Iterable
     return "; ".join(differs) or None
 
 
+def _written_with(
+    header: Header, cls: type[SequenceCoder], config: dict[str, Any], static_keys: Iterable[str], whole: bool
+) -> str | None:
+    """`setup_mismatch` for `config` as this version writes it or as an earlier one did (before
+    options `added_later` existed); the mismatch of this version's config when none matches."""
+    mismatches = (setup_mismatch(header, earlier, static_keys, whole) for earlier in cls.earlier_configs(config))
+    first = next(mismatches)
+    return None if first is None or None in mismatches else first
+
+
 def _refuse_mismatch(mismatch: str | None) -> None:
     if mismatch:
         raise HarnessError(f"cannot decode: the stream was written with another predictor setup (differs: {mismatch})")
@@ -374,7 +384,7 @@ def check_header(header: Header, cls: type[SequenceCoder], settings: dict[str, A
     known without building it (`static_config`)."""
     _check_layout(header, cls)
     static = cls.static_config(settings)
-    _refuse_mismatch(setup_mismatch(header, static, static, whole=False))
+    _refuse_mismatch(_written_with(header, cls, static, static, whole=False))
 
 
 def decode_stream(
@@ -387,7 +397,7 @@ def decode_stream(
     """
     _check_layout(header, type(predictor))
     static = type(predictor).static_config(predictor.settings)
-    _refuse_mismatch(setup_mismatch(header, predictor.config(), static, whole=True))
+    _refuse_mismatch(_written_with(header, type(predictor), predictor.config(), static, whole=True))
     streaming = byte_level(predictor)
     crc, length, pieces, check = 0, 0, [], _Check(predictor)
     for _, n in _segments(header.symbols, header.segment):

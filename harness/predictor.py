@@ -27,11 +27,12 @@ from __future__ import annotations
 
 import hashlib
 import importlib
+import itertools
 import json
 import math
 import re
 from abc import ABC, abstractmethod
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from types import ModuleType
 from typing import Any, ClassVar
@@ -69,6 +70,9 @@ class Option:
     choices: tuple[Any, ...] = ()
     pattern: str = ""
     """A regular expression a string value must match whole."""
+    added_later: bool = False
+    """Added after files were written with its predictor's `version`: their configs lack it, so
+    at its default (what they were written with) a file's config may leave it out."""
 
     def describe(self) -> str:
         """The accepted values in words, for help and errors."""
@@ -156,6 +160,19 @@ class SequenceCoder(ABC):
         """`settings` as a `.hz` header and `config()` record them: nothing that depends on where
         things sit on this machine (a local model is named, its checksum identifies it)."""
         return settings
+
+    @classmethod
+    def earlier_configs(cls, config: dict[str, Any]) -> Iterator[dict[str, Any]]:
+        """`config`, then as files written before some of the options `added_later` existed hold
+        it: without each combination of those sitting at their default."""
+        later = [
+            key
+            for key, option in cls.options.items()
+            if isinstance(option, Option) and option.added_later and config.get(key) == option.default
+        ]
+        for count in range(len(later) + 1):
+            for absent in itertools.combinations(later, count):
+                yield {key: value for key, value in config.items() if key not in absent}
 
     @classmethod
     def memory_estimate(cls, settings: dict[str, Any], symbols: int) -> int:

@@ -74,15 +74,20 @@ class HF(SequenceCoder):
         "overlap": Option(-1, "tokens kept when the window is full (-1: half the context)", -1, 1 << 20),
         "batch": Option(1, "streams coded in lockstep, one forward pass of `batch` tokens per step", 1, 4096),
         "threads": Option(1, "CPU threads (results depend on it)", 1, 256),
-        "chunk": Option(0, "bytes per independent chunk, each its own stream (0: `batch` runs)", 0, 1 << 30),
-        "flash_attention": Option(
-            "auto", "llamacpp: flash attention (results depend on it)", choices=("auto", "on", "off")
+        "chunk": Option(
+            0, "bytes per independent chunk, each its own stream (0: `batch` runs)", 0, 1 << 30, added_later=True
         ),
-        "backend": Option("torch", "torch (transformers) or llamacpp (GGUF only)", choices=("torch", "llamacpp")),
+        "flash_attention": Option(
+            "auto", "llamacpp: flash attention (results depend on it)", choices=("auto", "on", "off"), added_later=True
+        ),
+        "backend": Option(
+            "torch", "torch (transformers) or llamacpp (GGUF only)", choices=("torch", "llamacpp"), added_later=True
+        ),
         "window": Option(
             "restart",
             "a full window: restart (re-read the kept tokens) or shift (llamacpp: keep their keys and values)",
             choices=("restart", "shift"),
+            added_later=True,
         ),
     }
     """context: tokens in the window (capped at the model's maximum); overlap: tokens kept when
@@ -162,11 +167,9 @@ the re-read (half the work of a long stream), the kept tokens still carrying wha
     @classmethod
     def portable(cls, settings: dict[str, Any]) -> dict[str, Any]:
         """A local folder as `./NAME`: a decoder finds it by that name among the models its user
-        names (`--model`), wherever it sits there. `window` is named only where it is `shift`, so
-        that files written before the option existed still decode."""
+        names (`--model`), wherever it sits there."""
         model = settings["model"]
-        named = {k: v for k, v in settings.items() if (k, v) != ("window", "restart")}
-        return {**named, "model": f"./{Path(model).resolve().name}"} if is_path(model) else named
+        return {**settings, "model": f"./{Path(model).resolve().name}"} if is_path(model) else settings
 
     @classmethod
     def memory_estimate(cls, settings: dict[str, Any], symbols: int) -> int:

@@ -1,0 +1,63 @@
+"""Files written by earlier versions of the harness still decode, byte for byte, or are refused
+for a reason a user can act on; never decoded into something else.
+
+tests/data/compat holds `sample.txt` and the .hz files earlier commits wrote from it. When a
+change makes one of them undecodable on purpose (the same options now give other bits), bump
+the predictor's `version`: its file is then refused as written by another version, and this
+test says so. An option added to a predictor after its files exist is declared `added_later`.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import SHARED, run_cli
+
+FIXTURES = Path(__file__).parent / "data" / "compat"
+WRITTEN = {  # file: the commit that wrote it (`git show COMMIT` has that version's code)
+    "order0.hz": "524a0e6",
+    "ngram.hz": "524a0e6",
+    "cm.hz": "524a0e6",
+    "mix-cm-ngram.hz": "524a0e6",
+    "mix-order0-lstm.hz": "524a0e6",
+    "lstm.hz": "524a0e6",
+    "gpt.hz": "524a0e6",
+    # hf, as its options were added: none of backend, chunk, flash_attention and window; backend
+    # and chunk; and flash_attention; all but window at its default; all (the commit after 524a0e6)
+    "hf-stories260K-batch2-1280894.hz": "1280894",
+    "hf-stories260K-batch2-8d2b607.hz": "8d2b607",
+    "hf-stories260K-batch2-7c79294.hz": "7c79294",
+    "hf-stories260K-batch2-524a0e6.hz": "524a0e6",
+    "hf-stories260K-chunk400.hz": "the one after 524a0e6",
+    "llamacpp-smollm2-524a0e6.hz": "524a0e6",
+    "llamacpp-smollm2-shift-524a0e6.hz": "524a0e6",
+}
+MODELS = {"hf-stories260K": "stories260K", "llamacpp-smollm2": "smollm2-135m-instruct"}
+"""The folder under ../shared/models a file's name starts for."""
+ENVIRONMENT = {"torch", "transformers", "numpy", "cpu_capability", "device_type", "llama_cpp", "llama_cpp_system"}
+"""Config keys that name this machine's libraries or CPU rather than the format: a file that
+differs only in them cannot decode here, rightly, and says so."""
+
+
+def test_every_fixture_is_listed():
+    assert sorted(p.name for p in FIXTURES.glob("*.hz")) == sorted(WRITTEN)
+
+
+@pytest.mark.parametrize("name", sorted(WRITTEN))
+def test_a_file_an_earlier_version_wrote_decodes_to_its_bytes(name, tmp_path):
+    model = next((SHARED / "models" / folder for start, folder in MODELS.items() if name.startswith(start)), None)
+    if model and not model.is_dir():
+        pytest.skip(f"{model} is absent")
+    if name.startswith("llamacpp-"):
+        pytest.importorskip("llama_cpp", reason="llama-cpp-python is not installed")
+    out = tmp_path / "decoded"
+    done = run_cli("decompress", *(["--model", str(model)] if model else []), "-o", str(out), str(FIXTURES / name))
+    if done.returncode:
+        differs = re.findall(r"(\w+) \(here ", done.stderr)
+        if differs and set(differs) <= ENVIRONMENT:
+            pytest.skip(f"written with other libraries than these: {done.stderr.strip()}")
+    assert done.returncode == 0, f"{name}, written by {WRITTEN[name]}: {done.stderr}"
+    assert out.read_bytes() == (FIXTURES / "sample.txt").read_bytes()
