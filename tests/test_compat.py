@@ -3,8 +3,9 @@ for a reason a user can act on; never decoded into something else.
 
 tests/data/compat holds `sample.txt` and the .hz files earlier commits wrote from it. When a
 change makes one of them undecodable on purpose (the same options now give other bits), bump
-the predictor's `version`: its file is then refused as written by another version, and this
-test says so. An option added to a predictor after its files exist is declared `added_later`.
+the predictor's `version`: its file is then refused as written by another version (move it to
+REFUSED, and add one written by the new version). An option added to a predictor after its
+files exist is declared `added_later`.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from tests.conftest import SHARED, run_cli
 FIXTURES = Path(__file__).parent / "data" / "compat"
 WRITTEN = {  # file: the commit that wrote it (`git show COMMIT` has that version's code)
     "order0.hz": "524a0e6",
+    "ngram-format2-0646742.hz": "0646742",  # the container's format 2, its config as JSON
     "ngram.hz": "524a0e6",
     "cm.hz": "524a0e6",
     "mix-cm-ngram.hz": "524a0e6",
@@ -35,6 +37,8 @@ WRITTEN = {  # file: the commit that wrote it (`git show COMMIT` has that versio
     "llamacpp-smollm2-524a0e6.hz": "524a0e6",
     "llamacpp-smollm2-shift-524a0e6.hz": "524a0e6",
 }
+REFUSED = {"order0-v1-0646742.hz": "version: file has 1, here 2"}
+"""Files this version must refuse, and what its message says (order0 codes other bits since)."""
 MODELS = {"hf-stories260K": "stories260K", "llamacpp-smollm2": "smollm2-135m-instruct"}
 """The folder under ../shared/models a file's name starts for."""
 ENVIRONMENT = {"torch", "transformers", "numpy", "cpu_capability", "device_type", "llama_cpp", "llama_cpp_system"}
@@ -43,7 +47,7 @@ differs only in them cannot decode here, rightly, and says so."""
 
 
 def test_every_fixture_is_listed():
-    assert sorted(p.name for p in FIXTURES.glob("*.hz")) == sorted(WRITTEN)
+    assert sorted(p.name for p in FIXTURES.glob("*.hz")) == sorted([*WRITTEN, *REFUSED])
 
 
 @pytest.mark.parametrize("name", sorted(WRITTEN))
@@ -61,3 +65,11 @@ def test_a_file_an_earlier_version_wrote_decodes_to_its_bytes(name, tmp_path):
             pytest.skip(f"written with other libraries than these: {done.stderr.strip()}")
     assert done.returncode == 0, f"{name}, written by {WRITTEN[name]}: {done.stderr}"
     assert out.read_bytes() == (FIXTURES / "sample.txt").read_bytes()
+
+
+@pytest.mark.parametrize("name", sorted(REFUSED))
+def test_a_file_an_earlier_version_wrote_that_this_one_cannot_decode_is_refused_saying_why(name, tmp_path):
+    done = run_cli("decompress", "-o", str(tmp_path / "decoded"), str(FIXTURES / name))
+    assert done.returncode == 2
+    assert REFUSED[name] in done.stderr
+    assert not (tmp_path / "decoded").exists()
