@@ -205,14 +205,29 @@ class Sink:
             raise HarnessError(f"{self.name} not written: {error.strerror or error}") from None
 
 
+def _refuse_input_as_output(source: str, target: str) -> None:
+    """The output may not be the input itself, by any name, link or redirection: --force would
+    replace what was read with what was made from it."""
+    try:
+        read = os.fstat(sys.stdin.fileno()) if source == STDIO else os.stat(source)
+        there = os.stat(target)
+    except (OSError, AttributeError, ValueError):  # nothing there (yet), or no stdin at all
+        return
+    if (read.st_dev, read.st_ino) == (there.st_dev, there.st_ino) and stat.S_ISREG(there.st_mode):
+        raise HarnessError(f"{target} is the input itself; write the output elsewhere (-o FILE)")
+
+
 @contextmanager
-def output(target: str, force: bool) -> Iterator[Sink]:
-    """A seekable file for the output, whose bytes reach `target` only once the block completes.
+def output(target: str, force: bool, source: str = "") -> Iterator[Sink]:
+    """A seekable file for the output, whose bytes reach `target` only once the block completes;
+    never the input `source` (a path, or `-` for stdin).
 
     `-` is stdout. A character device or FIFO (/dev/null, a named pipe) is written into directly,
     copied from a temp file, so that a run that fails (a corrupt input, a full disk) puts nothing
     there; anything else goes through `atomic_output`.
     """
+    if target != STDIO and source:
+        _refuse_input_as_output(source, target)
     if target != STDIO and not _stream(_mode(target)):
         with atomic_output(Path(target), force) as out:
             yield Sink(out, target)

@@ -221,6 +221,30 @@ def test_force_through_a_symlink_replaces_the_file_not_the_link(capsys, tmp_path
     assert (tmp_path / "real.hz").read_bytes().startswith(container.MAGIC)
 
 
+@pytest.mark.parametrize("name", ["itself", "a symlink", "a hard link", "stdin"])
+def test_the_input_is_never_its_own_output_even_with_force(capsys, tmp_path, source, packed, name):
+    for command, given in (["compress", "-p", "order0"], source), (["decompress"], packed):
+        before = given.read_bytes()
+        target = {"itself": given, "a symlink": tmp_path / "symlink", "a hard link": tmp_path / "hardlink"}.get(name)
+        if name == "a symlink":
+            target.unlink(missing_ok=True)
+            target.symlink_to(given)
+        elif name == "a hard link":
+            target.unlink(missing_ok=True)
+            target.hardlink_to(given)
+        if name == "stdin":
+            with given.open("rb") as stdin:
+                done = subprocess.run(
+                    [HARNESS, *command, "-", "-o", given, "--force"], stdin=stdin, capture_output=True
+                )
+            code, err = done.returncode, done.stderr.decode()
+        else:
+            code, _, err = harness_main(capsys, *command, given, "-o", target, "--force")
+        assert code == 2 and "is the input itself" in one_line(err)
+        assert given.read_bytes() == before
+    assert not list(tmp_path.glob(".*.tmp"))
+
+
 def test_a_target_that_turns_into_a_fifo_meanwhile_is_not_replaced(capsys, monkeypatch, tmp_path, source):
     target = tmp_path / "out.hz"
     real_encode = container.encode_stream

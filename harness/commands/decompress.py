@@ -55,7 +55,7 @@ def run(args: argparse.Namespace) -> None:
         registry = ui.registry(args)
         target = _decompress_target(args)
         # --test: decoded and checked, then dropped; nothing is written anywhere.
-        sink = open(os.devnull, "wb") if args.test else files.output(target, args.force)
+        sink = open(os.devnull, "wb") if args.test else files.output(target, args.force, args.file)
         with sink as out, predictor_errors(header.spec, name), harness.trust.policy(_file_trust(args)):
             predictor = registry.decoder(header)  # checked against the header before it is built
             with ui.bar(f"decode {name} with {header.spec}") as (advance, expect):
