@@ -28,12 +28,12 @@ WRITTEN = {  # file: the commit that wrote it (`git show COMMIT` has that versio
     "lstm.hz": "524a0e6",
     "gpt.hz": "524a0e6",
     # hf, as its options were added: none of backend, chunk, flash_attention and window; backend
-    # and chunk; and flash_attention; all but window at its default; all (the commit after 524a0e6)
+    # and chunk; and flash_attention; all but window at its default; all (a44b1e4)
     "hf-stories260K-batch2-1280894.hz": "1280894",
     "hf-stories260K-batch2-8d2b607.hz": "8d2b607",
     "hf-stories260K-batch2-7c79294.hz": "7c79294",
     "hf-stories260K-batch2-524a0e6.hz": "524a0e6",
-    "hf-stories260K-chunk400.hz": "the one after 524a0e6",
+    "hf-stories260K-chunk400.hz": "a44b1e4",
     "llamacpp-smollm2-524a0e6.hz": "524a0e6",
     "llamacpp-smollm2-shift-524a0e6.hz": "524a0e6",
 }
