@@ -67,6 +67,13 @@ def progress() -> Progress:
     )
 
 
+def log(line: str) -> None:
+    """A line for where no progress bar shows (stderr is a log or a pipe, not a terminal): a
+    long run there still says what it has done so far."""
+    if not console.is_terminal:
+        console.print(line)
+
+
 def registry(args: argparse.Namespace, warn: bool = True) -> Registry:
     """The plugins' registry (the built-ins and any --plugin files), its load errors as warnings."""
     from harness.registry import load_registry

@@ -133,6 +133,10 @@ def test_run_stores_verified_records_and_leaderboard_formats(tmp_path):
     assert result.returncode == 0, result.stderr
     records = results.read(store)
     by_spec = {r.spec: r for r in records}
+    # stderr is a pipe, where no progress bar shows: a line per finished job says how far it got
+    logged = [line for line in result.stderr.splitlines() if line.startswith("[")]
+    assert len(logged) == len(records) and logged[0].startswith(f"[1/{len(records)}] order0 on {corpus}: ")
+    assert f"{by_spec['order0'].bits_per_byte:.4f} bits/byte, verified" in logged[0]
     assert {"order0", "ngram:order=3", "gzip -9", "xz -9e"} <= set(by_spec)
     required = {
         "predictor",

@@ -90,6 +90,8 @@ def test_local_sweep_runs_the_grid_then_reuses_it(grid_inputs):
     result = sweep_cli(plugin, corpus, store, "--workers", "2")
     assert result.returncode == 0, result.stderr
     assert "6 jobs: 0 already in" in result.stderr
+    finished = sorted(line.split("]")[0] for line in result.stderr.splitlines() if line.startswith("["))
+    assert finished == [f"[{n}/6" for n in range(1, 7)]  # in the order the pool finished them
     check_store(store)
     again = sweep_cli(plugin, corpus, store)
     assert again.returncode == 0 and "nothing new: 6 of 6 results reused" in again.stderr

@@ -81,13 +81,16 @@ def measure(
         overall = (
             progress.add_task(f"{len(runs)} jobs on {executor}", total=len(runs)) if executor != "inline" else None
         )
-        for part, outcome in sweep.execute(runs, executor, workers, address, registry=registry, watch=watch):
+        for finished, (part, outcome) in enumerate(
+            sweep.execute(runs, executor, workers, address, registry=registry, watch=watch), 1
+        ):
             if isinstance(outcome, sweep.JobFailure):
                 errors.append(f"{outcome.spec} on {outcome.corpus}{_bytes_of(part)}: {outcome.error}")
             elif (record := assembly.add(part, outcome)) is not None:
                 done.append(results.append(store, record))
             if overall is not None:
                 progress.advance(overall)
+            ui.log(f"[{finished}/{len(runs)}] {part.spec} on {part.corpus}{_bytes_of(part)}: {_outcome(outcome)}")
     _show_results(done)
     if reused:
         ui.console.print(
@@ -99,6 +102,14 @@ def measure(
     failed = [f"{r.spec} on {r.corpus}: decoded data differs from the original" for r in done if not r.verified]
     if errors or failed:
         raise HarnessError("; ".join(errors + failed))
+
+
+def _outcome(outcome: Record | sweep.JobFailure) -> str:
+    if isinstance(outcome, sweep.JobFailure):
+        return f"failed: {outcome.error}"
+    seconds = (outcome.encode_seconds or 0) + (outcome.decode_seconds or 0)
+    checked = "verified" if outcome.verified else "NOT verified: the decoded bytes differ"
+    return f"{outcome.bits_per_byte:.4f} bits/byte, {checked}, {seconds:,.1f} s"
 
 
 def _bytes_of(job: sweep.Job) -> str:
