@@ -69,12 +69,10 @@ def measure(
 
         @contextmanager
         def watch(job: sweep.Job) -> Iterator[dict[str, Any]]:
-            task = progress.add_task(f"{job.spec} on {job.corpus}{_bytes_of(job)}", total=None, unit="symbols")
+            task = progress.add_task(_named(job), total=None, unit="symbols")
             yield {
                 "progress": lambda n: progress.advance(task, n),
-                "phase": lambda name, total: progress.reset(
-                    task, total=total, description=f"{name} {job.spec} on {job.corpus}{_bytes_of(job)}"
-                ),
+                "phase": lambda name, total: progress.reset(task, total=total, description=f"{name} {_named(job)}"),
             }
             progress.remove_task(task)
 
@@ -85,12 +83,12 @@ def measure(
             sweep.execute(runs, executor, workers, address, registry=registry, watch=watch), 1
         ):
             if isinstance(outcome, sweep.JobFailure):
-                errors.append(f"{outcome.spec} on {outcome.corpus}{_bytes_of(part)}: {outcome.error}")
+                errors.append(f"{_named(part)}: {outcome.error}")
             elif (record := assembly.add(part, outcome)) is not None:
                 done.append(results.append(store, record))
             if overall is not None:
                 progress.advance(overall)
-            ui.log(f"[{finished}/{len(runs)}] {part.spec} on {part.corpus}{_bytes_of(part)}: {_outcome(outcome)}")
+            ui.log(f"[{finished}/{len(runs)}] {_named(part)}: {_outcome(outcome)}")
     _show_results(done)
     if reused:
         ui.console.print(
@@ -108,12 +106,13 @@ def _outcome(outcome: Record | sweep.JobFailure) -> str:
     if isinstance(outcome, sweep.JobFailure):
         return f"failed: {outcome.error}"
     seconds = (outcome.encode_seconds or 0) + (outcome.decode_seconds or 0)
-    checked = "verified" if outcome.verified else "NOT verified: the decoded bytes differ"
+    checked = "verified" if outcome.verified else "NOT verified: decoded data differs from the original"
     return f"{outcome.bits_per_byte:.4f} bits/byte, {checked}, {seconds:,.1f} s"
 
 
-def _bytes_of(job: sweep.Job) -> str:
-    return f" (bytes {job.part[0]:,}-{job.part[1]:,})" if job.part else ""
+def _named(job: sweep.Job) -> str:
+    """`SPEC on CORPUS`, and which bytes for a part of a chunked file."""
+    return f"{job.spec} on {job.corpus}" + (f" (bytes {job.part[0]:,}-{job.part[1]:,})" if job.part else "")
 
 
 FILE_TABLES_SHOWN = 20
