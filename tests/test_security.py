@@ -216,6 +216,31 @@ def test_a_hub_model_named_by_a_file_comes_from_the_cache_only(registry, tmp_pat
     assert asked == [True, False]
 
 
+@pytest.mark.parametrize(
+    "option", ["revision=../../../../tmp/evil", "revision=refs/../../x", "revision=/etc/passwd", "revision=a\\b"]
+)
+def test_a_revision_cannot_walk_out_of_the_hub_cache(tmp_path, capsys, monkeypatch, option):
+    """huggingface_hub joins the revision onto its cache folder to read the commit it names: a
+    file naming `..` there would make the decoder load a folder the user never named."""
+    import huggingface_hub
+
+    monkeypatch.setattr(huggingface_hub, "snapshot_download", lambda *a, **k: pytest.fail("the hub was asked"))
+    path = tmp_path / "hub.hz"
+    path.write_bytes(forged(f"hf:someone/some-model,{option}", {}, 1, 1, 0))
+    code, error = decompress(capsys, path)
+    assert code == 2 and "revision" in error and error.count("\n") == 1
+
+
+@pytest.mark.parametrize("model", ["a/..", "someone/..", "someone/x/../../y"])
+def test_a_hub_id_is_a_hub_id(tmp_path, capsys, monkeypatch, model):
+    monkeypatch.chdir(tmp_path)  # where no folder `a` or `someone` exists: these are not local paths
+    import huggingface_hub
+
+    monkeypatch.setattr(huggingface_hub, "snapshot_download", lambda *a, **k: pytest.fail("the hub was asked"))
+    with pytest.raises(HarnessError, match="hub id|no model folder"):
+        hf.fetch(model, "main", "")
+
+
 @pytest.mark.parametrize("mode", [["-t"], ["--list"]])
 def test_a_header_with_control_characters_is_refused_before_anything_shows_it(tmp_path, capsys, mode):
     """A forged spec would drive the terminal (escape sequences) or forge lines of --list."""

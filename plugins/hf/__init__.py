@@ -50,7 +50,7 @@ from harness.predictor import (
     optional_import,
 )
 from plugins.hf import llamacpp, tokens, torch_backend
-from plugins.hf.loading import fetch, files_sha256, is_path, weight_files
+from plugins.hf.loading import GIT_REF, fetch, files_sha256, is_path, weight_files
 from plugins.hf.tokens import LITERALS, Literals
 from plugins.hf.torch_backend import load
 
@@ -66,7 +66,7 @@ class HF(SequenceCoder):
     tokenizes = True  # token ids plus 256 literal bytes
     options = {
         "model": Option("", "a hub id (org/name) or a local folder"),
-        "revision": Option("main", "hub revision: branch, tag or commit", pattern=r"[\w.\-/]{1,128}"),
+        "revision": Option("main", "hub revision: branch, tag or commit", pattern=GIT_REF),
         "gguf_file": Option("", "a GGUF file in the model folder: a bare file name", pattern=r"([^/\\\x00]+\.gguf)?"),
         "dtype": Option("float32", "torch dtype of the weights", choices=_DTYPES),
         "device": Option("cpu", "torch device", pattern=r"cpu|cuda(:\d{1,2})?"),

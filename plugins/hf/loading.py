@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import functools
 import hashlib
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -37,6 +38,14 @@ class Model:
 
 _FETCH_PATTERNS = ["*.json", "*.safetensors", "*.txt", "*.model", "*.tiktoken"]
 
+GIT_REF = r"(?=.{1,128}\Z)(?!.*\.\.)(?!.*\.lock(?:/|\Z))[\w\-][\w.\-]*(?:/[\w\-][\w.\-]*)*"
+"""A branch, tag or commit as git allows them (a 40-hex commit is one too). huggingface_hub
+joins a revision onto its cache folder to find the commit it names, so `..`, a leading `/` or a
+backslash would reach a file outside the cache, which a `.hz` file must never make it read."""
+
+HUB_ID = r"(?!.*\.\.)(?:[A-Za-z0-9_\-][A-Za-z0-9_.\-]{0,95}/)?[A-Za-z0-9_\-][A-Za-z0-9_.\-]{0,95}"
+"""A Hugging Face repo id, "name" or "org/name", which huggingface_hub also makes a cache folder."""
+
 
 def is_path(model: str) -> bool:
     """A local path, not an "org/name" hub id."""
@@ -61,6 +70,10 @@ def fetch(model: str, revision: str, gguf_file: str) -> tuple[Path, str | None]:
         if not folder.is_dir():
             raise HarnessError(f"no model folder {folder} (relative paths count from the current directory)")
         return folder, None
+    if not re.fullmatch(HUB_ID, model):
+        raise HarnessError(f"hf: {model!r} is neither a local folder nor a hub id (org/name)")
+    if not re.fullmatch(GIT_REF, revision):  # checked with the options too; fetch is also called directly
+        raise HarnessError(f"hf: revision {revision!r} is not a branch, tag or commit")
     from huggingface_hub import snapshot_download
     from huggingface_hub.errors import HfHubHTTPError, LocalEntryNotFoundError, OfflineModeIsEnabled
 
