@@ -97,11 +97,24 @@ def _corpus_file(spec: str, registry: Registry, data_dir: str | None) -> tuple[B
     return stream, size
 
 
+Identity = tuple[int, int]
+"""A file as the system knows it, (device, inode): the same for every name and link of it."""
+
+
+def _identity(stream: BinaryIO) -> Identity | None:
+    try:
+        info = os.fstat(stream.fileno())
+    except (OSError, AttributeError, ValueError):  # no file behind it (a test's stdin, say)
+        return None
+    return (info.st_dev, info.st_ino) if stat.S_ISREG(info.st_mode) else None
+
+
 @contextmanager
 def open_input(
     path: str, registry: Registry | None = None, data_dir: str | None = None
-) -> Iterator[tuple[BinaryIO, int]]:
-    """The input opened for streaming, and its length; `-` is stdin; a clear error for the usual mistakes.
+) -> Iterator[tuple[BinaryIO, int, Identity | None]]:
+    """The input opened for streaming, its length and the identity of the file read (None for a
+    stream); `-` is stdin; a clear error for the usual mistakes.
 
     With `registry`, a corpus name or member stands for its file where no such path exists. The
     container header holds the length, so a stream without one (stdin, a /proc file) is first
@@ -113,12 +126,13 @@ def open_input(
         else:
             stream, size = _open_file(path, registry, data_dir)
             stack.enter_context(stream)
+        identity = _identity(stream)
         if not size:
             spool = stack.enter_context(tempfile.TemporaryFile())
             shutil.copyfileobj(stream, spool)
             stream, size = spool, spool.tell()
             spool.seek(0)
-        yield stream, size
+        yield stream, size, identity
 
 
 def _check_replaceable(path: Path, shown: Path, force: bool) -> None:
@@ -205,22 +219,21 @@ class Sink:
             raise HarnessError(f"{self.name} not written: {error.strerror or error}") from None
 
 
-def _refuse_input_as_output(source: str, target: str) -> None:
-    """The output may not be the input itself, by any name, link or redirection: --force would
-    replace what was read with what was made from it."""
+def _refuse_input_as_output(source: Identity, target: str) -> None:
+    """The output may not be the file that was read, by any name, link or redirection (a corpus
+    member's cached file included): --force would replace what was read with what was made from it."""
     try:
-        read = os.fstat(sys.stdin.fileno()) if source == STDIO else os.stat(source)
         there = os.stat(target)
-    except (OSError, AttributeError, ValueError):  # nothing there (yet), or no stdin at all
+    except OSError:  # nothing there (yet)
         return
-    if (read.st_dev, read.st_ino) == (there.st_dev, there.st_ino) and stat.S_ISREG(there.st_mode):
+    if (there.st_dev, there.st_ino) == source:
         raise HarnessError(f"{target} is the input itself; write the output elsewhere (-o FILE)")
 
 
 @contextmanager
-def output(target: str, force: bool, source: str = "") -> Iterator[Sink]:
+def output(target: str, force: bool, source: Identity | None = None) -> Iterator[Sink]:
     """A seekable file for the output, whose bytes reach `target` only once the block completes;
-    never the input `source` (a path, or `-` for stdin).
+    never the input file `source` (`open_input`'s identity of it).
 
     `-` is stdout. A character device or FIFO (/dev/null, a named pipe) is written into directly,
     copied from a temp file, so that a run that fails (a corrupt input, a full disk) puts nothing

@@ -6,6 +6,7 @@ from __future__ import annotations
 import io
 import os
 import re
+import shutil
 import signal
 import socket
 import stat
@@ -27,6 +28,7 @@ INDEX_ERROR = "IndexError: list index out of range"
 
 BOOM_PLUGIN = """
 import os
+import shutil
 
 import numpy as np
 
@@ -243,6 +245,26 @@ def test_the_input_is_never_its_own_output_even_with_force(capsys, tmp_path, sou
         assert code == 2 and "is the input itself" in one_line(err)
         assert given.read_bytes() == before
     assert not list(tmp_path.glob(".*.tmp"))
+
+
+@pytest.mark.parametrize("link", [False, True])
+def test_a_corpus_member_read_from_the_data_dir_is_never_its_own_output(
+    capsys, monkeypatch, tmp_path, shared_corpora, link
+):
+    """The input named as a corpus member (no such path here) is the data dir's file: an output
+    naming that file, or a hard link to it, is refused like any other name of the input."""
+    member = tmp_path / "data" / "canterbury" / "grammar.lsp"
+    member.parent.mkdir(parents=True)
+    shutil.copyfile(shared_corpora / "canterbury" / "grammar.lsp", member)
+    before = member.read_bytes()
+    target = tmp_path / "link.lsp" if link else member
+    if link:
+        target.hardlink_to(member)
+    monkeypatch.chdir(tmp_path)
+    args = ("compress", "canterbury/grammar.lsp", "--data-dir", "data", "-p", "order0", "-o", target, "--force")
+    code, _, err = harness_main(capsys, *args)
+    assert code == 2 and "is the input itself" in one_line(err)
+    assert member.read_bytes() == before and not list(member.parent.glob(".*.tmp"))
 
 
 def test_a_target_that_turns_into_a_fifo_meanwhile_is_not_replaced(capsys, monkeypatch, tmp_path, source):

@@ -28,7 +28,7 @@ def run(args: argparse.Namespace) -> None:
     if target == files.STDIO and sys.stdout.isatty():
         raise HarnessError("compressed data is not written to a terminal; redirect stdout or give -o FILE")
     source_file = files.open_input(args.file, registry, args.data_dir)
-    with source_file as (source, size), files.output(target, args.force, args.file) as out:
+    with source_file as (source, size, identity), files.output(target, args.force, identity) as out:
         with predictor_errors(spec, name), harness.trust.policy(user_trust(args)):
             predictor = registry.build(spec)
             with ui.bar(f"encode {name} with {spec}") as (advance, expect):

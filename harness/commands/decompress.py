@@ -47,7 +47,7 @@ def _describe(name: str, header: container.Header, size: int) -> str:
 
 def run(args: argparse.Namespace) -> None:
     name = "stdin" if args.file == files.STDIO else args.file
-    with files.open_input(args.file) as (source, size):
+    with files.open_input(args.file) as (source, size, identity):
         header, segments = container.read_header(source, size)
         if args.list:  # the header says it all: no plugins loaded, no predictor built
             sys.stdout.write(_describe(name, header, size))
@@ -55,7 +55,7 @@ def run(args: argparse.Namespace) -> None:
         registry = ui.registry(args)
         target = _decompress_target(args)
         # --test: decoded and checked, then dropped; nothing is written anywhere.
-        sink = open(os.devnull, "wb") if args.test else files.output(target, args.force, args.file)
+        sink = open(os.devnull, "wb") if args.test else files.output(target, args.force, identity)
         with sink as out, predictor_errors(header.spec, name), harness.trust.policy(_file_trust(args)):
             predictor = registry.decoder(header)  # checked against the header before it is built
             with ui.bar(f"decode {name} with {header.spec}") as (advance, expect):
