@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import io
 import os
 import signal
 import sys
@@ -141,6 +142,12 @@ def parser() -> argparse.ArgumentParser:
         metavar="MIB",
         help="largest predictor a file may ask for, by its memory estimate (default: %(default)s MiB)",
     )
+    decompress.add_argument(
+        "--max-symbols",
+        type=_positive,
+        metavar="N",
+        help="refuse a file claiming more than N symbols: the decode's work (a tiny file can claim billions)",
+    )
     decompress.add_argument("--allow-pickle", action="store_true", help=_PICKLE_HELP)
     decompress.set_defaults(command_module="decompress")
 
@@ -243,6 +250,10 @@ def _terminate(signum: int, frame: object) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
+    if isinstance(sys.stdout, io.TextIOWrapper):
+        # argv is decoded with surrogateescape: a file name that is no UTF-8 goes back out as the
+        # bytes it was, not as an internal error (stderr already escapes what it cannot encode).
+        sys.stdout.reconfigure(errors="surrogateescape")
     args = parser().parse_args(argv)
     args.plugin = [*args.plugin, *vars(args).pop("more_plugins", [])]
     debug = args.debug or bool(os.environ.get("HARNESS_DEBUG"))

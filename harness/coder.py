@@ -22,8 +22,9 @@ from __future__ import annotations
 
 import math
 
-import numba
 import numpy as np
+
+from harness.jit import jit
 
 TOTAL_BITS = 30
 TOTAL = 1 << TOTAL_BITS
@@ -41,10 +42,8 @@ _LOW, _RANGE, _CACHE, _PENDING, _POS = 0, 1, 2, 3, 4
 # Decoder state slots.
 _CODE, _DRANGE, _DPOS = 0, 1, 2
 
-_jit = numba.njit(cache=True, nogil=True)
 
-
-@_jit
+@jit
 def quantize(probs: np.ndarray, cum: np.ndarray) -> None:
     """Fill cum[0..n] with cumulative integer frequencies summing to TOTAL.
 
@@ -85,7 +84,7 @@ def quantize(probs: np.ndarray, cum: np.ndarray) -> None:
         cum[i] += leftover
 
 
-@_jit
+@jit
 def new_encoder_state() -> np.ndarray:
     state = np.zeros(5, dtype=np.uint64)
     state[_RANGE] = _FULL_MASK
@@ -99,7 +98,7 @@ def encoder_capacity(symbols: int) -> int:
     return 4 * symbols + 16
 
 
-@_jit
+@jit
 def _shift_low(state: np.ndarray, out: np.ndarray) -> None:
     low = state[_LOW]
     if (low & _FULL_MASK) < _CARRY_FREE or (low >> np.uint64(_WINDOW_BITS)) != 0:
@@ -118,13 +117,13 @@ def _shift_low(state: np.ndarray, out: np.ndarray) -> None:
     state[_LOW] = (low & _LOW_MASK) << np.uint64(8)
 
 
-@_jit
+@jit
 def encode_symbol(state: np.ndarray, out: np.ndarray, cum: np.ndarray, symbol: int) -> None:
     """Code `symbol` under cumulative frequencies `cum` (see `encoder_capacity` for `out`)."""
     encode_interval(state, out, cum[symbol], cum[symbol + 1] - cum[symbol])
 
 
-@_jit
+@jit
 def encode_interval(state: np.ndarray, out: np.ndarray, lo: int, freq: int) -> None:
     """Code the symbol that owns [lo, lo + freq) of TOTAL: `encode_symbol` for a model that
     knows its symbol's interval without building every cumulative frequency."""
@@ -136,7 +135,7 @@ def encode_interval(state: np.ndarray, out: np.ndarray, lo: int, freq: int) -> N
         _shift_low(state, out)
 
 
-@_jit
+@jit
 def finish_encoder(state: np.ndarray, out: np.ndarray) -> int:
     """Flush and return the number of payload bytes in `out`.
 
@@ -159,7 +158,7 @@ def finish_encoder(state: np.ndarray, out: np.ndarray) -> int:
     return end
 
 
-@_jit
+@jit
 def new_decoder_state(payload: np.ndarray) -> np.ndarray:
     state = np.zeros(3, dtype=np.uint64)
     state[_DRANGE] = _FULL_MASK
@@ -168,7 +167,7 @@ def new_decoder_state(payload: np.ndarray) -> np.ndarray:
     return state
 
 
-@_jit
+@jit
 def _next_byte(state: np.ndarray, payload: np.ndarray) -> None:
     pos = state[_DPOS]
     byte = np.uint64(payload[pos]) if pos < payload.shape[0] else np.uint64(0)
@@ -176,7 +175,7 @@ def _next_byte(state: np.ndarray, payload: np.ndarray) -> None:
     state[_CODE] = ((state[_CODE] << np.uint64(8)) | byte) & _FULL_MASK
 
 
-@_jit
+@jit
 def decode_symbol(state: np.ndarray, payload: np.ndarray, cum: np.ndarray) -> int:
     """Decode one symbol coded under `cum`. Corrupt input yields some symbol, never a crash."""
     r = state[_DRANGE] >> np.uint64(TOTAL_BITS)
@@ -199,26 +198,26 @@ def decode_symbol(state: np.ndarray, payload: np.ndarray, cum: np.ndarray) -> in
     return lo
 
 
-@_jit
+@jit
 def symbol_bits(cum: np.ndarray, symbol: int) -> float:
     """The ideal code length of `symbol` under `cum`, in bits."""
     return interval_bits(cum[symbol + 1] - cum[symbol])
 
 
-@_jit
+@jit
 def interval_bits(freq: int) -> float:
     """The ideal code length of a symbol owning `freq` of TOTAL, in bits."""
     return TOTAL_BITS - math.log2(freq)
 
 
-@_jit
+@jit
 def _encode_step(state: np.ndarray, out: np.ndarray, probs: np.ndarray, cum: np.ndarray, symbol: int) -> float:
     quantize(probs, cum)
     encode_symbol(state, out, cum, symbol)
     return symbol_bits(cum, symbol)
 
 
-@_jit
+@jit
 def _decode_step(state: np.ndarray, payload: np.ndarray, probs: np.ndarray, cum: np.ndarray) -> int:
     quantize(probs, cum)
     return decode_symbol(state, payload, cum)

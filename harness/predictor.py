@@ -132,7 +132,9 @@ class SequenceCoder(ABC):
     `mix` can run bit by bit (cm): `bit_streams(count, starts)` gives the state of one model per
     stream, and the numba functions `predict_bit(state)` (P(bit = 1) in 12 bits, 1..4095) and
     `update_bit(state, bit)` step it; before each prediction `hint_bit(state, k, x)` gives it
-    member k's prediction x = ln(p / (1 - p)), k below `hints`, to mix with its own models."""
+    member k's prediction x = ln(p / (1 - p)), k below `hints`, to mix with its own models.
+    mix codes each byte through its numba function `code_byte`, the loop over the byte's bits
+    around `harness.bitmix`'s steps and its own three (see cm's)."""
     hints: ClassVar[int] = 0
     """How many other members a bitwise model takes hints from."""
 

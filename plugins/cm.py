@@ -68,15 +68,13 @@ from __future__ import annotations
 
 from typing import Any, NamedTuple
 
-import numba
 import numpy as np
 
-from harness import coder, container
+from harness import bitmix, coder, container
 from harness.hookspecs import hookimpl
+from harness.jit import jit
 from harness.predictor import Option, Progress, SequenceCoder, no_progress
 from plugins.ngram import _aligned_zeros
-
-_jit = numba.njit(cache=True, nogil=True)
 
 # ---- bit-history states ------------------------------------------------------------------------
 # A state stands for a pair of bit counts (n0, n1) seen in one context. With a = min and b = max,
@@ -176,7 +174,7 @@ _MPTR, _MLEN, _MBIT = range(9, 12)
 _RLEN, _RCAND, _RVOTES, _RRUN = range(12, 16)
 _A1, _A2, _HINT = range(16, 19)
 _N_REG = _HINT + _N_HINTS
-_CHUNK = 1 << 16  # bytes per compiled call, between progress reports
+_CHUNK = 1 << 14  # bytes per compiled call: between them come progress reports and signals (Ctrl-C, kill)
 _STREAM_FIELDS = ("h", "slot", "adr", "smi", "st", "mset", "md", "rpos", "reg")  # what each stream has of its own
 
 
@@ -207,7 +205,7 @@ class _Model(NamedTuple):
     dt: np.ndarray  # int64 (_LIMIT + 1,): 65536 / (n + 1.5), the statemap rate after n updates
 
 
-@_jit
+@jit
 def _hash(a: int, b: int) -> int:
     """A 32-bit hash of two values below 2**32."""
     h = (a * 0x2F0F3D6B + (b + 1) * 0x1E35A7BD) & 0xFFFFFFFF
@@ -216,7 +214,7 @@ def _hash(a: int, b: int) -> int:
     return h ^ (h >> 13)
 
 
-@_jit
+@jit
 def _find(t: np.ndarray, slots: int, priority: np.ndarray, h: int) -> int:
     """The address of the slot of hash `h`: one of 3 in its cache line whose check byte matches,
     else the one with the fewest counts behind it, emptied."""
@@ -236,12 +234,12 @@ def _find(t: np.ndarray, slots: int, priority: np.ndarray, h: int) -> int:
     return best
 
 
-@_jit
+@jit
 def _squash(table: np.ndarray, x: int) -> int:
     return table[min(max(x, -2047), 2047) + 2047]
 
 
-@_jit
+@jit
 def _len_bucket(n: int) -> int:
     if n < 16:
         return n
@@ -252,7 +250,7 @@ def _len_bucket(n: int) -> int:
     return min(b, 31)
 
 
-@_jit
+@jit
 def _predict(m: _Model) -> int:
     """p(next bit = 1) in 12 bits, 1..4095; leaves in `m` what `_update` learns from."""
     # Arrays are taken out of `m` once: numba counts references at each attribute access.
@@ -320,13 +318,13 @@ def _predict(m: _Model) -> int:
     return p
 
 
-@_jit
+@jit
 def _hint(m: _Model, k: int, x: float) -> None:
     """Give the next bit's prediction hint input k: x = ln(p / (1 - p)) of another model's p."""
     m.reg[_HINT + k] = round(min(max(x * 256.0, -2047.0), 2047.0))
 
 
-@_jit
+@jit
 def _apm(apm: np.ndarray, which: int, ctx: int, x: int) -> int:
     """Interpolate the table row of `ctx` between the two buckets around stretch(p) = x."""
     s = x + 2048
@@ -335,7 +333,7 @@ def _apm(apm: np.ndarray, which: int, ctx: int, x: int) -> int:
     return (apm[a] * (128 - w) + apm[a + 1] * w) >> 11
 
 
-@_jit
+@jit
 def _apm_update(apm: np.ndarray, which: int, ctx: int, x: int, y: int) -> None:
     """Move the bucket nearer to stretch(p) towards the bit."""
     s = x + 2048
@@ -344,7 +342,7 @@ def _apm_update(apm: np.ndarray, which: int, ctx: int, x: int, y: int) -> None:
     apm[a] += (target - apm[a]) >> _APM_RATE
 
 
-@_jit
+@jit
 def _update(m: _Model, y: int) -> None:
     """Learn bit `y` and move to the next bit's contexts."""
     r, t, st, smi, smp, smn, dt, adr, nex = m.reg, m.t, m.st, m.smi, m.smp, m.smn, m.dt, m.adr, m.nex
@@ -386,7 +384,35 @@ def _update(m: _Model, y: int) -> None:
     r[_C0] = c0
 
 
-@_jit
+@jit
+def _code_byte(
+    m: _Model,
+    distributions: np.ndarray,
+    weights: np.ndarray,
+    lr: float,
+    state: np.ndarray,
+    buffer: np.ndarray,
+    cum: np.ndarray,
+    symbol: int,
+) -> tuple[int, float]:
+    """`mix`'s kernel: code `symbol` (decode one, where it is -1) as 8 decisions of this model,
+    the byte members' `distributions` its hints (`harness.bitmix`); return it and its code length
+    in bits. `weights[c0]` are the members' scales at node c0 of the byte's tree."""
+    inputs, hints = np.empty(distributions.shape[0]), np.empty(distributions.shape[0])
+    c0, total = 1, 0.0
+    for done in range(8):
+        bitmix.bit_hints(distributions, weights[c0], c0, done, inputs, hints)
+        for k in range(hints.shape[0]):
+            _hint(m, k, hints[k])
+        bit, cost = bitmix.code_bit(_predict(m), symbol, done, state, buffer, cum)
+        total += cost
+        bitmix.learn(weights[c0], inputs, hints, bit, lr)
+        _update(m, bit)
+        c0 = 2 * c0 + bit
+    return c0 - 256, total
+
+
+@jit
 def _end_byte(m: _Model, c: int) -> None:
     """Take in byte `c`: history, word, record and match state, then the next byte's contexts."""
     r, buf = m.reg, m.buf
@@ -468,7 +494,7 @@ def _end_byte(m: _Model, c: int) -> None:
         m.slot[k] = _find(m.t, m.slots, m.priority, hs[k])
 
 
-@_jit
+@jit
 def _encode_chunk(
     m: _Model,
     enc: np.ndarray,
@@ -495,7 +521,7 @@ def _encode_chunk(
         bits[i] = total
 
 
-@_jit
+@jit
 def _decode_chunk(
     m: _Model,
     dec: np.ndarray,
@@ -631,6 +657,7 @@ class ContextMixing(SequenceCoder):
     predict_bit = staticmethod(_predict)
     update_bit = staticmethod(_update)
     hint_bit = staticmethod(_hint)
+    code_byte = staticmethod(_code_byte)
     hints = _N_HINTS
 
     def bit_streams(self, count: int, starts: list[int]) -> list[_Model]:
@@ -686,7 +713,7 @@ def _power_of_two(n: int) -> int:
     return 1 << (n.bit_length() - 1)
 
 
-@_jit
+@jit
 def _first_contexts(m: _Model) -> None:
     """The first byte's contexts (as after a byte 0 that is not in the history)."""
     for k in range(_N_HASHED):

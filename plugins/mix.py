@@ -51,15 +51,14 @@ encoded only).
 from __future__ import annotations
 
 import functools
-import math
 import re
 from collections.abc import Callable
 from typing import Any
 
-import numba
 import numpy as np
 
 from harness import coder
+from harness.bitmix import TINY
 from harness.errors import HarnessError
 from harness.hookspecs import hookimpl
 from harness.predictor import (
@@ -75,9 +74,7 @@ from harness.predictor import (
 )
 
 _MEMBER = re.compile(r"([\w.\-]+)(?:\(([^()]*)\))?")
-_TINY = 1e-300  # log(0) guard: a member that gave a symbol probability 0 still has a finite log
-_STRETCH_LIMIT = 8.0  # |st(p)| of a bitwise mix's inputs: a member sure of a bit says so at 1 - 1/3000
-_jit = numba.njit(cache=True, nogil=True)
+
 
 CodeMixed = Callable[[int, int, list[np.ndarray]], int]
 """`code(position, stream, distributions)`: mix the byte members' distributions for the symbol at
@@ -171,7 +168,7 @@ class Mix(SequenceCoder):
 
     def _mixed(self, distributions: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
         """(mixture, the members' log-probabilities)."""
-        logs = np.log(np.maximum(np.stack(distributions), _TINY))
+        logs = np.log(np.maximum(np.stack(distributions), TINY))
         z = (self.weights[:, None] * logs).sum(axis=0)
         p = np.exp(z - z.max())
         return p / p.sum(), logs
@@ -231,10 +228,9 @@ class Mix(SequenceCoder):
 
         def code(position: int, stream: int, distributions: list[np.ndarray]) -> int:
             state, buffer = buffers()
-            symbol, bits[position] = _code_bits(
-                models[stream], bitwise.hint_bit, bitwise.predict_bit, bitwise.update_bit, np.stack(distributions),
-                self.weights, lr, state, buffer, cum, int(symbols[position]),
-            )  # fmt: skip
+            symbol, bits[position] = bitwise.code_byte(
+                models[stream], np.stack(distributions), self.weights, lr, state, buffer, cum, int(symbols[position])
+            )
             symbols[position] = symbol
             return symbol
 
@@ -267,58 +263,6 @@ class Mix(SequenceCoder):
             return out
 
         self.driver.code_streams(count, code_step, progress)
-
-
-@_jit
-def _stretch(p: float) -> float:
-    return min(max(math.log(p / (1.0 - p)), -_STRETCH_LIMIT), _STRETCH_LIMIT)
-
-
-@_jit
-def _code_bits(
-    model: Any,
-    hint_bit: Any,
-    predict_bit: Any,
-    update_bit: Any,
-    distributions: np.ndarray,
-    weights: np.ndarray,
-    lr: float,
-    state: np.ndarray,
-    buffer: np.ndarray,
-    cum: np.ndarray,
-    symbol: int,
-) -> tuple[int, float]:
-    """Code `symbol` (decode one, where it is -1) as 8 mixed binary decisions (see the module
-    docstring); return it and its code length in bits. `distributions` are the byte members',
-    `model` the bitwise member's state."""
-    n = distributions.shape[0]
-    inputs, hints = np.empty(n), np.empty(n)
-    probs = np.empty(2)
-    c0, total = 1, 0.0
-    for done in range(8):
-        width = 1 << (7 - done)  # bytes below each child of the node c0
-        low = (c0 - (1 << done)) << (8 - done)
-        w = weights[c0]
-        for i in range(n):
-            zero = distributions[i, low : low + width].sum()
-            one = distributions[i, low + width : low + 2 * width].sum()
-            inputs[i] = _stretch((one + _TINY) / (zero + one + 2 * _TINY))
-            hints[i] = w[i] * inputs[i]
-            hint_bit(model, i, hints[i])
-        p = predict_bit(model) / 4096.0
-        probs[0], probs[1] = 1.0 - p, p
-        coder.quantize(probs, cum)
-        if symbol >= 0:
-            bit = (symbol >> (7 - done)) & 1
-            coder.encode_symbol(state, buffer, cum, bit)
-        else:
-            bit = coder.decode_symbol(state, buffer, cum)
-        total += coder.symbol_bits(cum, bit)
-        for i in range(n):
-            w[i] += lr * (bit - 1.0 / (1.0 + math.exp(-hints[i]))) * inputs[i]
-        update_bit(model, bit)
-        c0 = 2 * c0 + bit
-    return c0 - 256, total
 
 
 def _check_members(classes: list[type[SequenceCoder]]) -> None:

@@ -35,14 +35,12 @@ from __future__ import annotations
 import copy
 from typing import Any, NamedTuple
 
-import numba
 import numpy as np
 
 from harness import coder
 from harness.hookspecs import hookimpl
+from harness.jit import jit
 from harness.predictor import Option, Predictor, Progress, no_progress
-
-_jit = numba.njit(cache=True, nogil=True)
 
 # Discounts D(1), D(2), D(3+) for orders 0, 1, 2 and 3+, tuned on calgary book2, paper2, news
 # and canterbury asyoulik.txt (not on alice29 or book1, whose figures NGram's docstring quotes).
@@ -74,7 +72,7 @@ _NODES_USED, _ENTRIES_USED, _RESTARTS, _STREAMS = range(4)
 _STEP, _PREDICTED, _FOUND_AT = range(3)
 
 _MULT = np.uint64(0x9E3779B97F4A7C15)
-_CHUNK = 1 << 16  # symbols per compiled call, between progress reports
+_CHUNK = 1 << 14  # symbols per compiled call: between them come progress reports and signals (Ctrl-C, kill)
 
 
 class _Model(NamedTuple):
@@ -101,7 +99,7 @@ _OWN_BY_EACH_STREAM = ("ctx", "hist", "meta", "trace", "share", "stamp", "probs"
 """The fields of `_Model` a stream has for itself; the tables, their counters and beta are shared."""
 
 
-@_jit
+@jit
 def _lookup(nodes: np.ndarray, pool: np.ndarray, h: np.uint64) -> int:
     """The slot of the context with hash `h`, added empty if absent."""
     n = nodes.shape[0]
@@ -126,7 +124,7 @@ def _lookup(nodes: np.ndarray, pool: np.ndarray, h: np.uint64) -> int:
             i = 0
 
 
-@_jit
+@jit
 def _find_contexts(m: _Model) -> None:
     h = _MULT
     m.ctx[0] = _lookup(m.nodes, m.pool, h)
@@ -137,7 +135,7 @@ def _find_contexts(m: _Model) -> None:
     m.meta[_FOUND_AT] = m.pool[_RESTARTS]
 
 
-@_jit
+@jit
 def _log2_bucket(n: int, top: int) -> int:
     b = 0
     while n > 1 and b < top:
@@ -146,7 +144,7 @@ def _log2_bucket(n: int, top: int) -> int:
     return b
 
 
-@_jit
+@jit
 def _predict(m: _Model) -> None:
     """Fill m.probs with the distribution of the next byte."""
     if m.meta[_FOUND_AT] != m.pool[_RESTARTS]:  # another stream restarted the shared tables
@@ -194,7 +192,7 @@ def _predict(m: _Model) -> None:
         probs[s] += uniform
 
 
-@_jit
+@jit
 def _learn(m: _Model, symbol: int) -> None:
     """Move each beta used by the last prediction along the gradient of log P(symbol)."""
     step = m.meta[_STEP]
@@ -211,13 +209,13 @@ def _learn(m: _Model, symbol: int) -> None:
         p = beta * share + (1.0 - beta * seen) * p
 
 
-@_jit
+@jit
 def _halved(entry: int) -> int:
     c = entry >> 8
     return ((c - (c >> 1)) << 8) | (entry & 255)
 
 
-@_jit
+@jit
 def _halve(nodes: np.ndarray, entries: np.ndarray, node: int) -> None:
     nodes[node, _FIRST] = _halved(nodes[node, _FIRST])
     c = nodes[node, _FIRST] >> 8
@@ -237,7 +235,7 @@ def _halve(nodes: np.ndarray, entries: np.ndarray, node: int) -> None:
     nodes[node, _N3] = n3
 
 
-@_jit
+@jit
 def _count(m: _Model, symbol: int) -> None:
     nodes, entries, pool = m.nodes, m.entries, m.pool
     for k in range(m.ctx.shape[0] - 1, -1, -1):
@@ -275,7 +273,7 @@ def _count(m: _Model, symbol: int) -> None:
         return
 
 
-@_jit
+@jit
 def _update(m: _Model, symbol: int) -> None:
     """Learn `symbol` and move to the contexts that follow it."""
     if m.meta[_PREDICTED]:
@@ -299,7 +297,7 @@ def _update(m: _Model, symbol: int) -> None:
     _find_contexts(m)
 
 
-@_jit
+@jit
 def _encode_chunk(
     m: _Model,
     enc: np.ndarray,
@@ -318,7 +316,7 @@ def _encode_chunk(
         _update(m, s)
 
 
-@_jit
+@jit
 def _decode_chunk(m: _Model, dec: np.ndarray, payload: np.ndarray, symbols: np.ndarray, start: int, stop: int) -> None:
     for i in range(start, stop):
         _predict(m)

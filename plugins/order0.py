@@ -21,21 +21,19 @@ machine: 2.6 MB/s encode, 1.4 MB/s decode (version 1, float probabilities: 0.54 
 
 from __future__ import annotations
 
-import numba
 import numpy as np
 
 from harness import coder
 from harness.hookspecs import hookimpl
+from harness.jit import jit
 from harness.predictor import Predictor, Progress, no_progress
-
-_jit = numba.njit(cache=True, nogil=True)
 
 _UNIT_BITS = 30
 _UNIT = float(1 << _UNIT_BITS)
 _SPARE = coder.TOTAL - 256  # quantize's S for 256 symbols
 
 
-@_jit
+@jit
 def _units(counts: np.ndarray, total: float, top_count: float, units: np.ndarray) -> int:
     """The u_i of `Order0.predict` into `units` (`top_count`: the largest count); returns best."""
     scale = _UNIT / total
@@ -51,13 +49,13 @@ def _units(counts: np.ndarray, total: float, top_count: float, units: np.ndarray
     return best
 
 
-@_jit
+@jit
 def _frequency(unit: int) -> int:
     """quantize's f_i for p_i = unit / 2^30 (see the module docstring)."""
     return 1 + ((unit * _SPARE) >> _UNIT_BITS)
 
 
-@_jit
+@jit
 def _encode(counts: np.ndarray, symbols: np.ndarray, enc: np.ndarray, out: np.ndarray, bits: np.ndarray) -> None:
     n = counts.shape[0]
     units = np.empty(n, dtype=np.int64)
@@ -83,7 +81,7 @@ def _encode(counts: np.ndarray, symbols: np.ndarray, enc: np.ndarray, out: np.nd
         top_count = max(top_count, counts[s])
 
 
-@_jit
+@jit
 def _decode(counts: np.ndarray, dec: np.ndarray, payload: np.ndarray, symbols: np.ndarray) -> None:
     n = counts.shape[0]
     units = np.empty(n, dtype=np.int64)

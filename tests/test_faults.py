@@ -214,6 +214,39 @@ def test_interrupted_compress_leaves_no_output(tmp_path, sig):
     assert leftovers(tmp_path) == ["in"]
 
 
+def _forged_mix(path: Path, symbols: int) -> None:
+    """A .hz file of a few hundred bytes claiming `symbols` symbols of mix:cm+ngram, coded as one
+    segment: the decoder runs on it until the CRC at its end."""
+    from harness.registry import load_registry
+
+    spec = "mix:cm+ngram"
+    cls, settings, _ = load_registry().predictor(spec)
+    config = container.ConfigCheck.of(cls.static_config(settings), cls.static_config(settings))
+    header = container._header_bytes(spec, config, symbols, symbols, 0)
+    path.write_bytes(header + container.varint(200) + bytes(range(200)) + bytes(4))
+
+
+@pytest.mark.parametrize(
+    "command", [["compress", "in", "-p", "cm"], ["compress", "in", "-p", "ngram"], ["decompress", "forged.hz"]]
+)
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
+def test_compiled_coding_loops_stop_within_two_seconds_of_a_signal(tmp_path, command, sig):
+    """The compiled kernels return to Python between chunks, where the signal is acted on: a
+    decode of mix:cm+ngram once went on for minutes after a kill."""
+    (tmp_path / "in").write_bytes((TEXT * (1 + (2 << 20) // len(TEXT)))[: 2 << 20])
+    _forged_mix(tmp_path / "forged.hz", 10**7)
+    process = start(*[tmp_path / arg if arg in ("in", "forged.hz") else arg for arg in command], "-o", tmp_path / "out")
+    wait_for(lambda: temp_files(tmp_path), process)
+    time.sleep(2)  # the model is built and coding
+    assert process.poll() is None
+    sent = time.monotonic()
+    process.send_signal(sig)
+    _, err = process.communicate(timeout=120)
+    assert time.monotonic() - sent < 2.0
+    assert process.returncode == 130 and "interrupted" in err
+    assert leftovers(tmp_path) == ["forged.hz", "in"]
+
+
 def test_killed_compress_never_replaces_the_output(capsys, tmp_path):
     """SIGKILL cannot be cleaned up after: a hidden temp file may stay, the output is intact."""
     (tmp_path / "in").write_bytes(TEXT[:20_000])

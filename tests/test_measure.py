@@ -6,6 +6,7 @@ from __future__ import annotations
 import hashlib
 import io
 import os
+import zipfile
 from pathlib import Path
 
 import numpy as np
@@ -187,3 +188,20 @@ def test_a_stores_curve_is_read_only_from_its_curves_folder_and_only_as_code_len
     ):
         with pytest.raises(HarnessError, match="cannot read the loss curve"):
             curves.load(store, record.replace(curve=curve))
+
+
+@pytest.mark.parametrize("claimed", [500, 2**40])
+def test_a_curve_declaring_more_values_than_memory_holds_is_refused_before_it_is_read(registry, tmp_path, claimed):
+    """A few hundred bytes of .npz can declare 2^40 code lengths (4 TB): its header is checked
+    against the record, and the memory it would take against this machine's, before any of it
+    is allocated (once an `internal error: MemoryError`)."""
+    store = tmp_path / "results.jsonl"
+    record = results.append(
+        store, measure.measure_predictor(registry, "order0", local_file(tmp_path, TEXT[:500]), keep_curve=True)
+    )
+    header = io.BytesIO()
+    np.lib.format.write_array_header_2_0(header, {"descr": "<f4", "fortran_order": False, "shape": (2**40,)})
+    with zipfile.ZipFile(tmp_path / "curves" / "bomb.npz", "w") as archive:
+        archive.writestr("bits.npy", b"\x93NUMPY\x02\x00" + header.getvalue()[8:] + bytes(64))
+    with pytest.raises(HarnessError, match="cannot read the loss curve.*(symbols|memory)"):
+        curves.load(store, record.replace(curve="curves/bomb.npz", symbols=claimed))

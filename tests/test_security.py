@@ -57,6 +57,24 @@ def test_a_mix_claiming_a_billion_symbols_is_refused_before_it_is_built(registry
     assert not path.with_suffix(".out").exists()
 
 
+def test_max_symbols_bounds_the_work_a_file_can_claim(registry, tmp_path, capsys, monkeypatch):
+    """250 bytes may claim 10^8 symbols, minutes of decoding: a genuine file may too (a million
+    zero bytes codes in a few bytes), so the bound is the user's to set, and it is set before
+    anything is built."""
+    spec = "mix:order0+ngram(order=2;memory_mib=1)"
+    cls, settings, _ = registry.predictor(spec)
+    path = tmp_path / "long.hz"
+    path.write_bytes(forged(spec, cls.static_config(settings), 10**8, 10**8, 0, container.varint(200) + bytes(204)))
+    monkeypatch.setattr(cls, "__init__", lambda *a, **k: pytest.fail("the predictor was built"))
+    code, error = decompress(capsys, path, "--max-symbols", "1000000")
+    assert code == 2 and "100,000,000 symbols" in error and "--max-symbols" in error
+    assert not path.with_suffix(".out").exists()
+    genuine = tmp_path / "text.hz"
+    genuine.write_bytes(container.encode(TEXT, "order0", registry.build("order0")).container)
+    assert decompress(capsys, genuine, "--max-symbols", str(len(TEXT)))[0] == 0
+    assert decompress(capsys, genuine, "--max-symbols", str(len(TEXT) - 1))[0] == 2
+
+
 def test_max_memory_lets_the_user_allow_more(registry, tmp_path, capsys):
     spec = "gpt:layers=1,width=64,heads=2,batch=2,context=4"
     cls, settings, _ = registry.predictor(spec)

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import harness.trust
 from harness import container, files, ui
-from harness.errors import predictor_errors
+from harness.errors import HarnessError, predictor_errors
 
 
 def _file_trust(args: argparse.Namespace) -> harness.trust.Trust:
@@ -52,6 +52,11 @@ def run(args: argparse.Namespace) -> None:
         if args.list:  # the header says it all: no plugins loaded, no predictor built
             sys.stdout.write(_describe(name, header, size))
             return
+        if args.max_symbols is not None and header.symbols > args.max_symbols:
+            raise HarnessError(
+                f"{name} claims {header.symbols:,} symbols to decode, over --max-symbols {args.max_symbols:,}; "
+                "nothing decoded"
+            )
         registry = ui.registry(args)
         target = _decompress_target(args)
         # --test: decoded and checked, then dropped; nothing is written anywhere.
