@@ -10,20 +10,40 @@ import os
 import signal
 import sys
 import traceback
+from collections.abc import Sequence
 from typing import NoReturn
 
 import harness
 from harness.commands import DEFAULT_CORPUS, DEFAULT_PREDICTORS
 from harness.errors import HarnessError, PredictorError
+from harness.trust import DEFAULT_MAX_MEMORY
 
 _PICKLE_HELP = "let pickled weights (pytorch_model.bin) be loaded: unpickling can run any code in them"
-FORMATS = ("table", "md", "csv", "json", "html")
-"""`harness leaderboard --format`: the rich table and `harness.formats.RENDERERS` (a test keeps them in step)."""
-SCOPES = ("both", "group", "file")
-EXECUTORS = ("inline", "local", "ray")
-DEFAULT_MAX_MEMORY_MIB = 4096
 STORE_HELP = "results store (default: $HARNESS_RESULTS, else $XDG_DATA_HOME/harness/results.jsonl, ~/.local/share/...)"
-"""decompress --max-memory's default (`harness.trust.DEFAULT_MAX_MEMORY`; a test keeps them in step)."""
+
+
+class _Choices(Sequence[str]):
+    """The values an option accepts, read from the module that defines them only when argparse
+    first asks (checking a value, showing a command's help): `harness --help` imports none of
+    the commands' libraries, and no list is copied here. The option needs a `metavar`, else
+    argparse reads its choices as soon as it is added."""
+
+    def __init__(self, module: str, name: str) -> None:
+        self.module, self.name = module, name
+
+    def _values(self) -> Sequence[str]:
+        return getattr(importlib.import_module(self.module), self.name)
+
+    def __getitem__(self, index: int) -> str:  # type: ignore[override]
+        return self._values()[index]
+
+    def __len__(self) -> int:
+        return len(self._values())
+
+
+FORMATS = _Choices("harness.formats", "FORMATS")
+SCOPES = _Choices("harness.leaderboard", "SCOPES")
+EXECUTORS = _Choices("harness.sweep", "EXECUTORS")
 
 
 class _Parser(argparse.ArgumentParser):
@@ -138,7 +158,7 @@ def parser() -> argparse.ArgumentParser:
     decompress.add_argument(
         "--max-memory",
         type=_positive,
-        default=DEFAULT_MAX_MEMORY_MIB,
+        default=DEFAULT_MAX_MEMORY >> 20,
         metavar="MIB",
         help="largest predictor a file may ask for, by its memory estimate (default: %(default)s MiB)",
     )
@@ -176,8 +196,10 @@ def parser() -> argparse.ArgumentParser:
 
     board = commands.add_parser("leaderboard", parents=[common], help="show stored results")
     board.add_argument("--corpus", "-c", action="append", metavar="NAME", help="corpus file or group; repeatable")
-    board.add_argument("--format", choices=FORMATS, default="table")
-    board.add_argument("--scope", choices=SCOPES, default="both", help="group aggregates, files or both")
+    board.add_argument("--format", choices=FORMATS, default="table", metavar="FORMAT", help="%(choices)s")
+    board.add_argument(
+        "--scope", choices=SCOPES, default="both", metavar="SCOPE", help="group aggregates, files or both: %(choices)s"
+    )
     board.add_argument(
         "--output", "-o", type=_path, metavar="FILE", help="write md/csv/json/html to FILE instead of stdout"
     )
@@ -216,6 +238,7 @@ def parser() -> argparse.ArgumentParser:
         "--executor",
         choices=EXECUTORS,
         default="local",
+        metavar="EXECUTOR",
         help="inline: in this process; local: a process pool (default); ray: a Ray cluster",
     )
     grid.add_argument("--workers", type=_positive, metavar="N", help="local processes (default: one per CPU)")

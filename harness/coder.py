@@ -7,7 +7,7 @@ stays codable, and the same float64 input gives the same integers on every machi
 sums, no fused multiply-add, no transcendental functions).
 
 Why our own coder rather than `constriction`: predictors that are fast enough to be limited by
-the coder (the n-gram model codes > 100 KB/s) must call the coder from inside their own compiled
+the coder (the n-gram and context-mixing models) must call the coder from inside their own compiled
 loop, which a Python-level coder object cannot offer; and the frequencies must be ours, exact
 and shared by encoder, decoder and the ideal-code-length accounting. The kernels below are plain
 numba functions usable from Python and from other numba code alike; `Encoder` and `Decoder`

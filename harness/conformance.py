@@ -34,7 +34,9 @@ import numpy as np
 
 from harness import coder, container
 from harness.predictor import (
+    Bitwise,
     CodeOne,
+    Lockstep,
     Predictor,
     SequenceCoder,
     canonical_spec,
@@ -110,6 +112,12 @@ def check_predictor(
     return list(checks)
 
 
+def _members(protocol: type) -> list[str]:
+    """The attributes and methods a Protocol names."""
+    names = {*vars(protocol).get("__annotations__", {}), *(k for k, v in vars(protocol).items() if callable(v))}
+    return sorted(name for name in names if not name.startswith("_"))
+
+
 def _require(condition: bool, message: str) -> None:
     if not condition:
         raise AssertionError(message)
@@ -152,6 +160,10 @@ def _metadata(cls: type[SequenceCoder], settings: dict[str, Any]) -> None:
         raise AssertionError(f"config() is not JSON: {error}") from None
     _require(recorded == config, "config() changes through JSON (tuples, non-string keys?): decoding would refuse it")
     _require(cls(**settings).config() == config, "two fresh instances report different config()")
+    for flag, protocol in (("lockstep", Lockstep), ("bitwise", Bitwise)):
+        if getattr(cls, flag):
+            missing = [name for name in _members(protocol) if not hasattr(instance, name)]
+            _require(not missing, f"{flag} = True promises {protocol.__name__}'s {', '.join(missing)}: missing")
     spec = canonical_spec(cls.name, settings, cls)
     name, raw = parse_spec(spec)
     _require(

@@ -29,6 +29,7 @@ from urllib.parse import urlparse
 from rich.console import Console
 from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TransferSpeedColumn
 
+from harness.dirs import cache_dir
 from harness.errors import HarnessError
 
 
@@ -82,12 +83,6 @@ def data_dir(explicit: str | None = None) -> Path | None:
     """The offline data dir: the --data-dir option, else $HARNESS_DATA_DIR, else None."""
     value = explicit or os.environ.get("HARNESS_DATA_DIR")
     return Path(value).expanduser() if value else None
-
-
-def cache_dir() -> Path:
-    """Where downloads go: $HARNESS_CACHE_DIR, else ~/.cache/harness."""
-    value = os.environ.get("HARNESS_CACHE_DIR")
-    return Path(value).expanduser() if value else Path.home() / ".cache" / "harness"
 
 
 def prefix_length(size: int, max_bytes: int | None) -> int:
@@ -229,17 +224,28 @@ def _served_from(root: Path, file: CorpusFile) -> CorpusFile:
     )
 
 
+_checked: set[tuple[str, int, int, int, int, int]] = set()
+"""The files `_open_checked` has hashed in this process, by path and version (device, inode,
+size, change times): a run opens a corpus file several times, and hashing a large one costs as
+much as reading it."""
+
+
 def _open_checked(path: Path, meta: dict, complaint: Callable[[str], str]) -> BinaryIO:
-    """`path` opened at its start once its size and sha256 (hashed a MB at a time) match `meta`."""
+    """`path` opened at its start once its size and sha256 (hashed a MB at a time, once per
+    version of the file) match `meta`."""
     file = open(path, "rb")
     try:
-        digest, size = hashlib.sha256(), 0
-        while chunk := file.read(1 << 20):
-            digest.update(chunk)
-            size += len(chunk)
-        if problem := _problem(meta, size, digest.hexdigest()):
-            raise HarnessError(complaint(problem))
-        file.seek(0)
+        info = os.fstat(file.fileno())
+        version = (str(path), info.st_dev, info.st_ino, info.st_size, info.st_mtime_ns, info.st_ctime_ns)
+        if version not in _checked:
+            digest, size = hashlib.sha256(), 0
+            while chunk := file.read(1 << 20):
+                digest.update(chunk)
+                size += len(chunk)
+            if problem := _problem(meta, size, digest.hexdigest()):
+                raise HarnessError(complaint(problem))
+            _checked.add(version)
+            file.seek(0)
     except BaseException:
         file.close()
         raise

@@ -13,15 +13,15 @@ from __future__ import annotations
 import os
 import sys
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
-from harness.corpus import cache_dir
+from harness.dirs import cache_dir
 
 os.environ.setdefault("NUMBA_CACHE_DIR", str(cache_dir() / "numba"))
 
 import numba  # noqa: E402  (after NUMBA_CACHE_DIR: numba reads it when first imported)
-from numba.core import caching, config  # noqa: E402
+from numba.core import caching, config, event  # noqa: E402
 
 config.CACHE_DIR = os.environ["NUMBA_CACHE_DIR"]  # numba may have been imported before us
 # Only there: numba's fallbacks would write beside the source, in the installed tree.
@@ -62,3 +62,12 @@ def _never_fail() -> Iterator[None]:
 
 
 caching.Cache._guard_against_spurious_io_errors = lambda self: _never_fail()
+
+
+@contextmanager
+def compile_timer() -> Iterator[Callable[[], float]]:
+    """Yields a getter of the seconds the block spent compiling kernels or loading them from the
+    cache: a once-per-process cost, which a measurement keeps out of its coding speed."""
+    listener = event.TimingListener()  # the compiler lock is held for both, nested calls once
+    with event.install_listener("numba:compiler_lock", listener):
+        yield lambda: listener.duration if listener.done else 0.0

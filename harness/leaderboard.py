@@ -69,11 +69,11 @@ PRIORITY = (
     "bits_per_byte",
     "ratio",
     "verified",
+    "adjusted_ratio",
     "gap_to_floor",
     "params",
     "flops_per_byte",
     "mean_bits_per_byte",
-    "adjusted_ratio",
     "encode_bytes_per_s",
     "decode_bytes_per_s",
     "frontier",
@@ -113,6 +113,26 @@ def matches(corpus: str, wanted: list[str], subsets: Subsets | None = None) -> b
     )
 
 
+_PREFIXED = re.compile(r"(.*)\[:(\d+)\](/.*)?")
+"""A corpus as a prefix run's tables name it: 'calgary[:100000]' or 'calgary[:100000]/book1'."""
+
+
+def _selected(r: record.Record, wanted: list[str], subsets: Subsets) -> bool:
+    """Whether the corpus filter picks `r`: a name picks its prefix runs too; a prefixed name
+    ('calgary[:100000]', as the tables show it) picks the runs of that prefix only."""
+    plain = [w for w in wanted if not _PREFIXED.fullmatch(w)]
+    if not wanted or matches(r.corpus, plain, subsets) and plain:
+        return True
+    prefixed = [_PREFIXED.fullmatch(w) for w in wanted if w not in plain]
+    return any(r.max_bytes == int(m[2]) and matches(r.corpus, [m[1] + (m[3] or "")], subsets) for m in prefixed)
+
+
+def unprefixed(corpus: str) -> str:
+    """'calgary[:100000]/book1' -> 'calgary/book1'."""
+    m = _PREFIXED.fullmatch(corpus)
+    return m[1] + (m[3] or "") if m else corpus
+
+
 def group_of(corpus: str) -> str:
     """'canterbury/alice29.txt' -> 'canterbury'; a local 'dir/sub/f' -> 'dir/sub'."""
     return corpus.rpartition("/")[0] or corpus
@@ -134,7 +154,7 @@ def frame(
     Every step is a whole-column operation, so the time grows linearly with the records.
     """
     wanted, subsets = list(corpora), subsets or {}
-    rows = [r.to_json() for r in records if matches(r.corpus, wanted, subsets)]
+    rows = [r.to_json() for r in records if _selected(r, wanted, subsets)]
     if not rows:
         return pd.DataFrame(columns=list(COLUMNS))
     files = _files(pd.DataFrame(rows, columns=list(FIELDS)))
@@ -212,7 +232,8 @@ def _groups(files: pd.DataFrame, subsets: Subsets, natural: list[str] | None = (
         flops=newest["flops_per_byte"] * newest["raw_bytes"],
         verified=newest["verified"] == True,  # noqa: E712 (NaN-safe)
     )
-    plain = newest.iloc[:0] if natural is None else newest[newest["corpus"].map(lambda c: matches(c, natural))]
+    picked = newest["corpus"].map(lambda c: matches(c, natural or []) or matches(unprefixed(c), natural or []))
+    plain = newest.iloc[:0] if natural is None else newest[picked]
     group = plain["corpus"].map(group_of)
     parts = [plain.assign(group=group, members=plain.groupby(group)["corpus"].transform("nunique"))]
     for name, members in subsets.items():
@@ -364,8 +385,11 @@ def rich_tables(df: pd.DataFrame, width: int | None = None) -> list[Table]:
         cells = text_rows(rows, shown)
         widths = [max([_longest_word(COLUMNS[c]), *(len(row[i]) for row in cells)]) for i, c in enumerate(shown)]
         kept = range(len(shown)) if width is None else _fitting(shown, widths, width)
-        caption = BASELINE_NOTE if any(row["kind"] == "baseline" for row in rows) else None
-        table = Table(title=Text(title), caption=caption)
+        left_out = [COLUMNS[c] for i, c in enumerate(shown) if i not in kept]
+        notes = [BASELINE_NOTE] if any(row["kind"] == "baseline" for row in rows) else []
+        if left_out:
+            notes.append(f"left out to fit {width} columns: {', '.join(left_out)} (--format md shows every column)")
+        table = Table(title=Text(title), caption="\n".join(notes) or None)
         for i in kept:
             text = shown[i] in TEXT_COLUMNS
             header = Text(textwrap.fill(COLUMNS[shown[i]], widths[i]))

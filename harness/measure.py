@@ -7,6 +7,7 @@ read from its file a piece at a time, so a file larger than memory can be measur
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 import tempfile
 import threading
@@ -14,16 +15,17 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import datetime, timezone
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 import psutil
 
-from harness import container, corpus, results
+from harness import container, corpus, jit, results, trust
 from harness.baselines import Baseline, compress_stream, decompress_stream
 from harness.corpus import CorpusFile
 from harness.errors import HarnessError, predictor_errors
-from harness.predictor import Progress, no_progress
+from harness.predictor import Progress, SequenceCoder, no_progress
 from harness.record import RECORD_VERSION, Record
 from harness.registry import Registry
 
@@ -40,15 +42,17 @@ def no_phase(name: str, total: int) -> None:
 
 
 @contextmanager
-def peak_rss() -> Iterator[Callable[[], int]]:
+def peak_rss(children: bool = True) -> Iterator[Callable[[], int]]:
     """Sample resident memory every 10 ms; yields a getter of the peak the measurement added.
 
-    That is this process' peak above its size when the measurement began, plus the child
-    processes it runs (a baseline tool), so a record reports its own memory: the harness's
-    imports are left out, and so are a predictor's libraries (`measure_predictor` asks for its
-    `static_config` first, which imports them).
+    That is this process' peak above its size when the measurement began, plus (with
+    `children`) the child processes it runs (a baseline tool), so a record reports its own
+    memory: the harness's imports are left out, and so are a predictor's libraries
+    (`measure_predictor` asks for its `static_config` first, which imports them). Predictors run
+    in this process: their measurements list no children, which reads every process's /proc
+    entry.
     """
-    process = psutil.Process()
+    process, children_too = psutil.Process(), children
     idle = process.memory_info().rss
     peak = [0]
 
@@ -70,7 +74,7 @@ def peak_rss() -> Iterator[Callable[[], int]]:
         for tick in itertools.count():
             if done.wait(0.01):
                 return
-            if tick % 20 == 0:
+            if children_too and tick % 20 == 0:
                 children = process.children(recursive=True)
             peak[0] = max(peak[0], used(children))
 
@@ -81,7 +85,7 @@ def peak_rss() -> Iterator[Callable[[], int]]:
     finally:
         done.set()
         sampler.join()
-        peak[0] = max(peak[0], used(process.children(recursive=True)))
+        peak[0] = max(peak[0], used(process.children(recursive=True) if children_too else []))
 
 
 def _ratios(raw: int, compressed: int, model_bytes: int = 0) -> dict[str, Any]:
@@ -158,35 +162,46 @@ def measure_predictor(
     cls, settings, canonical = registry.predictor(spec)
     with predictor_errors(canonical, file.name):
         cls.static_config(settings)  # imports the libraries it needs (torch): their import is not its memory
-    with corpus.open_prefix(file, max_bytes, part) as source, tempfile.TemporaryFile() as coded, peak_rss() as peak:
+    with (
+        corpus.open_prefix(file, max_bytes, part) as source,
+        tempfile.TemporaryFile() as coded,
+        peak_rss(children=False) as peak,
+    ):
         with predictor_errors(canonical, file.name):
             encoder_side = registry.build(canonical)
             keep_bits = keep_curve and (
                 encoder_side.whole_input or not container.byte_level(encoder_side) or source.length <= CURVE_MAX_SYMBOLS
             )
-            start = time.perf_counter()
-            encoded = container.encode_stream(
-                source,
-                source.length,
-                coded,
-                registry.portable_spec(canonical),  # the header a user's compress would write
-                encoder_side,
-                progress,
-                lambda n: phase("encode", n),
-                keep_bits,
-            )
-        encode_seconds = time.perf_counter() - start
+            with jit.compile_timer() as compiling:
+                start = time.perf_counter()
+                encoded = container.encode_stream(
+                    source,
+                    source.length,
+                    coded,
+                    registry.portable_spec(canonical),  # the header a user's compress would write
+                    encoder_side,
+                    progress,
+                    lambda n: phase("encode", n),
+                    keep_bits,
+                )
+                encode_seconds = time.perf_counter() - start - compiling()
+        seconds = {"compile": compiling()}
 
-        def decode(out: _Compare) -> None:
+        def decode(out: _Compare) -> None:  # as `harness decompress --model FOLDER` does
             coded.seek(0)
             header, segments = container.read_header(coded, encoded.container_bytes)
-            with predictor_errors(canonical, file.name):
-                container.decode_stream(header, segments, out, registry.build(canonical), progress)
+            with predictor_errors(header.spec, file.name), trust.policy(_decoding_trust(cls, settings)):
+                decoder = registry.decoder(header)  # built before the clock starts, as the encoder was
+                with jit.compile_timer() as compiling:
+                    start = time.perf_counter()
+                    container.decode_stream(header, segments, out, decoder, progress)
+                    seconds["decode"] = time.perf_counter() - start - compiling()
+                seconds["compile"] += compiling()
 
         phase("decode", encoded.symbols)
         start = time.perf_counter()
         verified = _decodes_to_original(file, max_bytes, decode, part)
-        decode_seconds = time.perf_counter() - start
+        decode_seconds = seconds.get("decode", time.perf_counter() - start)  # the whole try, where it failed
     curve = None
     if keep_bits:
         # Batched online learners code out of file order; their curve is drawn in coding order.
@@ -214,10 +229,19 @@ def measure_predictor(
             "flops_per_byte": encoder_side.flops_per_symbol * encoded.symbols / length if length else None,
             "encode_seconds": encode_seconds,
             "decode_seconds": decode_seconds,
+            "compile_seconds": seconds["compile"],
             "peak_memory_bytes": peak(),
             **_common(file, length, source.sha256.hexdigest(), max_bytes),
         }
     )
+
+
+def _decoding_trust(cls: type[SequenceCoder], settings: dict[str, Any]) -> trust.Trust:
+    """What a user decoding the file would allow: the local model folders the spec named (as
+    `--model`: the header names them by their portable names), and what the run allowed."""
+    portable = cls.portable(settings)
+    models = tuple(Path(value) for key, value in settings.items() if portable.get(key) != value)
+    return dataclasses.replace(trust.current(), models=models)
 
 
 def measure_baseline(baseline: Baseline, file: CorpusFile, max_bytes: int | None = None) -> Record:
@@ -262,6 +286,7 @@ _ADDED_UP = (
     "coder_overhead_bits",
     "encode_seconds",
     "decode_seconds",
+    "compile_seconds",
 )
 """The fields of a whole file's record that are the sums of its parts' (`combine`)."""
 

@@ -35,7 +35,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from types import ModuleType
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Protocol
 
 import numpy as np
 
@@ -48,6 +48,12 @@ Progress = Callable[[int], None]
 SYMBOL_BYTES = 16
 """What a predictor that codes its whole input at once holds per symbol, besides its model: the
 symbol (int64) and its code length (float64); its `memory_estimate` counts them."""
+
+# 50-95 MiB measured for order0, ngram and cm with an empty numba cache (and about 25 loading
+# it): benchmarks/memory_online.py with NUMBA_CACHE_DIR a new folder.
+COMPILE_BYTES = 128 << 20
+"""What compiling a predictor's numba kernels can take on their first call, where the cache has
+none (LLVM's own memory): the `memory_estimate` of a compiled predictor counts it."""
 
 
 def no_progress(_: int) -> None:
@@ -123,20 +129,11 @@ class SequenceCoder(ABC):
     """True when symbols are not the bytes (`to_symbols`/`from_symbols` are overridden): then
     the container tokenizes the whole input and checks that it decodes back."""
     lockstep: ClassVar[bool] = False
-    """True when it codes the input as streams in lockstep and lets others code each step:
-    `layout(count)` and `code_streams(count, code, progress)`, where `code(positions, probs)`
-    codes one step's symbols (their file positions, its distribution for each) and returns them
-    (the online lstm/gpt; `mix` runs its mixture inside that loop)."""
+    """True when it codes the input as streams in lockstep and lets others code each step: it
+    is a `Lockstep` (the online lstm/gpt; `mix` runs its mixture inside that loop)."""
     bitwise: ClassVar[bool] = False
-    """True when it codes each byte as 8 binary decisions, most significant first, with a model
-    `mix` can run bit by bit (cm): `bit_streams(count, starts)` gives the state of one model per
-    stream, and the numba functions `predict_bit(state)` (P(bit = 1) in 12 bits, 1..4095) and
-    `update_bit(state, bit)` step it; before each prediction `hint_bit(state, k, x)` gives it
-    member k's prediction x = ln(p / (1 - p)), k below `hints`, to mix with its own models.
-    mix codes each byte through its numba function `code_byte`, the loop over the byte's bits
-    around `harness.bitmix`'s steps and its own three (see cm's)."""
-    hints: ClassVar[int] = 0
-    """How many other members a bitwise model takes hints from."""
+    """True when it codes each byte as 8 binary decisions with a model `mix` can run bit by bit:
+    it is a `Bitwise` (cm)."""
 
     alphabet_size: int = 256
     params: int = 0
@@ -216,6 +213,45 @@ class SequenceCoder(ABC):
 CodeOne = Callable[[int, np.ndarray], int]
 """`code(position, probs)`: code the symbol at a file position with the distribution given, and
 return it (the encoder knows it; the decoder learns it from the payload)."""
+
+CodeStep = Callable[[np.ndarray, np.ndarray], np.ndarray]
+"""`code(positions, probs)`: code one lockstep step's symbols (their file positions, a
+distribution for each, one row per stream) and return them."""
+
+
+class Lockstep(Protocol):
+    """What a sequence coder with `lockstep = True` offers (the online lstm/gpt)."""
+
+    def layout(self, count: int) -> tuple[int, int]:
+        """(stream length, streams in use) for `count` symbols: stream k holds the symbols at
+        file positions k * length ... (k + 1) * length - 1."""
+
+    def code_streams(self, count: int, code: CodeStep, progress: Progress) -> None:
+        """Run over `count` symbols step by step, each step's symbols coded by `code`."""
+
+
+class Bitwise(Protocol):
+    """What a sequence coder with `bitwise = True` offers (cm): a model of the bits of a byte,
+    most significant first, that `mix` runs one of per stream, the other members' predictions
+    its hints. The four functions are numba functions over the state `bit_streams` gives."""
+
+    hints: int
+    """How many other members it takes hints from."""
+    predict_bit: Callable[[Any], int]
+    """P(next bit = 1) in 12 bits, 1..4095."""
+    update_bit: Callable[[Any, int], None]
+    """Learn the bit and move to the next one."""
+    hint_bit: Callable[[Any, int, float], None]
+    """Give hint k, x = ln(p / (1 - p)) of another member's p for the next bit."""
+    code_byte: Callable[..., tuple[int, float]]
+    """`code_byte(state, distributions, weights, lr, coder_state, buffer, cum, symbol)`: code
+    (or decode, for -1) a byte as 8 bits mixed with the byte members' `distributions`: the loop
+    over its bits around `harness.bitmix`'s steps and the three above (numba caches no kernel
+    that takes functions as arguments, so each bitwise model has its own; see cm's)."""
+
+    def bit_streams(self, count: int, starts: list[int]) -> list[Any]:
+        """One model state per stream, for `count` symbols in all, stream k's first at file
+        position starts[k]."""
 
 
 def encode_in_any_order(

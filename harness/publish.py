@@ -26,7 +26,7 @@ if TYPE_CHECKING:
 VERSIONS = ("harness_version", "git_commit", "cpu", "python", "torch", "numpy", "numba", "machine", "cpu_count")
 
 
-def environment(records: list[Record]) -> dict[str, str]:
+def measured_on(records: list[Record]) -> dict[str, str]:
     """What the published numbers depend on, as label -> text, all from the records (so the
     same records always publish the same pages). Thread counts are per row: the `threads`
     option in each spec (1 where not given)."""
@@ -149,15 +149,25 @@ def headline_markdown(group: str, rows: pd.DataFrame, level: int = 2) -> str:
     return f"{table}\nMeasured with {leaderboard.markdown_code(_command(group, rows))}.\n"
 
 
-def chosen(records: list[Record], corpora: list[str], subsets: leaderboard.Subsets) -> list[Record]:
-    """The records a publish of `corpora` (all for none) shows: `selected` among those."""
+def chosen(
+    records: list[Record], corpora: list[str], subsets: leaderboard.Subsets, registered: set[str] | None = None
+) -> list[Record]:
+    """The records a publish of `corpora` shows: `selected` among those. With no `corpora`, the
+    records of the `registered` corpora where there are any: a local file measured on the side
+    (a throwaway test input) is published only when named."""
+    if not corpora and registered is not None:
+        standard = [r for r in records if leaderboard.group_of(r.corpus) in registered]
+        return selected(standard or records)
     return selected([r for r in records if leaderboard.matches(r.corpus, corpora, subsets)])
 
 
-def readme_table(records: list[Record], subsets: leaderboard.Subsets, corpora: list[str] = ()) -> str:
+def readme_table(
+    records: list[Record], subsets: leaderboard.Subsets, corpora: list[str] = (), registered: set[str] | None = None
+) -> str:
     """The project README's one table: the headline with the most families (the larger group on
     a tie), from the records a publish of `corpora` shows (the ones it writes to results.jsonl)."""
-    tables = headlines(leaderboard.frame(chosen(records, list(corpora), subsets), subsets=subsets), subsets)
+    shown = chosen(records, list(corpora), subsets, registered)
+    tables = headlines(leaderboard.frame(shown, subsets=subsets), subsets)
     if not tables:
         return ""
     group, rows = max(tables, key=lambda t: (len(t[1]), t[1]["raw_bytes"].max()))
@@ -180,17 +190,21 @@ def with_readme_table(text: str, table: str) -> str:
 
 
 def files(
-    records: list[Record], corpora: list[str], subsets: leaderboard.Subsets, publisher: str = ""
+    records: list[Record],
+    corpora: list[str],
+    subsets: leaderboard.Subsets,
+    publisher: str = "",
+    registered: set[str] | None = None,
 ) -> dict[str, bytes]:
     """Every published file, name -> content: results.jsonl (the records shown), README.md
     (headline tables first), <group>.md, charts and index.html. The same records always give
     the same bytes, so `harness publish --from results/results.jsonl` regenerates the folder;
     only a `publisher` commit with uncommitted changes ('abc1234+dirty') is marked on the pages."""
-    shown = chosen(records, corpora, subsets)
+    shown = chosen(records, corpora, subsets, registered)
     df = leaderboard.frame(shown, subsets=subsets)
     if df.empty:
         return {}
-    env = environment(shown)
+    env = measured_on(shown)
     if "+dirty" in publisher:
         env["published by"] = f"**{publisher}: a harness checkout with uncommitted changes**"
     kinds = list(plots.KINDS)

@@ -106,6 +106,9 @@ class Record:
     flops_per_byte: float | None = _optional(AMOUNT)
     encode_seconds: float | None = _optional(AMOUNT)
     decode_seconds: float | None = _optional(AMOUNT)
+    compile_seconds: float | None = _optional(AMOUNT)
+    """Compiling kernels (numba) or loading them from their cache, both ways: once per process,
+    so it is left out of encode_seconds and decode_seconds, as building the model is."""
     peak_memory_bytes: float | None = _optional(AMOUNT)
     """The memory the measurement added to the harness process (see `measure.peak_rss`)."""
     entropy_bits: float | None = _optional(AMOUNT)

@@ -11,6 +11,7 @@ error naming both.
 
 from __future__ import annotations
 
+import contextvars
 import difflib
 import importlib.metadata
 import importlib.util
@@ -67,7 +68,11 @@ class Registry:
 
     def predictor_class(self, spec: str) -> type[SequenceCoder]:
         """The class 'name:key=value,...' names, its options not yet read (they may load a model)."""
-        return lookup(self.predictors, parse_spec(spec)[0], "predictor").item
+        name = parse_spec(spec)[0]
+        head, comma, rest = name.partition(",")
+        if comma and name not in self.predictors and head in self.predictors:
+            raise HarnessError(f"unknown predictor {name!r}: options follow a ':', as in {head}:{rest}")
+        return lookup(self.predictors, name, "predictor").item
 
     def predictor(self, spec: str) -> tuple[type[SequenceCoder], dict[str, Any], str]:
         """Resolve 'name:key=value,...' to (class, typed settings, canonical spec)."""
@@ -212,11 +217,23 @@ def _collect(pm: pluggy.PluginManager, hook: str, kind: str, errors: list[str]) 
 
 
 def load_registry(plugin_files: list[str] = (), extra: list[object] = ()) -> Registry:
-    """Discover every plugin and collect what they register."""
+    """Discover every plugin and collect what they register; the registry becomes `current()`."""
     pm, errors = manager(plugin_files, extra)
-    return Registry(
+    registry = Registry(
         predictors=_collect(pm, "harness_predictors", "predictor", errors),
         corpora=_collect(pm, "corpora", "corpus", errors),
         baselines=_collect(pm, "harness_baselines", "baseline", errors),
         errors=errors,
     )
+    _current.set(registry)
+    return registry
+
+
+_current: contextvars.ContextVar[Registry | None] = contextvars.ContextVar("registry", default=None)
+
+
+def current() -> Registry:
+    """The registry loaded last (with the command's plugin files and entry points), loading the
+    installed plugins where none was: predictors made of other predictors (`mix`) resolve their
+    members here, so a member may come from any plugin the command loaded."""
+    return _current.get() or load_registry()

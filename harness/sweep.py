@@ -67,16 +67,18 @@ def _recorded_definition(record: Record) -> str | None:
     return definition(record.predictor, record.predictor_version, record.settings)
 
 
-def cache(records: list[Record]) -> dict[tuple, Record]:
-    """Verified records by (spec, definition, corpus, sha256, --max-bytes, harness version); later ones win.
+def cache(records: list[Record]) -> dict[tuple, dict[str, Record]]:
+    """Verified records by (spec, definition, corpus, --max-bytes, harness version), then by the
+    content's sha256; later ones win.
 
     --max-bytes is part of the key because it decides the table a result is shown in.
     """
-    return {
-        (r.spec, _recorded_definition(r), r.corpus, r.corpus_sha256, r.max_bytes, r.harness_version): r
-        for r in records
-        if r.verified and r.corpus_sha256
-    }
+    index: dict[tuple, dict[str, Record]] = {}
+    for r in records:
+        if r.verified and r.corpus_sha256:
+            key = (r.spec, _recorded_definition(r), r.corpus, r.max_bytes, r.harness_version)
+            index.setdefault(key, {})[r.corpus_sha256] = r
+    return index
 
 
 def meaning(registry: Registry, spec: str, baseline: bool = False) -> str:
@@ -209,15 +211,18 @@ def run_job(job: Job) -> Record | JobFailure:
 
 
 def stored_results(registry: Registry, jobs: list[Job], records: list[Record]) -> list[Record | None]:
-    """Each job's result in `records` (None: not there, the job must run)."""
+    """Each job's result in `records` (None: not there, the job must run). A file is read to
+    hash it only where a stored result could stand for its job: a first run reads it only to
+    measure it."""
     index, digests = cache(records), {}
     found = []
     for job in jobs:
-        key = (job.corpus, job.max_bytes)
-        if key not in digests:  # files are streamed, never held whole
-            digests[key] = corpus.prefix_sha256(corpus_file(registry, job), job.max_bytes)
         meant = meaning(registry, job.spec, job.baseline)
-        found.append(index.get((job.spec, meant, job.corpus, digests[key], job.max_bytes, harness.__version__)))
+        candidates = index.get((job.spec, meant, job.corpus, job.max_bytes, harness.__version__), {})
+        key = (job.corpus, job.max_bytes)
+        if candidates and key not in digests:  # files are streamed, never held whole
+            digests[key] = corpus.prefix_sha256(corpus_file(registry, job), job.max_bytes)
+        found.append(candidates.get(digests.get(key, "")))
     return found
 
 

@@ -73,7 +73,7 @@ import numpy as np
 from harness import bitmix, coder, container
 from harness.hookspecs import hookimpl
 from harness.jit import jit
-from harness.predictor import Option, Progress, SequenceCoder, no_progress
+from harness.predictor import COMPILE_BYTES, Option, Progress, SequenceCoder, no_progress
 from plugins.ngram import _aligned_zeros
 
 # ---- bit-history states ------------------------------------------------------------------------
@@ -549,18 +549,9 @@ class ContextMixing(SequenceCoder):
     """Bitwise context mixing: orders 0-4, 6, 8, word, sparse, record, image, column, match models, three
     mixers and a final one, two SSE stages (see the module docstring).
 
-    Defaults: memory_mib 128, history_mib 16, match_min 5. Measured in v3 by `harness run -c calgary
-    -c canterbury -p cm` (container sizes, every file decoded and compared): the 14 Calgary files
-    total 660,766 bytes (PPMonstr var. J 675,485, ngram 746,568), e.g. book1 2.078 bits/byte, pic
-    0.441, geo 3.528, kennedy.xls 0.128; cm beats the best of all six classic compressors (xz -9e,
-    bzip2 -9, zstd -19, brotli -q 11, ppmd -o6, zpaq -m5) on 28 of the 29 Calgary and Canterbury
-    files. It loses paper4, 13 KB, to brotli's built-in dictionary (4,352 bytes against 4,283), and
-    wins paper5 and xargs.1 from brotli by 3 and 1 bytes. 45-65 KB/s each way on a shared 2-core
-    machine (one other job running); about 400 MiB peak RSS for a benchmark process (the tables
-    take ~170 MiB, the rest is the interpreter, numba and the coder's buffers). v2 sized the tables
-    to a short input (inputs under 128 KiB code differently); v3 added the image context and the
-    record run in the first mixer's weight set (pic 0.452 -> 0.441, kennedy.xls 0.134 -> 0.128; the
-    29 files 1,045,155 -> 1,042,500 payload bytes, text files within 0.05%).
+    Defaults: memory_mib 128, history_mib 16, match_min 5; what they measure, with the commands,
+    is in results/cm/README.md. v2 sized the tables to a short input (inputs under 128 KiB code
+    differently); v3 added the image context and the record run in the first mixer's weight set.
 
     `params` counts the table entries: context states (one byte each), statemap entries, mixer
     weights, SSE entries and match positions. `flops_per_symbol` estimates the integer operations
@@ -588,7 +579,8 @@ class ContextMixing(SequenceCoder):
         tables = _SM_SIZE * 8 + (_N_MIX * _SETS * _N_IN + 256 * (_N_MIX + 1)) * 4 + 2 * _APM_ROWS * 33 * 2
         segment = min(symbols, container.SEGMENT_SYMBOLS)  # coder output, code lengths and input
         coding = coder.encoder_capacity(8 * segment) + 13 * segment
-        return (settings["memory_mib"] << 20) + _DIRECT_ROWS * _SLOT + 2 * history + tables + coding + (1 << 16)
+        fixed = _DIRECT_ROWS * _SLOT + tables + (1 << 16) + COMPILE_BYTES
+        return (settings["memory_mib"] << 20) + 2 * history + coding + fixed
 
     def __init__(self, **settings: Any) -> None:
         super().__init__(**settings)

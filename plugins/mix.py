@@ -19,12 +19,9 @@ Members are step predictors (`Predictor`: order0, ngram, plugins alike) and at m
 model that codes B streams in lockstep (lstm, gpt): then the mix runs inside that model's loop,
 and each step member runs once per stream, seeing that stream's bytes in order, from
 `Predictor.stream()`. An ngram member's streams share one set of tables, so each stream's
-predictions draw on what all of them coded so far; other members get one model per stream.
-Version 1 gave each stream its own tables, and it showed: book1 cut into 16 separate 48 KB
-streams costs ngram 2.72 bits/byte against 2.17 whole (encoded only), and on canterbury-small
-`mix:gpt+ngram(memory_mib=8)` came to 2.747, worse than ngram alone (2.306); version 2 codes it
-in 2.259, decoded and verified (gpt alone: 3.296). Tokenizing models (hf) cannot be members:
-their symbols are not the others'.
+predictions draw on what all of them coded so far (version 1 gave each stream its own tables,
+so each saw a 16th of the file); other members get one model per stream. Tokenizing models (hf)
+cannot be members: their symbols are not the others'.
 
 A bitwise member (cm, which codes 8 binary decisions a byte) makes the whole mix bitwise, as
 cmix's is: each byte is coded as 8 decisions, most significant bit first, and before each the
@@ -40,29 +37,27 @@ sets, chosen by its contexts, learn where to trust it; the bitwise member's p, a
 stages, is the p coded (PAQ mixes its models so). After bit y the weight moves w_i += lr * (y - q_i) * st(p_i),
 q_i = squash(x_i) = st^-1(x_i), the gradient of -ln Q_i(y): a member's scale learns how sure
 it should sound. The weights start at 1. A bitwise member runs one model per stream of the
-online member, all sharing one set of tables (`bit_streams`). On the whole of book1, decoded
-and verified: `mix:gpt+cm+ngram` 2.029 bits/byte, `mix:gpt+cm` 2.056 (cm alone 2.078, gpt 2.189,
-zpaq -m5 2.093). A first version mixed cm's p with the others' in a final logistic mixer of its
-own instead; the hints code better: alice29 in 1.882 bits/byte with `mix:cm+ngram` (1.887; cm
-alone 1.933, ngram 2.031), the first 200 KB of book1 in 57,649 bytes with `mix:gpt+cm` (57,855;
-encoded only).
+online member, all sharing one set of tables (`bit_streams`). Hints rather than a final mixer of
+mix's own over cm's p and the others': they code better (results/online/README.md has both
+measured, with the commands).
 """
 
 from __future__ import annotations
 
-import functools
 import re
 from collections.abc import Callable
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 
+import harness.registry
 from harness import coder
 from harness.bitmix import TINY
 from harness.errors import HarnessError
 from harness.hookspecs import hookimpl
 from harness.predictor import (
     SYMBOL_BYTES,
+    Bitwise,
     CodeOne,
     Option,
     Predictor,
@@ -93,15 +88,6 @@ def member_specs(members: str) -> list[str]:
     return specs
 
 
-@functools.cache
-def _registry() -> Any:
-    """The installed plugins, loaded once: a mix resolves its members in `static_config`,
-    `memory_estimate` and when it is built, as a user's spec would be."""
-    from harness.registry import load_registry
-
-    return load_registry()
-
-
 class Mix(SequenceCoder):
     """A learnt log-linear mixture of other predictors (see the module docstring)."""
 
@@ -120,13 +106,13 @@ class Mix(SequenceCoder):
 
     def __init__(self, **settings: Any) -> None:
         super().__init__(**settings)
-        registry = _registry()
+        registry = harness.registry.current()
         self.specs = [canonical for _, _, canonical in self._entries(self.settings)]
         self.members = [registry.build(spec) for spec in self.specs]  # step members: one per stream later
-        self.driver = next((m for m in self.members if m.lockstep), None)
-        self.bitwise = next((m for m in self.members if m.bitwise), None)
+        self.driver = next((m for m in self.members if m.lockstep), None)  # a Lockstep
+        self.bit_member = cast("Bitwise | None", next((m for m in self.members if m.bitwise), None))
         n = len(self.members)  # bitwise: a scale per node of the byte's tree for each byte member
-        self.weights = np.ones((256, n - 1)) if self.bitwise is not None else np.full(n, 1.0 / n)
+        self.weights = np.ones((256, n - 1)) if self.bit_member is not None else np.full(n, 1.0 / n)
         self._stream_members: list[Predictor] = []  # the step members of streams 1..B-1
         self.flops_per_symbol = sum(m.flops_per_symbol for m in self.members) + 6.0 * 256 * len(self.members)
 
@@ -143,7 +129,7 @@ class Mix(SequenceCoder):
         specs = member_specs(settings["members"]) if settings["members"] else []
         if len(specs) < 2:
             raise HarnessError("mix needs two or more members: mix:gpt+ngram (see `harness list predictors --options`)")
-        registry = _registry()
+        registry = harness.registry.current()
         _check_members([registry.predictor_class(spec) for spec in specs])
         return [registry.predictor(spec) for spec in specs]
 
@@ -177,14 +163,14 @@ class Mix(SequenceCoder):
         self.weights += self.settings["lr"] * (logs[:, symbol] - (logs * mixture).sum(axis=1))
 
     def encode_symbols(self, symbols: np.ndarray, progress: Progress = no_progress) -> tuple[bytes, np.ndarray]:
-        if self.bitwise is not None:
+        if self.bit_member is not None:
             return self._encode_bits(symbols, progress)
         return encode_in_any_order(
             self.alphabet_size, symbols, lambda code: self._run(len(symbols), self._log_linear(code), progress)
         )
 
     def decode_symbols(self, payload: bytes, count: int, progress: Progress = no_progress) -> np.ndarray:
-        if self.bitwise is not None:
+        if self.bit_member is not None:
             return self._decode_bits(payload, count, progress)
         return decode_in_any_order(
             self.alphabet_size, payload, count, lambda code: self._run(count, self._log_linear(code), progress)
@@ -217,7 +203,7 @@ class Mix(SequenceCoder):
     ) -> CodeMixed:
         """`code` for a bitwise mix: codes symbols[position] (decodes it, where it is -1) and puts its
         code length in bits[position]."""
-        bitwise = self.bitwise
+        bitwise = self.bit_member
         starts = [0]
         if self.driver is not None:
             length, _ = self.driver.layout(count)

@@ -37,10 +37,10 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
-from harness import coder
+from harness import coder, container
 from harness.hookspecs import hookimpl
 from harness.jit import jit
-from harness.predictor import Option, Predictor, Progress, no_progress
+from harness.predictor import COMPILE_BYTES, Option, Predictor, Progress, no_progress
 
 # Discounts D(1), D(2), D(3+) for orders 0, 1, 2 and 3+, tuned on calgary book2, paper2, news
 # and canterbury asyoulik.txt (not on alice29 or book1, whose figures NGram's docstring quotes).
@@ -362,7 +362,11 @@ class NGram(Predictor):
 
     @classmethod
     def memory_estimate(cls, settings: dict[str, Any], symbols: int) -> int:
-        return settings["memory_mib"] << 20
+        """The budget for contexts and counts, coding a segment (its symbols as bytes and int64,
+        their code lengths, the coder's output) and compiling the kernels."""
+        segment = min(symbols, container.SEGMENT_SYMBOLS)
+        coding = coder.encoder_capacity(segment) + 13 * segment
+        return (settings["memory_mib"] << 20) + coding + COMPILE_BYTES
 
     def __init__(self, **settings: Any) -> None:
         super().__init__(**settings)

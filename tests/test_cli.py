@@ -58,6 +58,13 @@ def test_unknown_predictor_names_close_matches(tmp_path):
     assert "Traceback" not in result.stderr and len(result.stderr.strip().splitlines()) == 1
 
 
+def test_options_after_a_comma_instead_of_a_colon_say_where_they_go(registry):
+    from harness.errors import HarnessError
+
+    with pytest.raises(HarnessError, match=r"options follow a ':', as in smollm2-135m:batch=16$"):
+        registry.predictor("smollm2-135m,batch=16")
+
+
 def test_bad_option_is_one_line_error(tmp_path):
     result = run_cli("compress", __file__, "-p", "ngram:colour=red", "-o", str(tmp_path / "x.hz"))
     assert result.returncode == 2 and "has no option 'colour'" in result.stderr
@@ -189,6 +196,8 @@ def test_list_predictors_options_shows_declared_bounds_and_help(capsys, monkeypa
     assert "memory_mib" in ngram and "int in 1..1048576" in ngram and "longest context in bytes" in ngram
     assert "one of adam, sgd" in out[out.index("lstm options") :]
     assert "order0 options" not in out  # nothing to declare
+    assert out.count("hf options") == 1 and "gpt2: the options of hf, with model=openai-community/gpt2" in out
+    assert "gpt2 options" not in out  # an alias is one line, not the same table again
 
 
 def test_run_over_many_files_shows_the_group_tables_only(tmp_path, capsys, monkeypatch):

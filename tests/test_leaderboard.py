@@ -189,6 +189,22 @@ def test_prefix_runs_get_tables_of_their_own():
     assert list(full["raw_bytes"]) == [4000]  # the prefix rows do not leak into the full table
 
 
+def test_prefix_runs_are_found_by_the_corpus_the_user_ran_and_by_the_name_their_tables_show():
+    """`harness run -c g --max-bytes 500` then `harness leaderboard -c g --scope group` (once
+    "no results"), or `-c 'g[:500]'` as the table is titled."""
+    records = two_file_records() + [
+        record("small", "g/a", 500, 300, params=10, max_bytes=500),
+        record("small", "g/b", 500, 100, params=10, max_bytes=500),
+    ]
+    for wanted in (["g"], ["g[:500]"]):
+        df = leaderboard.frame(records, wanted, scope="group")
+        assert "g[:500]" in set(df["corpus"]), wanted
+    only = leaderboard.frame(records, ["g[:500]"])
+    assert set(only["corpus"]) == {"g[:500]", "g[:500]/a", "g[:500]/b"}
+    assert set(leaderboard.frame(records, ["g[:500]/a"])["corpus"]) == {"g[:500]/a"}
+    assert leaderboard.frame(records, ["g[:400]"]).empty
+
+
 def test_publish_writes_markdown_charts_and_page(tmp_path):
     store = tmp_path / "results.jsonl"
     records = two_file_records() + [
@@ -305,3 +321,15 @@ def test_a_subset_is_a_group_of_its_own_complete_only_on_all_its_files():
     assert "g-small" not in set(groups["corpus"])  # a group of one file repeats the file's row
     only = leaderboard.frame(records, ["g-pair"], subsets=subsets)
     assert set(only["corpus"]) == {"g-pair", "g/a", "g/b"}  # the filter names the subset: its files, its row
+
+
+def test_a_group_table_that_cannot_be_shown_yet_says_why(tmp_path, capsys):
+    from harness import cli
+
+    store = ["--results", str(tmp_path / "results.jsonl")]
+    run = ["run", "-p", "order0", "-c", "python/topics", "--max-bytes", "2000", "--no-baselines"]
+    assert cli.main([*run, *store]) == 0
+    capsys.readouterr()
+    assert cli.main(["leaderboard", "-c", "python", *store]) == 0
+    out, err = capsys.readouterr()
+    assert "python[:2000]/topics" in out and "python: the group table needs all 2 files; at most 1 run" in err

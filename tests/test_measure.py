@@ -13,10 +13,11 @@ import numpy as np
 import pytest
 
 from corpora import synthetic
-from harness import baselines, container, corpus, curves, measure, results
+from harness import baselines, cli, container, corpus, curves, measure, results
 from harness.baselines import standard_baselines
 from harness.corpus import CorpusFile
 from harness.errors import HarnessError
+from harness.registry import load_registry
 from tests.conftest import ReadLog
 
 TEXT = Path(container.__file__).read_bytes() * 3
@@ -124,6 +125,66 @@ def test_a_damaged_stream_is_not_verified(registry, tmp_path, monkeypatch, how):
     monkeypatch.setattr(container, "read_header", damaged_header)
     record = measure.measure_predictor(registry, "order0", file)
     assert record.verified is False and record.raw_bytes == 5000
+
+
+def test_verified_means_the_file_decodes_as_harness_decompress_decodes_it(registry, tmp_path, monkeypatch):
+    """The decode builds its predictor from the header, as `harness decompress` does: a header
+    naming another predictor than the one that coded (a bug in the spec it writes) is caught,
+    where rebuilding from the measured spec would have decoded and passed."""
+    file = local_file(tmp_path, TEXT[:5000])
+    assert measure.measure_predictor(registry, "ngram:order=3", file).verified is True
+    monkeypatch.setattr(type(registry), "portable_spec", lambda self, spec: "ngram:order=2")
+    record = measure.measure_predictor(registry, "ngram:order=3", file)
+    assert record.verified is False and record.spec == "ngram:order=3"
+
+
+def _bytes_read() -> int:
+    """All this process has read, files and pipes alike (Linux)."""
+    for line in Path("/proc/self/io").read_text().splitlines():
+        if line.startswith("rchar:"):
+            return int(line.split()[1])
+    raise AssertionError("no rchar in /proc/self/io")
+
+
+@pytest.mark.skipif(not Path("/proc/self/io").exists(), reason="needs Linux's /proc/self/io")
+def test_a_run_reads_its_file_once_to_encode_and_once_to_compare(tmp_path, capsys):
+    """Not also to hash it (the encode hashes as it reads), nor for a stored result that cannot
+    be there; a re-run that reuses the stored result reads it once, to hash it."""
+    rng = np.random.default_rng(0)
+    data = np.where(rng.random(2 << 20) < 0.98, 97, rng.integers(0, 256, 2 << 20)).astype(np.uint8).tobytes()
+    path = tmp_path / "big.bin"
+    path.write_bytes(data)
+    store = tmp_path / "results.jsonl"
+    args = ["run", "-p", "order0", "--no-baselines", "--results", str(store), "-c"]
+    (tmp_path / "small.bin").write_bytes(data[:1000])
+    assert cli.main([*args, str(tmp_path / "small.bin")]) == 0  # imports and compiles first
+
+    def read_by(*more: str) -> float:
+        before = _bytes_read()
+        assert cli.main([*args, str(path), *more]) == 0
+        return (_bytes_read() - before) / len(data)
+
+    assert read_by() < 2.2  # a first run
+    assert read_by("--force") < 2.2
+    assert read_by() < 1.2  # reused: hashed once
+    capsys.readouterr()
+
+
+def test_a_checked_corpus_file_is_hashed_once_per_process(tmp_path, shared_corpora):
+    """A standard corpus member's copy in the data dir is checked against its known sha256 on
+    first opening, not at each of a run's openings."""
+    data = tmp_path / "data" / "canterbury" / "alice29.txt"
+    data.parent.mkdir(parents=True)
+    data.write_bytes((shared_corpora / "canterbury" / "alice29.txt").read_bytes())
+    (member,) = load_registry().corpus_files(["canterbury/alice29.txt"], str(tmp_path / "data"))
+    before = _bytes_read()
+    for _ in range(3):
+        with member.open() as stream:
+            stream.read(10)
+    assert _bytes_read() - before < 1.2 * data.stat().st_size
+    data.write_bytes(data.read_bytes()[:-1] + b"!")  # a changed file is checked again
+    with pytest.raises(HarnessError, match="not the expected file"):
+        member.open()
 
 
 def test_decoded_bytes_that_differ_are_not_verified(registry, tmp_path, monkeypatch):

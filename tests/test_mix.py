@@ -79,7 +79,7 @@ def test_a_bitwise_member_makes_the_mix_bitwise_and_it_beats_both_members(regist
     assert mixed < min(cm_alone, ngram_alone)
     predictor = registry.build(spec)
     predictor.encode_symbols(predictor.to_symbols(data))
-    assert predictor.bitwise is predictor.members[0] and predictor.weights.shape == (256, 1)
+    assert predictor.bit_member is predictor.members[0] and predictor.weights.shape == (256, 1)
     assert not np.allclose(predictor.weights, 1.0)  # learnt, per node of the byte's tree
 
 
@@ -106,3 +106,24 @@ def test_a_bitwise_member_runs_a_stream_per_online_stream_over_shared_tables(reg
 def test_members_it_cannot_mix_are_refused_with_a_reason(registry, members, complaint):
     with pytest.raises(HarnessError, match=complaint):
         registry.build(f"mix:{members}")
+
+
+def test_a_member_may_come_from_a_plugin_file(tmp_path, capsys):
+    """Members resolve through the registry the command loaded, --plugin files included (mix once
+    loaded its own registry, which knew only the installed plugins)."""
+    from harness import cli, results
+
+    plugin = Path(__file__).resolve().parents[1] / "examples" / "harness-bigram" / "harness_bigram" / "__init__.py"
+    source = tmp_path / "in.txt"
+    source.write_bytes(TEXT)
+    store = tmp_path / "results.jsonl"
+    run = ["run", "--plugin", str(plugin), "-p", "mix:bigram+order0", "-c", str(source), "--no-baselines"]
+    assert cli.main([*run, "--results", str(store)]) == 0
+    (record,) = results.read(store)
+    assert record.spec == "mix:bigram+order0" and record.verified
+    coded = tmp_path / "in.hz"
+    compress = ["compress", str(source), "--plugin", str(plugin), "-p", "mix:bigram+order0", "-o", str(coded)]
+    assert cli.main(compress) == 0
+    assert cli.main(["decompress", str(coded), "--plugin", str(plugin), "-o", str(tmp_path / "out")]) == 0
+    assert (tmp_path / "out").read_bytes() == TEXT
+    capsys.readouterr()

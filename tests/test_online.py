@@ -1,6 +1,10 @@
 """The online-trained predictors `lstm` and `gpt`: lossless, deterministic, and code length = loss."""
 
 import dataclasses
+import json
+import subprocess
+import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -19,6 +23,7 @@ TINY = {
 }
 TEXT = b"the quick brown fox jumps over the lazy dog; " * 12 + b"1+1=2\n2+2=4\n"
 BINARY = np.random.default_rng(1).integers(0, 256, 300, dtype=np.uint8).tobytes() + bytes(40) + b"\xff" * 7
+MEMORY_BENCHMARK = Path(__file__).resolve().parents[1] / "benchmarks" / "memory_online.py"
 
 
 def _encode(registry, spec, data):
@@ -186,3 +191,23 @@ def test_run_stores_the_loss_curve_and_plot_draws_it(tmp_path):
 
     nothing = run_cli("plot", "curve", "--results", str(store), "--spec", "order0", "-o", str(tmp_path))
     assert nothing.returncode == 2 and "no results with a loss curve" in nothing.stderr
+
+
+@pytest.mark.skipif(not Path("/proc/self/clear_refs").exists(), reason="peak RSS is reset through Linux's /proc")
+@pytest.mark.parametrize(
+    "spec",
+    ["gpt", "lstm", "gpt:width=16,heads=16,layers=1,batch=16,context=256,memory_blocks=1,ngrams=0"],
+    ids=["gpt", "lstm", "gpt-attention"],
+)
+def test_the_memory_estimate_bounds_the_peak_of_coding(registry, spec):
+    """`--max-memory` trusts the estimate: coding in a fresh process, long enough that every
+    stream trains with a full memory, must add no more to its peak RSS than the estimate (the
+    defaults, weight-bound, and a model whose attention scores are most of it)."""
+    _, settings, _ = registry.predictor(spec)
+    length = settings["batch"] * settings["context"] * (settings.get("memory_blocks", 0) + 2)
+    command = [sys.executable, str(MEMORY_BENCHMARK), "--child", spec, str(length)]
+    done = subprocess.run(command, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    figures = json.loads(done.stdout.splitlines()[-1])
+    assert figures["added"] > 32 << 20  # it measured the model, not nothing
+    assert figures["estimate"] >= figures["added"]

@@ -185,3 +185,30 @@ def test_publish_with_no_verified_predictor_row_still_publishes_the_rest(tmp_pat
     records += [record("gzip -9", f"g/{f}", 1000, 450, kind="baseline") for f in "ab"]
     pages = publish.files(records, [], {})
     assert b"gzip -9" in pages["README.md"]
+
+
+def test_a_publish_removes_only_the_pages_it_wrote_and_no_longer_writes(tmp_path, capsys):
+    """A corpus gone from the store takes its pages and charts with it; the folder's other files
+    (a hand-written note) stay."""
+    store, out = tmp_path / "store.jsonl", tmp_path / "published"
+    both = two_file_records() + [record("small", "h/a", 1000, 500, params=10), record("small", "h/b", 900, 400)]
+    store.write_text(store_text(both))
+    assert cli.main(["publish", "--from", str(store), "-o", str(out)]) == 0
+    assert (out / "h.md").exists() and (out / "h-size.png").exists()
+    (out / "notes.md").write_text("mine\n")
+    store.write_text(store_text(two_file_records()))
+    assert cli.main(["publish", "--from", str(store), "-o", str(out)]) == 0
+    assert not (out / "h.md").exists() and not list(out.glob("h-*.png"))
+    assert (out / "g.md").exists() and (out / "notes.md").read_text() == "mine\n"
+    capsys.readouterr()
+
+
+def test_with_registered_corpora_in_the_store_a_local_file_is_published_only_when_named(tmp_path, capsys):
+    store, out = tmp_path / "store.jsonl", tmp_path / "published"
+    standard = [record("small", "python/topics", 1000, 500), record("small", "python/stdlib", 900, 400)]
+    store.write_text(store_text([*standard, record("small", "/tmp/throwaway.txt", 3, 3)]))
+    assert cli.main(["publish", "--from", str(store), "-o", str(out)]) == 0
+    assert "left out 1 files of no registered corpus" in capsys.readouterr().err
+    assert {r.corpus for r in results.read(out / "results.jsonl")} == {"python/topics", "python/stdlib"}
+    assert cli.main(["publish", "--from", str(store), "-o", str(out), "-c", "/tmp/throwaway.txt"]) == 0
+    assert {r.corpus for r in results.read(out / "results.jsonl")} == {"/tmp/throwaway.txt"}

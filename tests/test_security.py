@@ -45,6 +45,25 @@ def test_an_oversized_model_named_by_a_file_is_refused_before_it_is_built(regist
     assert not path.with_suffix(".out").exists()
 
 
+@pytest.mark.parametrize(
+    ("spec", "symbols"),
+    [("gpt:batch=2048,context=1024,memory_blocks=256", 95), ("lstm:batch=4096,context=4096", 2 * 4096 * 4096)],
+)
+def test_an_online_model_whose_activations_would_not_fit_is_refused_before_it_is_built(
+    registry, tmp_path, capsys, monkeypatch, spec, symbols
+):
+    """Their weights are a few MB, under the limit; their caches, attention scores and buffers
+    (gpt, grown past 4.5 GiB when built) or the activations of a block (lstm) take many GB."""
+    cls, settings, _ = registry.predictor(spec)
+    path = tmp_path / "wide.hz"
+    tail = container.varint(64) + bytes(68)  # a payload long enough for the symbols it claims
+    path.write_bytes(forged(spec, cls.static_config(settings), symbols, symbols, 0, tail))
+    monkeypatch.setattr(cls, "__init__", lambda *a, **k: pytest.fail("the predictor was built"))
+    code, error = decompress(capsys, path)
+    assert code == 2 and error.count("\n") == 1 and "--max-memory" in error and "MiB" in error
+    assert not path.with_suffix(".out").exists()
+
+
 @pytest.mark.parametrize("spec", ["mix:order0+ngram(order=2;memory_mib=1)", "mix:cm(memory_mib=1;history_mib=1)+ngram"])
 def test_a_mix_claiming_a_billion_symbols_is_refused_before_it_is_built(registry, tmp_path, capsys, spec):
     """A mix codes its whole input as one segment: 1e9 symbols in 1 KB would ask for 16 GB."""

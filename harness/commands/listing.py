@@ -20,8 +20,13 @@ def run(args: argparse.Namespace) -> None:
         table.add_row(entry.name, entry.description, entry.plugin)
     ui.print_table(table)
     if args.options and args.what == "predictors":
+        classes = {entry.item: name for name, entry in registry.predictors.items()}
         for entry in registry.predictors.values():
-            if declared(entry.item):
+            base = next((classes[c] for c in entry.item.__mro__[1:] if c in classes), None)
+            if base is not None:  # an alias (gpt2 for hf:openai-community/gpt2): its base's table, once
+                changed = _changed_defaults(entry.item, registry.predictors[base].item)
+                ui.stdout.print(f"{entry.name}: the options of {base}, with {changed}", markup=False, highlight=False)
+            elif declared(entry.item):
                 ui.print_table(_options_table(entry.name, entry.item))
     if registry.errors:  # shown, not fatal: the plugins that did load work as usual
         failed = Table(title=f"failed plugins ({len(registry.errors)})", title_style="bold red")
@@ -39,3 +44,9 @@ def _options_table(name: str, cls: type) -> Table:
     for key, option in declared(cls).items():
         table.add_row(key, repr(option.default), option.describe(), option.help)
     return table
+
+
+def _changed_defaults(cls: type, base: type) -> str:
+    ours, theirs = declared(cls), declared(base)
+    changed = [f"{key}={option.default}" for key, option in ours.items() if option.default != theirs[key].default]
+    return ", ".join(changed) or "the same defaults"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from harness import files, results, ui
+from harness import files, leaderboard, results, ui
 from harness.commands.leaderboard import stored
 from harness.errors import HarnessError
 
@@ -27,14 +27,13 @@ def _plot_curve(args: argparse.Namespace) -> None:
     from harness import curves, plots
 
     store = results.store_path(args.results)
-    registry = ui.registry(args) if args.spec else None
-    specs = [registry.predictor(spec)[2] for spec in args.spec] if registry else []
+    registry = ui.registry(args)
+    specs = [registry.predictor(spec)[2] for spec in args.spec or []]
     latest = {}
     for record in results.read(store):
-        corpus = record.corpus
-        in_corpus = not args.corpus or any(corpus == c or corpus.startswith(c + "/") for c in args.corpus)
+        in_corpus = leaderboard.matches(record.corpus, args.corpus or [], registry.subsets())
         if record.curve and in_corpus and (not specs or record.spec in specs):
-            latest[record.spec, corpus] = record
+            latest[record.spec, record.corpus] = record
     if not latest:
         raise HarnessError(
             f"no results with a loss curve in {store} for that selection; run `harness run` first (a published "

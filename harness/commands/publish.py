@@ -24,17 +24,28 @@ def run(args: argparse.Namespace) -> None:
         except UnicodeDecodeError:
             raise HarnessError(f"cannot read {readme}: not UTF-8 text") from None
     registry = ui.registry(args)
-    subsets = registry.subsets()
+    subsets, registered = registry.subsets(), set(registry.corpora)
     records = [publish.without_paths(registry, r) for r in results.read(store)]
-    published = publish.files(records, args.corpus or [], subsets, publisher=results.git_commit())
+    published = publish.files(records, args.corpus or [], subsets, results.git_commit(), registered)
     if not published:
-        raise HarnessError(f"no results in {store} for that selection; run `harness run` first")
+        raise HarnessError(
+            f"no results in {store} for that selection; run `harness run` first (local files are published "
+            "only when named: -c PATH)"
+        )
     if readme:
-        updated = publish.with_readme_table(text, publish.readme_table(records, subsets, args.corpus or []))
+        table = publish.readme_table(records, subsets, args.corpus or [], registered)
+        updated = publish.with_readme_table(text, table)
+    left_out = {r.corpus for r in records} - {r.corpus for r in publish.chosen(records, [], subsets, registered)}
+    if left_out and not args.corpus:
+        ui.console.print(
+            f"left out {len(left_out):,} files of no registered corpus (e.g. {sorted(left_out)[0]}); "
+            "publish them by name: -c PATH"
+        )
     folder = files.output_folder(args.output_dir)
     _refuse_losing_the_store(store, folder / "results.jsonl", published["results.jsonl"])
     for name, data in published.items():
         files.write_atomically(folder / name, data, force=True)
+    _remove_stale(folder, set(published))
     if readme:
         files.write_atomically(readme, updated.encode(), force=True)
     ui.console.print(
@@ -73,3 +84,21 @@ def _canonical(line: bytes) -> str | None:
         return json.dumps(json.loads(line), sort_keys=True)
     except (ValueError, RecursionError):
         return None
+
+
+MANIFEST = ".published"
+"""The files the last publish into a folder wrote, one name a line: the next one removes those it
+no longer writes (a corpus gone from the store) and nothing else of the folder."""
+
+
+def _remove_stale(folder: Path, written: set[str]) -> None:
+    manifest = folder / MANIFEST
+    try:
+        before = files.read_regular(str(manifest), README_LIMIT).decode("utf-8").splitlines()
+    except (HarnessError, UnicodeDecodeError):  # none yet (or not one of ours): remove nothing
+        before = []
+    for name in before:
+        path = folder / name
+        if name not in written and name == path.name and path.is_file() and not path.is_symlink():
+            path.unlink()  # `name == path.name`: a bare file name, never a path out of the folder
+    files.write_atomically(manifest, "".join(f"{name}\n" for name in sorted(written)).encode(), force=True)

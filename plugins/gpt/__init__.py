@@ -89,6 +89,35 @@ class GPT(OnlinePredictor):
         return self.settings["lr"] * BASE_WIDTH / self.settings["width"]
 
     @classmethod
+    def working_bytes(cls, settings: dict[str, Any]) -> int:
+        """The activations, caches and buffers of training and coding, bounded from above (the
+        weights are counted by `memory_estimate`); they grow with batch x context x memory_blocks."""
+        # In float32s, with K = (memory_blocks + 1) x context, the most keys a query sees:
+        # - keys and values of K positions per layer and stream, three times over (the memory,
+        #   the cache of the block being coded, the new one each step or training concatenates),
+        #   and twice more for one layer's gradients and the allocator's slack;
+        # - attention scores [batch, heads, context, K]: one per layer kept for backward, three
+        #   in flight (scaled, biased, softmaxed, or their gradients);
+        # - per position and layer about 20 x width kept for backward (layer norms, q, k, v, the
+        #   MLP's 4 x width twice, residuals), a layer more for their gradients, the n-gram rows
+        #   gathered before they are summed, and the logits, their log-softmax and its gradient;
+        # - the distance (int64) and ALiBi buffers, [context, K] and [heads, context, K], twice
+        #   over: the model derives one from another, training adds the learned bias to a copy.
+        # Weights alone let a 95-byte file ask for batch=2048,context=1024,memory_blocks=256
+        # under a 4 GiB limit, and then take more than 4.5 GiB.
+        s = settings
+        batch, context, width, layers, heads = s["batch"], s["context"], s["width"], s["layers"], s["heads"]
+        keys = (s["memory_blocks"] + 1) * context
+        floats = (
+            (3 * layers + 2) * 2 * batch * keys * width
+            + (layers + 3) * batch * heads * context * keys
+            + ((layers + 1) * 20 + s["ngrams"]) * batch * context * width
+            + 3 * batch * context * 256
+            + (4 + 2 * heads) * context * keys
+        )
+        return 4 * floats
+
+    @classmethod
     def make_model_for(cls, settings: dict[str, Any]) -> GPTModel:
         from plugins.gpt.model import GPTModel
 

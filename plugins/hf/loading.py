@@ -112,7 +112,9 @@ def weight_files(folder: Path, gguf_file: str) -> list[Path]:
             "convert them to safetensors, or pass --allow-pickle if you trust them"
         )
     if not safetensors and not pickled:
-        raise HarnessError(f"no model weights (*.safetensors, pytorch_model*.bin) in {folder}")
+        ggufs = sorted(path.name for path in folder.glob("*.gguf"))
+        hint = f"; it holds GGUF weights: name one with gguf_file={ggufs[0]}" if ggufs else ""
+        raise HarnessError(f"no model weights (*.safetensors, pytorch_model*.bin) in {folder}{hint}")
     return [*(safetensors or pickled), *sorted(folder.glob("config.json"))]
 
 

@@ -40,6 +40,17 @@ class LSTM(OnlinePredictor):
     }
 
     @classmethod
+    def working_bytes(cls, settings: dict[str, Any]) -> int:
+        """The activations and states of training and coding, bounded from above (the weights
+        are counted by `memory_estimate`); they grow with batch x context x hidden x layers."""
+        # In float32s: per layer and position of every stream 32 x hidden kept for backward and
+        # their gradients (input projections, gates before and after their nonlinearities, cell
+        # states, the layer's input and output; about 20 measured); the logits, their log-softmax,
+        # its gradient and a copy; each layer's state and the memory of it.
+        batch, context, hidden, layers = (settings[k] for k in ("batch", "context", "hidden", "layers"))
+        return 4 * (32 * layers * batch * context * hidden + 4 * batch * context * 256 + 4 * layers * batch * hidden)
+
+    @classmethod
     def make_model_for(cls, settings: dict[str, Any]) -> LSTMModel:
         from plugins.lstm.model import LSTMModel
 

@@ -48,6 +48,12 @@ if TYPE_CHECKING:
 
 OPTIMIZERS = ("adam", "sgd")
 
+# 40-70 MiB measured on a CPU (benchmarks/memory_online.py, the smallest models); twice that
+# for other builds and machines.
+RUNTIME_BYTES = 128 << 20
+"""What torch allocates for itself once a model trains, whatever the model's size (kernel
+workspaces, the autograd engine)."""
+
 
 def live(starts: np.ndarray, steps: np.ndarray, count: int, length: int) -> np.ndarray:
     """[streams, steps] mask of real symbols; the rest is padding that keeps shapes fixed."""
@@ -116,11 +122,27 @@ class OnlinePredictor(SequenceCoder):
 
     @classmethod
     def memory_estimate(cls, settings: dict[str, Any], symbols: int) -> int:
-        """Weights, gradients and two Adam moments (float32 each), plus the symbols and their
-        per-symbol bits."""
+        """An upper bound of the peak, since a `.hz` file picks the settings: float32 weights,
+        their gradients and Adam's two moments, and room for one more copy (backward sums a
+        weight's gradients over its uses); what the model holds besides (`working_bytes`); the
+        symbols, and the loop's own grid of inputs (int64, each stream padded to whole blocks)
+        and bits (float64); and torch's runtime. benchmarks/memory_online.py measures it."""
         loop = _loop()
 
-        return 16 * loop.parameters(cls, settings) + SYMBOL_BYTES * symbols
+        batch, context = settings["batch"], settings["context"]
+        return (
+            20 * loop.parameters(cls, settings)
+            + cls.working_bytes(settings)
+            + (SYMBOL_BYTES + 16) * symbols
+            + 8 * batch * (context + 2)
+            + RUNTIME_BYTES
+        )
+
+    @classmethod
+    @abstractmethod
+    def working_bytes(cls, settings: dict[str, Any]) -> int:
+        """Bytes the model holds besides its weights at its peak, whatever the input: activations
+        kept for backward, their gradients, caches and buffers."""
 
     @classmethod
     @abstractmethod
