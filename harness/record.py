@@ -60,8 +60,10 @@ def _required(check: Check) -> Any:
     return field(metadata={"check": check})
 
 
-def _optional(check: Check) -> Any:
-    return field(default=None, metadata={"check": check})
+def _optional(check: Check, added_later: bool = False) -> Any:
+    """An optional field; `added_later`: left out of a stored line while None, so that records
+    written before it existed are stored (and published) byte for byte as they were."""
+    return field(default=None, metadata={"check": check, "added_later": added_later})
 
 
 @dataclass(frozen=True)
@@ -106,7 +108,7 @@ class Record:
     flops_per_byte: float | None = _optional(AMOUNT)
     encode_seconds: float | None = _optional(AMOUNT)
     decode_seconds: float | None = _optional(AMOUNT)
-    compile_seconds: float | None = _optional(AMOUNT)
+    compile_seconds: float | None = _optional(AMOUNT, added_later=True)
     """Compiling kernels (numba) or loading them from their cache, both ways: once per process,
     so it is left out of encode_seconds and decode_seconds, as building the model is."""
     peak_memory_bytes: float | None = _optional(AMOUNT)
@@ -128,13 +130,15 @@ class Record:
 
     def to_json(self) -> dict[str, Any]:
         """The stored fields, as a JSON object."""
-        return {f.name: getattr(self, f.name) for f in STORED}
+        values = {f.name: getattr(self, f.name) for f in STORED}
+        return {k: v for k, v in values.items() if v is not None or not _ADDED_LATER.get(k)}
 
     def replace(self, **changes: Any) -> Record:
         return dataclasses.replace(self, **changes)
 
 
 STORED = tuple(f for f in dataclasses.fields(Record) if f.metadata.get("stored", True))
+_ADDED_LATER = {f.name: f.metadata.get("added_later", False) for f in STORED}
 REQUIRED = tuple(f.name for f in STORED if f.default is dataclasses.MISSING)
 NUMBERS = tuple(f.name for f in STORED if f.metadata["check"] in NUMERIC)
 """The numeric fields, for readers that put records in columns."""

@@ -233,17 +233,20 @@ Outcome = tuple[Job, Record | JobFailure]
 def run_local(jobs: list[Job], workers: int | None = None) -> Iterator[Outcome]:
     """Run jobs in a pool of fresh processes (spawned: torch and numba do not survive fork well)."""
     workers = workers or os.cpu_count() or 1
-    with ProcessPoolExecutor(max_workers=min(workers, len(jobs)) or 1, mp_context=get_context("spawn")) as pool:
-        futures = {pool.submit(run_job, job): job for job in jobs}
-        running = set(futures)
-        try:
-            while running:
-                done, running = wait(running, return_when=FIRST_COMPLETED)
-                for future in done:
-                    yield futures[future], future.result()
-        finally:
-            for future in running:
-                future.cancel()
+    pool = ProcessPoolExecutor(max_workers=min(workers, len(jobs)) or 1, mp_context=get_context("spawn"))
+    futures = {pool.submit(run_job, job): job for job in jobs}
+    running = set(futures)
+    try:
+        while running:
+            done, running = wait(running, return_when=FIRST_COMPLETED)
+            for future in done:
+                yield futures[future], future.result()
+    except BaseException:  # Ctrl-C, kill, or the caller stopped: the jobs in flight are dropped now
+        for process in list(pool._processes.values()):  # waiting for them could take hours
+            process.terminate()
+        pool.shutdown(wait=False, cancel_futures=True)
+        raise
+    pool.shutdown()
 
 
 def run_ray(jobs: list[Job], address: str | None = None) -> Iterator[Outcome]:

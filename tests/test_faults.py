@@ -261,6 +261,31 @@ def test_killed_compress_never_replaces_the_output(capsys, tmp_path):
     assert len(temp_files(tmp_path)) <= 1  # the hidden leftover, never under the output's name
 
 
+def test_a_killed_sweep_stops_at_once_keeps_what_finished_and_says_what_it_dropped(tmp_path):
+    """The jobs in flight are stopped, not waited for (once about 3 minutes), and none is left
+    running."""
+    import psutil
+
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    (corpus / "a-quick.txt").write_bytes(TEXT[:200])  # first in line
+    for i in range(3):
+        (corpus / f"long{i}.txt").write_bytes(TEXT[i * 60_000 : (i + 1) * 60_000])  # 60 s each
+    store = tmp_path / "results.jsonl"
+    args = ("-p", "slow:ms=1", "-c", corpus, "--no-baselines", "--results", store, "--workers", "2")
+    process = start("sweep", *SLOW_PLUGIN, *args)
+    wait_for(lambda: store.exists() and store.read_text().count("\n") >= 1, process, timeout=300)
+    workers = psutil.Process(process.pid).children(recursive=True)
+    time.sleep(0.5)
+    sent = time.monotonic()
+    process.send_signal(signal.SIGTERM)
+    _, err = process.communicate(timeout=120)
+    assert time.monotonic() - sent < 10
+    assert process.returncode == 130 and "1 results stored, 3 dropped" in err, err
+    assert [json.loads(line)["corpus"].endswith("a-quick.txt") for line in store.read_text().splitlines()] == [True]
+    assert not [w for w in workers if w.is_running() and w.status() != psutil.STATUS_ZOMBIE]
+
+
 def test_interrupted_and_killed_run_keep_the_store_and_resume(tmp_path):
     corpus = tmp_path / "corpus"
     corpus.mkdir()

@@ -79,16 +79,23 @@ def measure(
         overall = (
             progress.add_task(f"{len(runs)} jobs on {executor}", total=len(runs)) if executor != "inline" else None
         )
-        for finished, (part, outcome) in enumerate(
-            sweep.execute(runs, executor, workers, address, registry=registry, watch=watch), 1
-        ):
-            if isinstance(outcome, sweep.JobFailure):
-                errors.append(f"{_named(part)}: {outcome.error}")
-            elif (record := assembly.add(part, outcome)) is not None:
-                done.append(results.append(store, record))
-            if overall is not None:
-                progress.advance(overall)
-            ui.log(f"[{finished}/{len(runs)}] {_named(part)}: {_outcome(outcome)}")
+        finished = 0
+        try:
+            for part, outcome in sweep.execute(runs, executor, workers, address, registry=registry, watch=watch):
+                finished += 1
+                if isinstance(outcome, sweep.JobFailure):
+                    errors.append(f"{_named(part)}: {outcome.error}")
+                elif (record := assembly.add(part, outcome)) is not None:
+                    done.append(results.append(store, record))
+                if overall is not None:
+                    progress.advance(overall)
+                ui.log(f"[{finished}/{len(runs)}] {_named(part)}: {_outcome(outcome)}")
+        except KeyboardInterrupt:
+            ui.console.print(
+                f"interrupted after {finished} of {len(runs)} jobs: {len(done) - reused} results stored, "
+                f"{len(runs) - finished} dropped (running them again resumes from the store)"
+            )
+            raise
     _show_results(done)
     if reused:
         ui.console.print(
