@@ -337,3 +337,31 @@ def test_threads_are_pinned_for_a_run_only(registry, tiny):
     seen = []
     predictor.encode_symbols(predictor.to_symbols(TEXT[:200]), lambda _: seen.append(torch.get_num_threads()))
     assert set(seen) == {wanted} and torch.get_num_threads() == before
+
+
+def test_the_memory_estimate_counts_every_streams_keys_and_values(registry, tmp_path, capsys):
+    """A file may name a cached model with batch=4096: its keys and values (batch x context x
+    layers x key-value width) are counted, read from the model's config or GGUF header, and a
+    file asking for more than --max-memory is refused before the model is built."""
+    from harness import cli, container
+    from plugins.hf.loading import Shape, shape
+
+    if not (STORIES.is_dir() and SMOLLM2.is_dir()):
+        pytest.skip("../shared/models is absent")
+    assert shape(SMOLLM2, "SmolLM2-135M-Instruct.Q4_1.gguf") == Shape(30, 192, 8192, 49152)  # its GGUF header
+    model = shape(STORIES, "")
+    assert (model.layers, model.kv_width, model.max_positions) == (5, 32, 512)
+    cls, one, _ = registry.predictor(f"hf:{STORIES}")
+    _, many, _ = registry.predictor(f"hf:{STORIES},batch=4096")
+    assert cls.memory_estimate(many, 0) - cls.memory_estimate(one, 0) >= model.kv_bytes(4095 * 512, 4)
+    spec = "hf:./stories260K,batch=4096"
+    config = cls.static_config(many)
+    path = tmp_path / "wide.hz"
+    path.write_bytes(
+        container._header_bytes(spec, container.ConfigCheck.of(config, config), 10, 10, 0)
+        + container.varint(1)
+        + bytes(5)
+    )
+    code = cli.main(["decompress", str(path), "--model", str(STORIES), "--max-memory", "1024"])
+    error = capsys.readouterr().err
+    assert code == 2 and "--max-memory" in error and error.count("\n") == 1

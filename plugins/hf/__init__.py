@@ -50,11 +50,12 @@ from harness.predictor import (
     optional_import,
 )
 from plugins.hf import llamacpp, tokens, torch_backend
-from plugins.hf.loading import GIT_REF, fetch, files_sha256, is_path, weight_files
+from plugins.hf.loading import GIT_REF, fetch, files_sha256, is_path, shape, weight_files
 from plugins.hf.tokens import LITERALS, Literals
 from plugins.hf.torch_backend import load
 
-_DTYPES = ("float32", "float64", "bfloat16", "float16")
+_DTYPE_BYTES = {"float32": 4, "float64": 8, "bfloat16": 2, "float16": 2}
+_DTYPES = tuple(_DTYPE_BYTES)
 
 
 class HF(SequenceCoder):
@@ -173,14 +174,20 @@ the re-read (half the work of a long stream), the kept tokens still carrying wha
 
     @classmethod
     def memory_estimate(cls, settings: dict[str, Any], symbols: int) -> int:
-        """float32 weights: GGUF's quantized blocks (~4.5 bits a weight) grow about 8x, other
-        weights at most 2x (bfloat16 checkpoints); plus the symbols and their bits."""
+        """The weights as they run, the keys and values of every stream's window (from the
+        model's config: layers x key-value width, at most its longest context), each stream's
+        distribution over the vocabulary, the symbols and their bits. torch: float32 weights grow
+        from GGUF's quantized blocks (~4.5 bits a weight) about 8x, from other checkpoints at most
+        2x (bfloat16); the cache is in `dtype`, and a step holds a few copies of the logits."""
         folder, _ = fetch(*cls._source(settings))
+        model = shape(folder, settings["gguf_file"])
+        tokens = settings["batch"] * min(settings["context"], model.max_positions)
         if settings["backend"] == "llamacpp":
-            context = settings["context"]
-            return llamacpp.memory_estimate(folder / settings["gguf_file"], settings["batch"], context, symbols)
+            return llamacpp.memory_estimate(folder / settings["gguf_file"], model, tokens, settings["batch"], symbols)
         size = sum(f.stat().st_size for f in weight_files(folder, settings["gguf_file"]))
-        return (8 if settings["gguf_file"] else 2) * size + SYMBOL_BYTES * symbols
+        weights = (8 if settings["gguf_file"] else 2) * size
+        cache = model.kv_bytes(tokens, _DTYPE_BYTES[settings["dtype"]])
+        return weights + cache + 4 * 8 * settings["batch"] * model.vocab + SYMBOL_BYTES * symbols
 
     def config(self) -> dict[str, Any]:
         m = self.m

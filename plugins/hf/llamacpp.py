@@ -23,11 +23,7 @@ import numpy as np
 
 from harness.errors import HarnessError
 from harness.predictor import SYMBOL_BYTES, optional_import
-from plugins.hf.loading import Model, files_sha256
-
-_KV_BYTES_PER_TOKEN = 128 << 10
-"""memory_estimate's allowance for a window position's keys and values: about a 7B-class model's
-in float16 (SmolLM2-135M needs 23 KB)."""
+from plugins.hf.loading import Model, Shape, files_sha256
 
 _FLASH_ATTENTION = {"auto": -1, "off": 0, "on": 1}
 """llama.cpp's flash_attn_type for each value of hf's `flash_attention` option. Off is much
@@ -62,9 +58,10 @@ def versions() -> dict[str, Any]:
     return {"llama_cpp": llama_cpp.__version__, "llama_cpp_system": llama_cpp.llama_print_system_info().decode()}
 
 
-def memory_estimate(path: Path, batch: int, context: int, symbols: int) -> int:
-    """The GGUF (mapped, so at most its size), the keys and values of every window, the symbols."""
-    return path.stat().st_size + batch * context * _KV_BYTES_PER_TOKEN + SYMBOL_BYTES * symbols
+def memory_estimate(path: Path, model: Shape, tokens: int, batch: int, symbols: int) -> int:
+    """The GGUF (mapped, so at most its size), the keys and values of `tokens` window positions
+    in float16, the logits of a step's `batch` outputs, the symbols."""
+    return path.stat().st_size + model.kv_bytes(tokens, 2) + 4 * batch * model.vocab + SYMBOL_BYTES * symbols
 
 
 @dataclass(frozen=True)

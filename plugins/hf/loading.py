@@ -7,9 +7,12 @@ from __future__ import annotations
 
 import functools
 import hashlib
+import json
 import re
+import struct
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import harness.trust
 from harness.errors import HarnessError
@@ -137,3 +140,96 @@ def _hash_files(stamps: tuple[tuple[str, int, int, int, int], ...]) -> str:
             while chunk := stream.read(1 << 22):
                 digest.update(chunk)
     return digest.hexdigest()
+
+
+@dataclass(frozen=True)
+class Shape:
+    """What a model's keys and values take per token, read from its config (no weights loaded)."""
+
+    layers: int
+    kv_width: int
+    """Keys or values of one layer for one token: key-value heads x head size."""
+    max_positions: int
+    vocab: int
+
+    def kv_bytes(self, tokens: int, dtype_bytes: int) -> int:
+        return 2 * self.layers * self.kv_width * tokens * dtype_bytes
+
+
+UNKNOWN_SHAPE = Shape(layers=80, kv_width=8192, max_positions=1 << 20, vocab=1 << 18)
+"""For a model whose config cannot be read: a 70B-class model's keys and values, never below
+the real ones of any model this harness runs."""
+
+
+def shape(folder: Path, gguf_file: str) -> Shape:
+    """The model's layers, key-value width and longest context, from config.json or the GGUF's
+    metadata; UNKNOWN_SHAPE where neither says."""
+    try:
+        if gguf_file:
+            return _gguf_shape(folder / gguf_file)
+        config = json.loads((folder / "config.json").read_text())
+        layers = config.get("num_hidden_layers") or config.get("n_layer")
+        hidden = config.get("hidden_size") or config.get("n_embd")
+        heads = config.get("num_attention_heads") or config.get("n_head")
+        kv_heads = config.get("num_key_value_heads") or heads
+        head_dim = config.get("head_dim") or hidden // heads
+        positions = config.get("max_position_embeddings") or config.get("n_positions") or UNKNOWN_SHAPE.max_positions
+        vocab = config.get("vocab_size") or UNKNOWN_SHAPE.vocab
+        return Shape(int(layers), int(kv_heads) * int(head_dim), int(positions), int(vocab))
+    except (OSError, ValueError, TypeError, ZeroDivisionError, KeyError, struct.error):
+        return UNKNOWN_SHAPE
+
+
+_GGUF_SCALAR = {0: "B", 1: "b", 2: "H", 3: "h", 4: "I", 5: "i", 6: "f", 7: "?", 10: "Q", 11: "q", 12: "d"}
+_GGUF_STRING, _GGUF_ARRAY = 8, 9
+
+
+def _gguf_shape(path: Path) -> Shape:
+    """The few metadata keys `shape` needs, read from the GGUF header without parsing its
+    tensors (gguf's reader maps them all: seconds for a 100 MB file)."""
+    with open(path, "rb") as file:
+        size = file.seek(0, 2)
+        file.seek(0)
+
+        def take(fmt: str) -> Any:
+            raw = file.read(struct.calcsize(fmt))
+            return struct.unpack("<" + fmt, raw)[0]
+
+        def string() -> bytes:
+            length = take("Q")
+            if length > size:
+                raise ValueError("a GGUF string longer than its file")
+            return file.read(length)
+
+        def value(kind: int) -> Any:
+            if kind in _GGUF_SCALAR:
+                return take(_GGUF_SCALAR[kind])
+            if kind == _GGUF_STRING:
+                return string()
+            if kind == _GGUF_ARRAY:
+                item, count = take("I"), take("Q")
+                if count > size:
+                    raise ValueError("a GGUF array longer than its file")
+                if item in _GGUF_SCALAR:  # skipped: no key this needs is an array of numbers
+                    file.seek(count * struct.calcsize(_GGUF_SCALAR[item]), 1)
+                else:
+                    for _ in range(count):
+                        value(item)
+                return count  # of an array, only its length is needed (the vocabulary's)
+            raise ValueError(f"GGUF value type {kind}")
+
+        if file.read(4) != b"GGUF":
+            raise ValueError("not a GGUF file")
+        _, _, pairs = take("I"), take("Q"), take("Q")
+        meta = {}
+        for _ in range(min(pairs, size)):
+            key = string().decode("utf-8", "replace")
+            meta[key] = value(take("I"))
+    arch = meta["general.architecture"].decode()
+    layers, hidden = meta[f"{arch}.block_count"], meta[f"{arch}.embedding_length"]
+    heads = meta[f"{arch}.attention.head_count"]
+    kv_heads = meta.get(f"{arch}.attention.head_count_kv") or heads
+    head_dim = meta.get(f"{arch}.attention.key_length") or hidden // heads
+    positions = meta.get(f"{arch}.context_length") or UNKNOWN_SHAPE.max_positions
+    vocab = meta.get("tokenizer.ggml.tokens") or UNKNOWN_SHAPE.vocab
+    return Shape(int(layers), int(kv_heads) * int(head_dim), int(positions), int(vocab))
