@@ -215,7 +215,16 @@ def parser() -> argparse.ArgumentParser:
     plot.add_argument("--spec", "-p", action="append", metavar="SPEC", help="curve: only these predictor specs")
     plot.add_argument("--window", type=int, default=0, metavar="N", help="curve: moving average over N symbols")
     plot.add_argument("--corpus", "-c", **corpus_option)
-    plot.add_argument("--output-dir", "-o", default="plots", metavar="DIR", help="where the PNGs go (default: plots)")
+    plot.add_argument("--output-dir", "-o", default="plots", metavar="DIR", help="where the charts go (default: plots)")
+    plot.add_argument("--format", choices=("png", "svg", "pdf"), default="png", help="svg and pdf are vector (papers)")
+    plot.add_argument("--dpi", type=_positive, default=110, metavar="N", help="resolution of a PNG (default: 110)")
+    plot.add_argument(
+        "--label",
+        action="append",
+        default=[],
+        metavar="SPEC=NAME",
+        help="name a predictor's points NAME (default: the spec; an hf spec by its model); repeatable",
+    )
     plot.add_argument("--results", **store_option)
     plot.set_defaults(command_module="plot")
 

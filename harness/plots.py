@@ -73,10 +73,37 @@ def size_sweeps(rows: pd.DataFrame) -> dict[str, pd.DataFrame]:
     return {name: part.sort_values("params") for name, part in rows.groupby(names) if part["params"].nunique() >= 3}
 
 
-def chart(rows: pd.DataFrame, kind: str, title: str) -> Figure:
-    """bits/byte against the `kind` axis for one leaderboard table."""
+FORMATS = ("png", "svg", "pdf")
+"""What `harness plot --format` writes: PNG for pages, SVG and PDF (vector) for papers."""
+
+
+def display_name(spec: str) -> str:
+    """A short name for a chart: an hf spec by its model folder or hub name and the options it
+    sets ('smollm2-135m-instruct (batch=64, Q4_1)' for 'hf:./smollm2-135m-instruct,batch=64,
+    gguf_file=SmolLM2-135M-Instruct.Q4_1.gguf'); any other spec as it is."""
+    name, _, options = spec.partition(":")
+    if name != "hf" or not options:
+        return spec
+    model, *rest = options.split(",")
+    shown = []
+    for option in rest:
+        key, _, value = option.partition("=")
+        if key == "gguf_file":  # the quantization says which file: SmolLM2-135M-Instruct.Q4_1.gguf -> Q4_1
+            stem = value.removesuffix(".gguf")
+            shown.append(stem.rpartition(".")[2] or stem)
+        else:
+            shown.append(option)
+    short = model.rstrip("/").rpartition("/")[2] or model
+    return f"{short} ({', '.join(shown)})" if shown else short
+
+
+def chart(rows: pd.DataFrame, kind: str, title: str, labels: dict[str, str] | None = None) -> Figure:
+    """bits/byte against the `kind` axis for one leaderboard table; points are named by
+    `labels` (spec -> name) or `display_name`."""
     column, label = KINDS[kind]
+    labels = labels or {}
     rows = rows.assign(wall_seconds=rows["encode_seconds"] + rows["decode_seconds"])
+    rows["predictor"] = [labels.get(spec) or display_name(spec) for spec in rows["predictor"]]
     rows[column] = pd.to_numeric(rows[column], errors="coerce")
     figure = Figure(figsize=(8, 5), layout="constrained")
     ax = figure.add_subplot()
@@ -115,7 +142,7 @@ def chart(rows: pd.DataFrame, kind: str, title: str) -> Figure:
     _label_points(ax, named, column)
     ax.set_xlabel(f"{label} (log scale)")
     ax.set_ylabel("bits per byte (lower is better)")
-    ax.set_title(title, fontsize=10)
+    ax.set_title(title.replace(": ", "\n", 1), fontsize=10)  # corpus, then what is plotted: both fit
     ax.grid(True, which="major", alpha=0.3)
     ax.legend(fontsize=7, loc="best")
     return figure
@@ -126,32 +153,53 @@ FIT_STYLES = [("tab:green", "--"), ("tab:purple", "-."), ("tab:orange", ":"), ("
 
 
 def _label_points(ax, rows: pd.DataFrame, column: str) -> None:
-    """Name each point (baselines in grey); a name that would sit on an earlier one (in display
+    """Name each point (baselines in grey), to its right, or to its left in the right part of
+    the axes so that no name runs past them; a name that would sit on an earlier one (in display
     space) is moved up by a line until it is clear, so that none overlap."""
     ax.get_xlim(), ax.get_ylim()  # settles the autoscaled limits the positions depend on
-    placed: list[tuple[float, float]] = []
+    placed: list[tuple[float, float, float]] = []
     line = 9.0  # points: a 7-point font and its leading
+    right_edge = ax.transAxes.transform((0.62, 0))[0] * 72 / ax.figure.dpi
     for row in rows.sort_values("bits_per_byte").itertuples():
         x, y = getattr(row, column), row.bits_per_byte
         px, py = ax.transData.transform((x, y)) * 72 / ax.figure.dpi
+        width = 3.6 * len(row.predictor) + 8  # points: a 7-point font's average letter, and the gap
+        left = px > right_edge
+        start = px - width if left else px
         offset = 3.0
-        while any(abs(px - qx) < 60 and abs(py + offset - qy) < line for qx, qy in placed):
+        while any(start < qx + qw and qx < start + width and abs(py + offset - qy) < line for qx, qw, qy in placed):
             offset += line
-        placed.append((px, py + offset))
+        placed.append((start, width, py + offset))
         color = "dimgray" if row.kind == "baseline" else "black"
-        ax.annotate(row.predictor, (x, y), fontsize=7, xytext=(4, offset), textcoords="offset points", color=color)
+        ax.annotate(
+            row.predictor,
+            (x, y),
+            fontsize=7,
+            xytext=(-4 if left else 4, offset),
+            textcoords="offset points",
+            ha="right" if left else "left",
+            color=color,
+        )
 
 
 def _label_lines(ax, baselines: pd.DataFrame) -> None:
-    """Name each baseline line at the right edge, nudging names apart so that none overlap."""
+    """Name the baseline lines at the right edge, each name level with its line: lines closer
+    than a line of text share one label ('xz -9e, zstd -19'), so that no name overlaps another
+    or stands beside another's line."""
     low, high = ax.get_ylim()
-    gap, last = 0.035 * (high - low), -np.inf
+    gap = 0.035 * (high - low)
+    clusters: list[list[tuple[float, str]]] = []
     for row in baselines.sort_values("bits_per_byte").itertuples():
-        last = max(row.bits_per_byte, last + gap)
+        if clusters and row.bits_per_byte - clusters[-1][-1][0] < gap:
+            clusters[-1].append((row.bits_per_byte, row.predictor))
+        else:
+            clusters.append([(row.bits_per_byte, row.predictor)])
+    for cluster in clusters:
+        y = sum(value for value, _ in cluster) / len(cluster)
         ax.text(
             1.0,
-            last,
-            f" {row.predictor}",
+            y,
+            " " + ", ".join(name for _, name in cluster),
             transform=ax.get_yaxis_transform(),
             fontsize=7,
             color="dimgray",
@@ -160,19 +208,30 @@ def _label_lines(ax, baselines: pd.DataFrame) -> None:
         )
 
 
-def png(figure: Figure) -> bytes:
+def png(figure: Figure, dpi: int = 110) -> bytes:
     """The chart as a PNG with a 256-colour palette: line charts look the same at a third of the
     size, which keeps the self-contained index.html small."""
     rendered, palette = io.BytesIO(), io.BytesIO()
-    figure.savefig(rendered, format="png", dpi=110)
+    figure.savefig(rendered, format="png", dpi=dpi)
     Image.open(rendered).convert("RGB").quantize(colors=256).save(palette, format="png", optimize=True)
     return palette.getvalue()
 
 
-def charts(df: pd.DataFrame, kinds: list[str]) -> dict[str, bytes]:
-    """'<page name>-<kind>.png' -> PNG bytes, for every chart section and kind."""
+def rendered(figure: Figure, fmt: str = "png", dpi: int = 110) -> bytes:
+    """The chart in `fmt` (one of FORMATS); SVG and PDF are vector, their text real text."""
+    if fmt == "png":
+        return png(figure, dpi)
+    out = io.BytesIO()
+    figure.savefig(out, format=fmt, dpi=dpi, metadata={"Date": None})  # the same records, the same bytes
+    return out.getvalue()
+
+
+def charts(
+    df: pd.DataFrame, kinds: list[str], fmt: str = "png", dpi: int = 110, labels: dict[str, str] | None = None
+) -> dict[str, bytes]:
+    """'<page name>-<kind>.<fmt>' -> its bytes, for every chart section and kind."""
     return {
-        f"{name}-{kind}.png": png(chart(rows, kind, f"{title}: bits/byte vs {KINDS[kind][1]}"))
+        f"{name}-{kind}.{fmt}": rendered(chart(rows, kind, f"{title}: bits/byte vs {KINDS[kind][1]}", labels), fmt, dpi)
         for name, title, rows in chart_sections(df)
         for kind in kinds
     }

@@ -65,3 +65,60 @@ def test_no_verified_predictor_row_gives_no_size_sweep():
     ]
     assert plots.size_sweeps(leaderboard.frame(rows)) == {}
     assert set(plots.charts(leaderboard.frame(rows), ["size"])) == {"x-size.png"}
+
+
+LONG_SPEC = "hf:./smollm2-135m-instruct,batch=64,gguf_file=SmolLM2-135M-Instruct.Q4_1.gguf"
+
+
+def test_an_hf_spec_is_named_by_its_model_and_the_options_it_sets():
+    assert plots.display_name(LONG_SPEC) == "smollm2-135m-instruct (batch=64, Q4_1)"
+    assert plots.display_name("hf:HuggingFaceTB/SmolLM2-135M") == "SmolLM2-135M"
+    assert plots.display_name("mix:gpt+cm+ngram") == "mix:gpt+cm+ngram"
+
+
+def test_names_and_titles_stay_inside_the_figure_and_the_plot_keeps_its_width():
+    """A 75-character spec once stood outside the axes and shrank the plot to 45% of the width;
+    a long title was cut at both ends."""
+    rows = [
+        record(LONG_SPEC, "canterbury/alice30k.txt", 30_000, 5000, params=134_515_008, flops=5.7e7),
+        record("cm", "canterbury/alice30k.txt", 30_000, 7000, params=143_055_969, flops=3300),
+        record("ngram", "canterbury/alice30k.txt", 30_000, 8000, params=1_209_628, flops=2030),
+        *(record(name, "canterbury/alice30k.txt", 30_000, size, kind="baseline") for name, size in BASELINES),
+    ]
+    df = leaderboard.frame(rows)
+    for kind in plots.KINDS:
+        figure = plots.chart(df, kind, "canterbury/alice30k.txt (30,000 bytes): bits/byte vs " + plots.KINDS[kind][1])
+        renderer = figure._get_renderer()
+        figure.draw(renderer)
+        box = figure.bbox
+        ax = figure.axes[0]
+        assert ax.get_position().width > 0.6, kind  # of the figure's width
+        for text in [*ax.texts, ax.title]:
+            extent = text.get_window_extent(renderer)
+            assert box.x0 - 1 <= extent.x0 and extent.x1 <= box.x1 + 1, (kind, text.get_text())
+        names = [t.get_text() for t in ax.texts]
+        assert LONG_SPEC not in names and any("smollm2-135m-instruct" in n for n in names)
+
+
+BASELINES = [("zstd -19", 9000), ("xz -9e", 9010), ("zpaq -m4", 8200), ("ppmd -o6", 8190), ("gzip -9", 11000)]
+
+
+def test_baseline_lines_closer_than_a_line_of_text_share_one_name():
+    rows = [record(name, "x", 30_000, size, kind="baseline") for name, size in BASELINES]
+    rows.append(record("ngram", "x", 30_000, 8000, params=1000, flops=100))
+    names = [t.get_text().strip() for t in plots.chart(leaderboard.frame(rows), "size", "x").axes[0].texts]
+    assert "zstd -19, xz -9e" in names and "ppmd -o6, zpaq -m4" in names and "gzip -9" in names
+
+
+def test_plot_writes_svg_and_pdf_and_takes_labels(tmp_path):
+    store = tmp_path / "results.jsonl"
+    store.write_text(store_text(sweep_records()))
+    for fmt, magic in (("svg", b"<?xml"), ("pdf", b"%PDF")):
+        args = ["plot", "size", "--results", str(store), "-o", str(tmp_path / fmt), "--format", fmt]
+        result = run_cli(*args, "--label", "net:width=1000=small net")
+        assert result.returncode == 0, result.stderr
+        data = (tmp_path / fmt / f"x-size.{fmt}").read_bytes()
+        assert data.startswith(magic)
+    assert b"small net" in (tmp_path / "svg" / "x-size.svg").read_bytes()
+    result = run_cli("plot", "size", "--results", str(store), "-o", str(tmp_path), "--label", "nolabel")
+    assert result.returncode == 2 and "SPEC=NAME" in result.stderr

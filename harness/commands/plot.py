@@ -16,10 +16,27 @@ def run(args: argparse.Namespace) -> None:
         _plot_curve(args)
         return
     _, df = stored(args)
+    labels = _labels(args)
     folder = files.output_folder(args.output_dir)
-    for name, data in plots.charts(df, list(plots.KINDS) if args.kind == "all" else [args.kind]).items():
+    kinds = list(plots.KINDS) if args.kind == "all" else [args.kind]
+    for name, data in plots.charts(df, kinds, args.format, args.dpi, labels).items():
         files.write_atomically(folder / name, data, force=True)
         ui.console.print(f"wrote {folder / name}")
+
+
+def _labels(args: argparse.Namespace) -> dict[str, str]:
+    """--label SPEC=NAME as spec -> name, each spec written as the store writes it."""
+    labels, registry = {}, ui.registry(args) if args.label else None
+    for given in args.label:
+        spec, equals, name = given.rpartition("=")
+        if not equals or not spec or not name.strip():
+            raise HarnessError(f"--label {given!r}: expected SPEC=NAME, e.g. --label 'hf:./smollm2,batch=64=SmolLM2'")
+        try:
+            spec = registry.predictor(spec)[2]
+        except HarnessError:
+            pass  # a baseline's name, or a spec of a predictor not installed here: taken as written
+        labels[spec] = name.strip()
+    return labels
 
 
 def _plot_curve(args: argparse.Namespace) -> None:
@@ -41,5 +58,7 @@ def _plot_curve(args: argparse.Namespace) -> None:
         )
     folder = files.output_folder(args.output_dir)
     output = folder / "loss-curve.png"
-    files.write_atomically(output, plots.png(curves.figure(store, list(latest.values()), args.window)), force=True)
+    output = output.with_suffix(f".{args.format}")
+    figure = curves.figure(store, list(latest.values()), args.window)
+    files.write_atomically(output, plots.rendered(figure, args.format, args.dpi), force=True)
     ui.console.print(f"wrote {output}")
