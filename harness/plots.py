@@ -155,7 +155,7 @@ FIT_STYLES = [("tab:green", "--"), ("tab:purple", "-."), ("tab:orange", ":"), ("
 def _label_points(ax, rows: pd.DataFrame, column: str) -> None:
     """Name each point (baselines in grey), to its right, or to its left in the right part of
     the axes so that no name runs past them; a name that would sit on an earlier one (in display
-    space) is moved up by a line until it is clear, so that none overlap."""
+    space) moves to the nearest free line above or below, so that none overlap."""
     ax.get_xlim(), ax.get_ylim()  # settles the autoscaled limits the positions depend on
     placed: list[tuple[float, float, float]] = []
     line = 9.0  # points: a 7-point font and its leading
@@ -166,9 +166,13 @@ def _label_points(ax, rows: pd.DataFrame, column: str) -> None:
         width = 3.6 * len(row.predictor) + 8  # points: a 7-point font's average letter, and the gap
         left = px > right_edge
         start = px - width if left else px
-        offset = 3.0
-        while any(start < qx + qw and qx < start + width and abs(py + offset - qy) < line for qx, qw, qy in placed):
-            offset += line
+        # Above the point, else below it, then a line further each way: the nearest free place.
+        offsets = (3.0 + sign * k * line for k in range(100) for sign in ((1,) if k == 0 else (1, -1)))
+        offset = next(
+            o
+            for o in offsets
+            if not any(start < qx + qw and qx < start + width and abs(py + o - qy) < line for qx, qw, qy in placed)
+        )
         placed.append((start, width, py + offset))
         color = "dimgray" if row.kind == "baseline" else "black"
         ax.annotate(
@@ -183,29 +187,40 @@ def _label_points(ax, rows: pd.DataFrame, column: str) -> None:
 
 
 def _label_lines(ax, baselines: pd.DataFrame) -> None:
-    """Name the baseline lines at the right edge, each name level with its line: lines closer
-    than a line of text share one label ('xz -9e, zstd -19'), so that no name overlaps another
-    or stands beside another's line."""
-    low, high = ax.get_ylim()
-    gap = 0.035 * (high - low)
-    clusters: list[list[tuple[float, str]]] = []
+    """Name the baseline lines in the right margin, one name a line of text, each beside its
+    line: names of lines closer than their text is tall stack into one block centred on those
+    lines, blocks that would touch merge, so that no name overlaps another and none stands far
+    from its line."""
+    ax.get_ylim()  # settles the autoscaled limits the positions depend on
+    line = 9.0 / 72 * ax.figure.dpi  # a 7-point name and its leading, in display units
+    to_display = ax.transData.transform
+    blocks: list[list[tuple[float, str]]] = []  # (y in display units, name), bottom to top
     for row in baselines.sort_values("bits_per_byte").itertuples():
-        if clusters and row.bits_per_byte - clusters[-1][-1][0] < gap:
-            clusters[-1].append((row.bits_per_byte, row.predictor))
-        else:
-            clusters.append([(row.bits_per_byte, row.predictor)])
-    for cluster in clusters:
-        y = sum(value for value, _ in cluster) / len(cluster)
+        blocks.append([(to_display((1, row.bits_per_byte))[1], row.predictor)])
+        while len(blocks) > 1 and _top(blocks[-2], line) > _bottom(blocks[-1], line):
+            blocks[-2:] = [blocks[-2] + blocks[-1]]
+    to_data = ax.transData.inverted().transform
+    for block in blocks:
+        centre = sum(y for y, _ in block) / len(block)
         ax.text(
             1.0,
-            y,
-            " " + ", ".join(name for _, name in cluster),
+            to_data((0, centre))[1],
+            "\n".join(f" {name}" for _, name in reversed(block)),  # the highest line's name on top
             transform=ax.get_yaxis_transform(),
             fontsize=7,
             color="dimgray",
             va="center",
             ha="left",
+            linespacing=1.1,
         )
+
+
+def _top(block: list[tuple[float, str]], line: float) -> float:
+    return sum(y for y, _ in block) / len(block) + len(block) * line / 2
+
+
+def _bottom(block: list[tuple[float, str]], line: float) -> float:
+    return sum(y for y, _ in block) / len(block) - len(block) * line / 2
 
 
 def png(figure: Figure, dpi: int = 110) -> bytes:
