@@ -64,6 +64,24 @@ def _never_fail() -> Iterator[None]:
 caching.Cache._guard_against_spurious_io_errors = lambda self: _never_fail()
 
 
+class _FirstCompileNote(event.Listener):
+    """Says once, on a terminal, that kernels are being compiled: a first run after an install
+    (or a change to the code) waits a minute or more with nothing else moving."""
+
+    said = False
+
+    def on_start(self, event: event.Event) -> None:
+        if not self.said and sys.stderr.isatty():
+            type(self).said = True
+            print(f"harness: compiling kernels, once (cached in {config.CACHE_DIR})", file=sys.stderr)
+
+    def on_end(self, event: event.Event) -> None:
+        pass
+
+
+event.register("numba:compile", _FirstCompileNote())
+
+
 @contextmanager
 def compile_timer() -> Iterator[Callable[[], float]]:
     """Yields a getter of the seconds the block spent compiling kernels or loading them from the

@@ -23,7 +23,7 @@ from rich.progress import (
     TimeElapsedColumn,
     TimeRemainingColumn,
 )
-from rich.table import Table
+from rich.table import Column, Table
 from rich.text import Text
 
 if TYPE_CHECKING:
@@ -54,16 +54,20 @@ class Rate(ProgressColumn):
 
 
 def progress() -> Progress:
+    """Bars whose description (a long spec and path) gives way, cut with an ellipsis, before
+    any number does: the count, the rate and the time left always show whole."""
+    whole = Column(no_wrap=True)
     return Progress(
-        TextColumn("{task.description}", markup=False),
-        BarColumn(),
-        TaskProgressColumn(),
-        MofNCompleteColumn(),
-        Rate(),
-        TimeElapsedColumn(),
-        TimeRemainingColumn(),
+        TextColumn("{task.description}", markup=False, table_column=Column(ratio=1, no_wrap=True, overflow="ellipsis")),
+        BarColumn(bar_width=12, table_column=whole),
+        TaskProgressColumn(table_column=whole),
+        MofNCompleteColumn(table_column=whole),
+        Rate(table_column=whole),
+        TimeElapsedColumn(table_column=whole),
+        TimeRemainingColumn(table_column=whole),
         console=console,
         transient=True,
+        expand=True,
     )
 
 

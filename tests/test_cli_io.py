@@ -530,3 +530,22 @@ def test_an_empty_output_folder_name_is_refused(capsys, tmp_path, monkeypatch):
         args = [command, "size"] if command == "plot" else [command]
         code, _, err = harness_main(capsys, *args, "-o", "", "--results", store)
         assert code == 2 and "output folder '' is empty" in err and sorted(tmp_path.iterdir()) == before
+
+
+@pytest.mark.parametrize("width", [60, 80, 120])
+def test_a_progress_bar_keeps_its_numbers_whole_and_cuts_the_description(width):
+    """A long spec and path once squeezed the count and the time left to '5… 0…' at 120 columns."""
+    import io
+
+    from rich.console import Console
+
+    from harness import ui
+
+    shown = ui.progress()
+    description = "encode hf:./smollm2-135m-instruct,backend=llamacpp,gguf_file=M.Q4_1.gguf on canterbury/alice29.txt"
+    task = shown.add_task(description, total=152_089, unit="symbols")
+    shown.update(task, completed=104_000)
+    console = Console(width=width, force_terminal=True, file=io.StringIO(), color_system=None)
+    console.print(shown.make_tasks_table(shown.tasks))
+    (line,) = console.file.getvalue().splitlines()
+    assert "104000/152089" in line and "68%" in line and "…" in line and len(line) <= width
