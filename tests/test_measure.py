@@ -266,3 +266,11 @@ def test_a_curve_declaring_more_values_than_memory_holds_is_refused_before_it_is
         archive.writestr("bits.npy", b"\x93NUMPY\x02\x00" + header.getvalue()[8:] + bytes(64))
     with pytest.raises(HarnessError, match="cannot read the loss curve.*(symbols|memory)"):
         curves.load(store, record.replace(curve="curves/bomb.npz", symbols=claimed))
+
+
+def test_a_prefix_runs_loss_curve_is_named_with_its_prefix(registry, tmp_path):
+    store = tmp_path / "results.jsonl"
+    file = local_file(tmp_path, TEXT[:2000])
+    record = results.append(store, measure.measure_predictor(registry, "order0", file, keep_curve=True, max_bytes=300))
+    (legend,) = [t.get_text() for t in curves.figure(store, [record]).axes[0].get_legend().get_texts()]
+    assert legend.startswith(f"order0 on {tmp_path}[:300]/input.txt")
