@@ -2,8 +2,11 @@
 
 Plugin authors need one import: `from harness import Predictor, Option, hookimpl, HarnessError`
 (`SequenceCoder` for a model that codes whole sequences itself; `check_predictor`, the
-conformance kit). They are loaded on first use, so that importing
-`harness` stays cheap.
+conformance kit). What a model that codes in its own order or its own compiled loop needs is
+here too: `Progress`, `no_progress`, `CodeOne`, `encode_in_any_order`, `decode_in_any_order`,
+`SYMBOL_BYTES`, the capabilities `Lockstep` and `Bitwise`, `jit` (numba, cached), and in
+`harness.coder` the coder's steps (`encode_step`, `decode_step`) and `aligned_zeros`. They are
+loaded on first use, so that importing `harness` stays cheap.
 """
 
 from __future__ import annotations
@@ -19,6 +22,15 @@ _EXPORTS = {
     "hookimpl": "harness.hookspecs",
     "HarnessError": "harness.errors",
     "check_predictor": "harness.conformance",
+    "Progress": "harness.predictor",
+    "no_progress": "harness.predictor",
+    "CodeOne": "harness.predictor",
+    "encode_in_any_order": "harness.predictor",
+    "decode_in_any_order": "harness.predictor",
+    "SYMBOL_BYTES": "harness.predictor",
+    "Lockstep": "harness.predictor",
+    "Bitwise": "harness.predictor",
+    "jit": "harness.jit",
 }
 __all__ = ["__version__", *_EXPORTS]
 

@@ -53,12 +53,10 @@ def code_bit(
     p = p12 / 4096.0
     probs = np.empty(2)
     probs[0], probs[1] = 1.0 - p, p
-    coder.quantize(probs, cum)
     if symbol >= 0:
         bit = (symbol >> (7 - done)) & 1
-        coder.encode_symbol(state, buffer, cum, bit)
-    else:
-        bit = coder.decode_symbol(state, buffer, cum)
+        return bit, coder.encode_step(state, buffer, probs, cum, bit)
+    bit = coder.decode_step(state, buffer, probs, cum)
     return bit, coder.symbol_bits(cum, bit)
 
 

@@ -211,16 +211,27 @@ def interval_bits(freq: int) -> float:
 
 
 @jit
-def _encode_step(state: np.ndarray, out: np.ndarray, probs: np.ndarray, cum: np.ndarray, symbol: int) -> float:
+def encode_step(state: np.ndarray, out: np.ndarray, probs: np.ndarray, cum: np.ndarray, symbol: int) -> float:
+    """Code `symbol` under the distribution `probs` (quantized into `cum`); its code length in
+    bits. The one step every compiled coding loop takes (see plugins/ngram.py)."""
     quantize(probs, cum)
     encode_symbol(state, out, cum, symbol)
     return symbol_bits(cum, symbol)
 
 
 @jit
-def _decode_step(state: np.ndarray, payload: np.ndarray, probs: np.ndarray, cum: np.ndarray) -> int:
+def decode_step(state: np.ndarray, payload: np.ndarray, probs: np.ndarray, cum: np.ndarray) -> int:
+    """The symbol `encode_step` coded under the same `probs`."""
     quantize(probs, cum)
     return decode_symbol(state, payload, cum)
+
+
+def aligned_zeros(rows: int, columns: int) -> np.ndarray:
+    """int32 zeros whose rows start on 64-byte cache lines when columns * 4 divides 64: a
+    compiled model's table, a row read in one cache line."""
+    flat = np.zeros(rows * columns + 16, dtype=np.int32)
+    skip = (-flat.ctypes.data % 64) // 4
+    return flat[skip : skip + rows * columns].reshape(rows, columns)
 
 
 class Encoder:
@@ -238,7 +249,7 @@ class Encoder:
 
     def encode(self, symbol: int, probs: np.ndarray) -> None:
         state, out = self.buffers(1)
-        self.ideal_bits += _encode_step(state, out, probs, self._cum, symbol)
+        self.ideal_bits += encode_step(state, out, probs, self._cum, symbol)
 
     def buffers(self, symbols: int) -> tuple[np.ndarray, np.ndarray]:
         """(state, out) with room in `out` for `symbols` more symbols, for a compiled loop that
@@ -262,7 +273,7 @@ class Decoder:
         self._cum = np.zeros(alphabet_size + 1, dtype=np.uint64)
 
     def decode(self, probs: np.ndarray) -> int:
-        return _decode_step(self._state, self._payload, probs, self._cum)
+        return decode_step(self._state, self._payload, probs, self._cum)
 
     def buffers(self) -> tuple[np.ndarray, np.ndarray]:
         """(state, payload), for a compiled loop that decodes with `decode_symbol` itself."""

@@ -74,7 +74,6 @@ from harness import bitmix, coder, container
 from harness.hookspecs import hookimpl
 from harness.jit import jit
 from harness.predictor import COMPILE_BYTES, Option, Progress, SequenceCoder, no_progress
-from plugins.ngram import _aligned_zeros
 
 # ---- bit-history states ------------------------------------------------------------------------
 # A state stands for a pair of bit counts (n0, n1) seen in one context. With a = min and b = max,
@@ -514,9 +513,7 @@ def _encode_chunk(
             p = _predict(m)
             probs[1] = p / 4096.0
             probs[0] = (4096 - p) / 4096.0
-            coder.quantize(probs, cum)
-            coder.encode_symbol(enc, out, cum, y)
-            total += coder.symbol_bits(cum, y)
+            total += coder.encode_step(enc, out, probs, cum, y)
             _update(m, y)
         bits[i] = total
 
@@ -538,8 +535,7 @@ def _decode_chunk(
             p = _predict(m)
             probs[1] = p / 4096.0
             probs[0] = (4096 - p) / 4096.0
-            coder.quantize(probs, cum)
-            y = coder.decode_symbol(dec, payload, cum)
+            y = coder.decode_step(dec, payload, probs, cum)
             c = c * 2 + y
             _update(m, y)
         symbols[i] = c
@@ -614,7 +610,7 @@ class ContextMixing(SequenceCoder):
         wf = np.full((256, _N_MIX + 1), (1 << 16) // _N_MIX, dtype=np.int32)
         wf[:, _N_MIX] = 0
         m = self._model = _Model(
-            t=_aligned_zeros(_DIRECT_ROWS + slots, _SLOT // 4).view(np.uint8).reshape(-1),
+            t=coder.aligned_zeros(_DIRECT_ROWS + slots, _SLOT // 4).view(np.uint8).reshape(-1),
             slots=slots,
             h=np.zeros(_N_HASHED, dtype=np.int64),
             slot=np.zeros(_N_HASHED, dtype=np.int64),

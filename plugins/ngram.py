@@ -310,9 +310,7 @@ def _encode_chunk(
     for i in range(start, stop):
         s = np.int64(symbols[i])
         _predict(m)
-        coder.quantize(m.probs, m.cum)
-        coder.encode_symbol(enc, out, m.cum, s)
-        bits[i] = coder.symbol_bits(m.cum, s)
+        bits[i] = coder.encode_step(enc, out, m.probs, m.cum, s)
         _update(m, s)
 
 
@@ -320,17 +318,9 @@ def _encode_chunk(
 def _decode_chunk(m: _Model, dec: np.ndarray, payload: np.ndarray, symbols: np.ndarray, start: int, stop: int) -> None:
     for i in range(start, stop):
         _predict(m)
-        coder.quantize(m.probs, m.cum)
-        s = coder.decode_symbol(dec, payload, m.cum)
+        s = coder.decode_step(dec, payload, m.probs, m.cum)
         symbols[i] = s
         _update(m, s)
-
-
-def _aligned_zeros(rows: int, columns: int) -> np.ndarray:
-    """int32 zeros whose rows start on 64-byte cache lines when columns * 4 divides 64."""
-    flat = np.zeros(rows * columns + 16, dtype=np.int32)
-    skip = (-flat.ctypes.data % 64) // 4
-    return flat[skip : skip + rows * columns].reshape(rows, columns)
 
 
 class NGram(Predictor):
@@ -378,7 +368,7 @@ class NGram(Predictor):
         orders = order + 1
         self.flops_per_symbol = 2 * 256.0 + orders * (20 * 8 + 30)
         self._model = _Model(
-            nodes=_aligned_zeros(slots, _NODE_COLUMNS),
+            nodes=coder.aligned_zeros(slots, _NODE_COLUMNS),
             entries=np.zeros((pool, 2), dtype=np.int32),
             pool=np.array([0, 0, 0, 1], dtype=np.int64),
             ctx=np.zeros(orders, dtype=np.int64),
