@@ -283,7 +283,8 @@ def test_a_killed_sweep_stops_at_once_keeps_what_finished_and_says_what_it_dropp
     assert time.monotonic() - sent < 10
     assert process.returncode == 130 and "1 results stored, 3 dropped" in err, err
     assert [json.loads(line)["corpus"].endswith("a-quick.txt") for line in store.read_text().splitlines()] == [True]
-    assert not [w for w in workers if w.is_running() and w.status() != psutil.STATUS_ZOMBIE]
+    _, alive = psutil.wait_procs(workers, timeout=5)  # stopped, not left to finish their jobs
+    assert not alive
 
 
 def test_interrupted_and_killed_run_keep_the_store_and_resume(tmp_path):

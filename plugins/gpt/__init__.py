@@ -49,8 +49,8 @@ class GPT(OnlinePredictor):
     description = "byte-level decoder-only transformer trained online while coding (nanoGPT-style)"
     # 2: token shift; 3: learning rate scaled with width; 4: learned distance bias, memory_blocks;
     # 5: hashed n-gram embeddings, Adam fused with beta1 0.5 (was 0.9); 6: the best measured
-    # configuration as the defaults (book1 2.193 bits/byte with v5: width 256, lr 1e-3, 8 blocks of
-    # memory, n-grams of 2..6 bytes in 16,384 rows each; was width 128, lr 2e-3, 1 block, none)
+    # configuration as the defaults (width 256, lr 1e-3, 8 blocks of memory, n-grams of 2..6 bytes
+    # in 16,384 rows each; was width 128, lr 2e-3, 1 block, none: results/online/README.md)
     version = 6
     options: ClassVar[dict[str, Any]] = {
         **OnlinePredictor.options,
