@@ -111,7 +111,7 @@ def figure(store: Path, records: list[Record], window: int = 0) -> Figure:
     """
     from matplotlib.figure import Figure
 
-    from harness.plots import display_name
+    from harness.leaderboard import display_name
 
     curves = [(r, load(store, r)) for r in records if r.curve]
     if not curves:

@@ -133,6 +133,26 @@ def unprefixed(corpus: str) -> str:
     return m[1] + (m[3] or "") if m else corpus
 
 
+def display_name(spec: str) -> str:
+    """A short name for a chart: an hf spec by its model folder or hub name and the options it
+    sets ('smollm2-135m-instruct (batch=64, Q4_1)' for 'hf:./smollm2-135m-instruct,batch=64,
+    gguf_file=SmolLM2-135M-Instruct.Q4_1.gguf'); any other spec as it is."""
+    name, _, options = spec.partition(":")
+    if name != "hf" or not options:
+        return spec
+    model, *rest = options.split(",")
+    shown = []
+    for option in rest:
+        key, _, value = option.partition("=")
+        if key == "gguf_file":  # the quantization says which file: SmolLM2-135M-Instruct.Q4_1.gguf -> Q4_1
+            stem = value.removesuffix(".gguf")
+            shown.append(stem.rpartition(".")[2] or stem)
+        else:
+            shown.append(option)
+    short = model.rstrip("/").rpartition("/")[2] or model
+    return f"{short} ({', '.join(shown)})" if shown else short
+
+
 def group_of(corpus: str) -> str:
     """'canterbury/alice29.txt' -> 'canterbury'; a local 'dir/sub/f' -> 'dir/sub'."""
     return corpus.rpartition("/")[0] or corpus
@@ -376,13 +396,18 @@ def rich_tables(df: pd.DataFrame, width: int | None = None) -> list[Table]:
     Columns are taken in PRIORITY order while they fit (the first ESSENTIAL ones always), and
     shown in TERMINAL order; None takes every column. No cell is ever cut: numbers do not wrap
     and the column they need is counted in full, while a long predictor name folds onto more
-    lines (counted at FOLDED characters). Cells are plain Text, never markup: a spec or a file
+    lines (counted at FOLDED characters); fitted to a width, an hf spec is named by its model and
+    the options it sets (`display_name`). Cells are plain Text, never markup: a spec or a file
     name may hold brackets.
     """
     tables = []
     for title, rows in section_rows(df):
         shown = shown_columns(rows, TERMINAL)
         cells = text_rows(rows, shown)
+        if width is not None and "predictor" in shown:  # on a terminal: an hf spec by its model, not 3 lines
+            at = shown.index("predictor")
+            for row, raw in zip(cells, rows, strict=True):
+                row[at] = display_name(raw["predictor"]) + row[at][len(raw["predictor"]) :]
         widths = [max([_longest_word(COLUMNS[c]), *(len(row[i]) for row in cells)]) for i, c in enumerate(shown)]
         kept = range(len(shown)) if width is None else _fitting(shown, widths, width)
         left_out = [COLUMNS[c] for i, c in enumerate(shown) if i not in kept]

@@ -77,33 +77,13 @@ FORMATS = ("png", "svg", "pdf")
 """What `harness plot --format` writes: PNG for pages, SVG and PDF (vector) for papers."""
 
 
-def display_name(spec: str) -> str:
-    """A short name for a chart: an hf spec by its model folder or hub name and the options it
-    sets ('smollm2-135m-instruct (batch=64, Q4_1)' for 'hf:./smollm2-135m-instruct,batch=64,
-    gguf_file=SmolLM2-135M-Instruct.Q4_1.gguf'); any other spec as it is."""
-    name, _, options = spec.partition(":")
-    if name != "hf" or not options:
-        return spec
-    model, *rest = options.split(",")
-    shown = []
-    for option in rest:
-        key, _, value = option.partition("=")
-        if key == "gguf_file":  # the quantization says which file: SmolLM2-135M-Instruct.Q4_1.gguf -> Q4_1
-            stem = value.removesuffix(".gguf")
-            shown.append(stem.rpartition(".")[2] or stem)
-        else:
-            shown.append(option)
-    short = model.rstrip("/").rpartition("/")[2] or model
-    return f"{short} ({', '.join(shown)})" if shown else short
-
-
 def chart(rows: pd.DataFrame, kind: str, title: str, labels: dict[str, str] | None = None) -> Figure:
     """bits/byte against the `kind` axis for one leaderboard table; points are named by
-    `labels` (spec -> name) or `display_name`."""
+    `labels` (spec -> name) or `leaderboard.display_name`."""
     column, label = KINDS[kind]
     labels = labels or {}
     rows = rows.assign(wall_seconds=rows["encode_seconds"] + rows["decode_seconds"])
-    rows["predictor"] = [labels.get(spec) or display_name(spec) for spec in rows["predictor"]]
+    rows["predictor"] = [labels.get(spec) or leaderboard.display_name(spec) for spec in rows["predictor"]]
     rows[column] = pd.to_numeric(rows[column], errors="coerce")
     figure = Figure(figsize=(8, 5), layout="constrained")
     ax = figure.add_subplot()

@@ -333,3 +333,15 @@ def test_a_group_table_that_cannot_be_shown_yet_says_why(tmp_path, capsys):
     assert cli.main(["leaderboard", "-c", "python", *store]) == 0
     out, err = capsys.readouterr()
     assert "python[:2000]/topics" in out and "python: the group table needs all 2 files; at most 1 run" in err
+
+
+def test_a_terminal_table_names_an_hf_spec_by_its_model_and_a_log_keeps_it_whole():
+    spec = "hf:./smollm2-135m-instruct,batch=64,gguf_file=SmolLM2-135M-Instruct.Q4_1.gguf"
+    df = leaderboard.frame([record(spec, "x", 1000, 200, params=10), record("xz -9e", "x", 1000, 300, kind="baseline")])
+    console = Console(width=100, file=io.StringIO(), color_system=None)
+    for table in leaderboard.rich_tables(df, 100):
+        console.print(table)
+    shown = console.file.getvalue()
+    assert "smollm2-135m-instruct" in shown and "(batch=64, Q4_1)" in shown and "gguf_file" not in shown
+    assert "xz -9e *" in shown
+    assert spec in leaderboard.plain_text(df)
