@@ -26,6 +26,7 @@ from harness.baselines import Baseline, compress_stream, decompress_stream
 from harness.corpus import CorpusFile
 from harness.errors import HarnessError, predictor_errors
 from harness.predictor import Progress, SequenceCoder, no_progress
+from harness.progress import InBytes
 from harness.record import RECORD_VERSION, Record
 from harness.registry import Registry
 
@@ -34,7 +35,7 @@ CURVE_MAX_SYMBOLS = 1 << 24
 input is measured with no curve, so that memory stays bounded."""
 
 Phase = Callable[[str, int], None]
-"""Told the name of each phase as it starts ("encode", then "decode") and the symbols it codes."""
+"""Told the name of each phase as it starts ("encode", then "decode") and the bytes it codes."""
 
 
 def no_phase(name: str, total: int) -> None:
@@ -153,9 +154,9 @@ def measure_predictor(
     Both directions stream through a temporary file, so memory does not grow with the input for
     predictors that code it a segment at a time (not `whole_input`): the input is read twice, a
     piece at a time, to encode it and to compare the decoded pieces with. `phase` is told when
-    encoding and then decoding start, with their symbol count (tokenizing predictors code fewer
-    symbols than bytes), and `progress` the symbols done in the current phase. With `keep_curve`, the
-    record carries the per-symbol code lengths (the online loss curve, `curve_bits`, saved by the
+    encoding and then decoding start, with the bytes each codes, and `progress` the bytes done
+    in the current phase (symbols scaled to bytes: a tokenizing predictor's symbols are tokens).
+    With `keep_curve`, the record carries the per-symbol code lengths (the online loss curve, `curve_bits`, saved by the
     store that appends it), for inputs of up to CURVE_MAX_SYMBOLS symbols (float32 each, held
     until the end) or from predictors that hold the whole input anyway.
     """
@@ -172,6 +173,7 @@ def measure_predictor(
             keep_bits = keep_curve and (
                 encoder_side.whole_input or not container.byte_level(encoder_side) or source.length <= CURVE_MAX_SYMBOLS
             )
+            in_bytes = InBytes(source.length, progress, lambda length: phase("encode", length))
             with jit.compile_timer() as compiling:
                 start = time.perf_counter()
                 encoded = container.encode_stream(
@@ -180,8 +182,8 @@ def measure_predictor(
                     coded,
                     registry.portable_spec(canonical),  # the header a user's compress would write
                     encoder_side,
-                    progress,
-                    lambda n: phase("encode", n),
+                    in_bytes.advance,
+                    in_bytes.expect,
                     keep_bits,
                 )
                 encode_seconds = time.perf_counter() - start - compiling()
@@ -194,11 +196,11 @@ def measure_predictor(
                 decoder = registry.decoder(header)  # built before the clock starts, as the encoder was
                 with jit.compile_timer() as compiling:
                     start = time.perf_counter()
-                    container.decode_stream(header, segments, out, decoder, progress)
+                    container.decode_stream(header, segments, out, decoder, in_bytes.advance)
                     seconds["decode"] = time.perf_counter() - start - compiling()
                 seconds["compile"] += compiling()
 
-        phase("decode", encoded.symbols)
+        phase("decode", source.length)
         start = time.perf_counter()
         verified = _decodes_to_original(file, max_bytes, decode, part)
         decode_seconds = seconds.get("decode", time.perf_counter() - start)  # the whole try, where it failed

@@ -26,6 +26,8 @@ from rich.progress import (
 from rich.table import Column, Table
 from rich.text import Text
 
+from harness.progress import InBytes
+
 if TYPE_CHECKING:
     from harness.registry import Registry
 
@@ -46,7 +48,7 @@ def print_table(table: Table) -> None:
 
 
 class Rate(ProgressColumn):
-    """Per second, in the task's `unit` (symbols: bytes for byte-level predictors); blank without one."""
+    """Per second, in the task's `unit` (bytes of the input); blank without one."""
 
     def render(self, task: Task) -> Text:
         unit = task.fields.get("unit")
@@ -89,10 +91,9 @@ def registry(args: argparse.Namespace, warn: bool = True) -> Registry:
 
 
 @contextmanager
-def bar(description: str) -> Iterator[tuple]:
+def bar(description: str, length: int) -> Iterator[tuple]:
+    """A bar over the `length` bytes of the input; yields (advance, expect) in symbols."""
     with progress() as shown:
-        task = shown.add_task(description, total=None, unit="symbols")
-        yield (
-            lambda done: shown.advance(task, done),
-            lambda total: shown.update(task, total=total),
-        )
+        task = shown.add_task(description, total=None, unit="B")
+        scaled = InBytes(length, lambda n: shown.advance(task, n), lambda total: shown.update(task, total=total))
+        yield scaled.advance, scaled.expect

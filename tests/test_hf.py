@@ -365,3 +365,24 @@ def test_the_memory_estimate_counts_every_streams_keys_and_values(registry, tmp_
     code = cli.main(["decompress", str(path), "--model", str(STORIES), "--max-memory", "1024"])
     error = capsys.readouterr().err
     assert code == 2 and "--max-memory" in error and error.count("\n") == 1
+
+
+def test_progress_counts_bytes_of_the_input_not_tokens(registry, tiny):
+    """A tokenizing predictor codes fewer symbols than bytes: the bars and their rate and ETA are
+    in bytes all the same (a token's share of them)."""
+    from harness import measure
+    from harness.corpus import CorpusFile
+
+    data = TEXT.encode() if isinstance(TEXT, str) else TEXT
+    phases, counts = [], []
+    record = measure.measure_predictor(
+        registry,
+        tiny,
+        CorpusFile("notes", lambda: data),
+        progress=counts.append,
+        phase=lambda *named: phases.append((*named, len(counts))),
+    )
+    assert record.symbols < len(data)  # tokens
+    assert [(name, total) for name, total, _ in phases] == [("encode", len(data)), ("decode", len(data))]
+    at_decode = phases[1][2]
+    assert sum(counts[:at_decode]) == pytest.approx(len(data)) and sum(counts[at_decode:]) == pytest.approx(len(data))

@@ -31,7 +31,7 @@ def run(args: argparse.Namespace) -> None:
     with source_file as (source, size, identity), files.output(target, args.force, identity) as out:
         with predictor_errors(spec, name), harness.trust.policy(user_trust(args)):
             predictor = registry.build(spec)
-            with ui.bar(f"encode {name} with {spec}") as (advance, expect):
+            with ui.bar(f"encode {name} with {spec}", size) as (advance, expect):
                 header_spec = registry.portable_spec(spec)
                 encoded = container.encode_stream(source, size, out, header_spec, predictor, advance, expect)
     bits = 8 * encoded.container_bytes / size if size else 0.0

@@ -63,7 +63,7 @@ def run(args: argparse.Namespace) -> None:
         sink = open(os.devnull, "wb") if args.test else files.output(target, args.force, identity)
         with sink as out, predictor_errors(header.spec, name), harness.trust.policy(_file_trust(args)):
             predictor = registry.decoder(header)  # checked against the header before it is built
-            with ui.bar(f"decode {name} with {header.spec}") as (advance, expect):
+            with ui.bar(f"decode {name} with {header.spec}", header.length) as (advance, expect):
                 expect(header.symbols)
                 container.decode_stream(header, segments, out, predictor, advance)
     if args.test:

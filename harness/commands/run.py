@@ -69,7 +69,7 @@ def measure(
 
         @contextmanager
         def watch(job: sweep.Job) -> Iterator[dict[str, Any]]:
-            task = progress.add_task(_named(job), total=None, unit="symbols")
+            task = progress.add_task(_named(job), total=None, unit="B")
             yield {
                 "progress": lambda n: progress.advance(task, n),
                 "phase": lambda name, total: progress.reset(task, total=total, description=f"{name} {_named(job)}"),

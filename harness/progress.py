@@ -1,0 +1,21 @@
+"""Progress as people read it: bytes of the input, whatever a predictor's symbols are."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+
+class InBytes:
+    """Progress reported in symbols, shown in bytes of the input (a tokenizing predictor's
+    symbols are tokens): `expect(symbols)` sets the scale, `advance(symbols)` moves the bar."""
+
+    def __init__(self, length: int, advance: Callable[[float], None], total: Callable[[int], None]) -> None:
+        self.length, self.per_symbol = length, 1.0
+        self._advance, self._total = advance, total
+
+    def expect(self, symbols: int) -> None:
+        self.per_symbol = self.length / symbols if symbols else 1.0
+        self._total(self.length)
+
+    def advance(self, symbols: int) -> None:
+        self._advance(symbols * self.per_symbol)
