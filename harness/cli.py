@@ -53,6 +53,14 @@ class _Parser(argparse.ArgumentParser):
         self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
 
 
+def _dpi(text: str) -> int:
+    """argparse type: a resolution matplotlib can draw text at (below 20 its fonts fail)."""
+    value = _positive(text)
+    if not 20 <= value <= 1200:
+        raise argparse.ArgumentTypeError(f"must be from 20 to 1200 dots per inch, not {value}")
+    return value
+
+
 def _positive(text: str) -> int:
     """argparse type: an integer of at least 1."""
     try:
@@ -217,7 +225,7 @@ def parser() -> argparse.ArgumentParser:
     plot.add_argument("--corpus", "-c", **corpus_option)
     plot.add_argument("--output-dir", "-o", default="plots", metavar="DIR", help="where the charts go (default: plots)")
     plot.add_argument("--format", choices=("png", "svg", "pdf"), default="png", help="svg and pdf are vector (papers)")
-    plot.add_argument("--dpi", type=_positive, default=110, metavar="N", help="resolution of a PNG (default: 110)")
+    plot.add_argument("--dpi", type=_dpi, default=110, metavar="N", help="resolution of a PNG, 20..1200 (default: 110)")
     plot.add_argument(
         "--label",
         action="append",

@@ -839,6 +839,8 @@ REGRESSIONS = [
     # A name that is no UTF-8 written to a strict stdout: internal error UnicodeEncodeError.
     (["decompress", "-l", NOT_UTF8_HZ], "", False),
     (["run", "-p", "order0", "-c", NOT_UTF8, "--no-baselines", "--results", "r.jsonl"], "", False),
+    # A resolution matplotlib cannot draw text at: internal error (FreeType's invalid ppem value).
+    (["plot", "--dpi", "2", "curve", "--results", "store.jsonl"], "", False),
 ]
 
 
