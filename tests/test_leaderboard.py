@@ -345,3 +345,22 @@ def test_a_terminal_table_names_an_hf_spec_by_its_model_and_a_log_keeps_it_whole
     assert "smollm2-135m-instruct" in shown and "(batch=64, Q4_1)" in shown and "gguf_file" not in shown
     assert "xz -9e *" in shown
     assert spec in leaderboard.plain_text(df)
+
+
+def test_a_long_job_is_announced_with_the_time_earlier_runs_here_took(tmp_path, capsys):
+    """By the store's own runs of the same predictor (same batch and backend): a first hf run at
+    batch=1 once projected to over an hour with no hint."""
+    from harness import cli
+
+    data = tmp_path / "in.txt"
+    data.write_bytes(b"the cat sat on the mat. " * 500)  # 12,000 bytes
+    store = tmp_path / "results.jsonl"
+    slow = record("order0", "elsewhere/x.txt", 1000, 600, encode_seconds=30.0, decode_seconds=30.0)
+    slow = slow.replace(settings={}, predictor_version=1)
+    store.write_text(store_text([slow]))
+    args = ["run", "-p", "order0", "-c", str(data), "--no-baselines", "--results", str(store)]
+    assert cli.main(args) == 0
+    err = capsys.readouterr().err
+    assert "expect about 12 min (17 B/s both ways, the median of 1 earlier runs" in err
+    assert cli.main([*args, "--force", "-p", "ngram"]) == 0  # no run of ngram in the store: no forecast
+    assert "ngram" not in "".join(line for line in capsys.readouterr().err.splitlines() if "expect about" in line)

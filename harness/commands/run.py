@@ -8,6 +8,7 @@ is given and appends each record (with its loss curve) as it comes.
 from __future__ import annotations
 
 import argparse
+import statistics
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -15,7 +16,7 @@ from typing import Any
 
 import pandas as pd
 
-from harness import leaderboard, results, sweep, ui
+from harness import corpus, leaderboard, results, sweep, ui
 from harness.commands import DEFAULT_CORPUS, DEFAULT_PREDICTORS
 from harness.errors import HarnessError
 from harness.record import Record
@@ -56,8 +57,10 @@ def measure(
     it comes (once all its parts have), show the tables; a HarnessError names every job that
     failed or did not decode to its input."""
     store = results.store_path(args.results, write=True)
-    found = [None] * len(jobs) if args.force else sweep.stored_results(registry, jobs, results.read(store))
+    stored = results.read(store)
+    found = [None] * len(jobs) if args.force else sweep.stored_results(registry, jobs, stored)
     todo = [job for job, record in zip(jobs, found, strict=True) if record is None]
+    _forecast(registry, todo, stored)
     done: list[Record] = [record for record in found if record is not None]
     reused, errors = len(done), []
     assembly = sweep.Assembly(registry, todo, args.chunks_per_job)
@@ -107,6 +110,38 @@ def measure(
     failed = [f"{r.spec} on {r.corpus}: decoded data differs from the original" for r in done if not r.verified]
     if errors or failed:
         raise HarnessError("; ".join(errors + failed))
+
+
+LONG_JOB_SECONDS = 60
+"""A job expected to take longer is announced before it starts."""
+
+
+def _forecast(registry: Registry, todo: list[sweep.Job], stored: list[Record]) -> None:
+    """Before a long job, the time it will take by this store's earlier runs of the same
+    predictor with the same batch and backend (an hf model at batch=1 codes a few hundred bytes
+    a second), both ways; nothing where the store has no such run."""
+    for job in todo:
+        if job.baseline:
+            continue
+        cls, settings, _ = registry.predictor(job.spec)
+        alike = [
+            (r.encode_seconds + r.decode_seconds) / r.raw_bytes
+            for r in stored
+            if r.predictor == cls.name
+            and r.settings is not None
+            and all(r.settings.get(key) == settings.get(key) for key in ("batch", "backend"))
+            and r.encode_seconds
+            and r.decode_seconds
+        ]
+        if not alike:
+            continue
+        with corpus.open_prefix(sweep.corpus_file(registry, job), job.max_bytes) as prefix:
+            expected = statistics.median(alike) * prefix.length
+        if expected >= LONG_JOB_SECONDS:
+            ui.console.print(
+                f"{_named(job)}: expect about {expected / 60:,.0f} min ({prefix.length / expected:,.0f} B/s both ways, "
+                f"the median of {len(alike)} earlier runs in the store with the same batch and backend)"
+            )
 
 
 def _outcome(outcome: Record | sweep.JobFailure) -> str:
