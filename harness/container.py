@@ -50,6 +50,7 @@ from typing import Any, BinaryIO
 
 import numpy as np
 
+from harness import coder
 from harness.errors import CONTROL_CHARACTERS, HarnessError
 from harness.predictor import Progress, SequenceCoder, no_progress
 
@@ -58,6 +59,16 @@ FORMAT_VERSION = 3
 READABLE_VERSIONS = (2, 3)
 SEGMENT_SYMBOLS = 1 << 20
 """Symbols per segment: bounds streaming memory (a few bytes of flush per MiB coded)."""
+
+
+def segment_coding_bytes(symbols: int) -> int:
+    """What coding one segment of `symbols` holds besides the model, for a streaming byte
+    predictor's `memory_estimate`: its symbols as bytes and int64, their code lengths, the
+    coder's output."""
+    segment = min(symbols, SEGMENT_SYMBOLS)
+    return coder.encoder_capacity(segment) + 13 * segment
+
+
 _MAX_VARINT_BYTES = 10
 MAX_SYMBOLS_PER_PAYLOAD_BYTE = 1 << 20
 """No predictor codes a symbol in under 2**-20 bytes (2**-17 bits); a larger claimed count is a

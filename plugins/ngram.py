@@ -354,9 +354,7 @@ class NGram(Predictor):
     def memory_estimate(cls, settings: dict[str, Any], symbols: int) -> int:
         """The budget for contexts and counts, coding a segment (its symbols as bytes and int64,
         their code lengths, the coder's output) and compiling the kernels."""
-        segment = min(symbols, container.SEGMENT_SYMBOLS)
-        coding = coder.encoder_capacity(segment) + 13 * segment
-        return (settings["memory_mib"] << 20) + coding + COMPILE_BYTES
+        return (settings["memory_mib"] << 20) + container.segment_coding_bytes(symbols) + COMPILE_BYTES
 
     def __init__(self, **settings: Any) -> None:
         super().__init__(**settings)

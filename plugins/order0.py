@@ -21,12 +21,14 @@ machine: 2.6 MB/s encode, 1.4 MB/s decode (version 1, float probabilities: 0.54 
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 
-from harness import coder
+from harness import coder, container
 from harness.hookspecs import hookimpl
 from harness.jit import jit
-from harness.predictor import Predictor, Progress, no_progress
+from harness.predictor import COMPILE_BYTES, Predictor, Progress, no_progress
 
 _UNIT_BITS = 30
 _UNIT = float(1 << _UNIT_BITS)
@@ -110,6 +112,11 @@ class Order0(Predictor):
     description = "adaptive order-0 byte frequencies (KT estimator): the trivial baseline"
     params = 256
     flops_per_symbol = 2 * 256.0
+
+    @classmethod
+    def memory_estimate(cls, settings: dict[str, Any], symbols: int) -> int:
+        """256 counts, coding a segment and compiling the kernels."""
+        return container.segment_coding_bytes(symbols) + COMPILE_BYTES
 
     def __init__(self, **settings: object) -> None:
         super().__init__(**settings)

@@ -196,18 +196,19 @@ def test_run_stores_the_loss_curve_and_plot_draws_it(tmp_path):
 @pytest.mark.skipif(not Path("/proc/self/clear_refs").exists(), reason="peak RSS is reset through Linux's /proc")
 @pytest.mark.parametrize(
     "spec",
-    ["gpt", "lstm", "gpt:width=16,heads=16,layers=1,batch=16,context=256,memory_blocks=1,ngrams=0"],
-    ids=["gpt", "lstm", "gpt-attention"],
+    ["gpt", "lstm", "gpt:width=16,heads=16,layers=1,batch=16,context=256,memory_blocks=1,ngrams=0", "order0"],
+    ids=["gpt", "lstm", "gpt-attention", "order0"],
 )
 def test_the_memory_estimate_bounds_the_peak_of_coding(registry, spec):
     """`--max-memory` trusts the estimate: coding in a fresh process, long enough that every
     stream trains with a full memory, must add no more to its peak RSS than the estimate (the
     defaults, weight-bound, and a model whose attention scores are most of it)."""
     _, settings, _ = registry.predictor(spec)
-    length = settings["batch"] * settings["context"] * (settings.get("memory_blocks", 0) + 2)
+    online = "batch" in settings  # else a streaming predictor: one whole segment
+    length = settings["batch"] * settings["context"] * (settings.get("memory_blocks", 0) + 2) if online else 1 << 20
     command = [sys.executable, str(MEMORY_BENCHMARK), "--child", spec, str(length)]
     done = subprocess.run(command, capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr
     figures = json.loads(done.stdout.splitlines()[-1])
-    assert figures["added"] > 32 << 20  # it measured the model, not nothing
+    assert figures["added"] > 16 << 20  # it measured the model, not nothing
     assert figures["estimate"] >= figures["added"]
