@@ -111,7 +111,7 @@ def figure(store: Path, records: list[Record], window: int = 0) -> Figure:
     """
     from matplotlib.figure import Figure
 
-    from harness.leaderboard import display_name
+    from harness.leaderboard import display_name, prefixed
 
     curves = [(r, load(store, r)) for r in records if r.curve]
     if not curves:
@@ -124,10 +124,7 @@ def figure(store: Path, records: list[Record], window: int = 0) -> Figure:
         x = np.arange(1, len(bits) + 1) / scale
         y = smooth(bits, window or max(1, len(bits) // 200)) * scale
         area = float(bits.sum(dtype=np.float64))
-        corpus = record.corpus
-        if record.max_bytes is not None:  # a prefix run, named as its tables name it
-            group, _, member = corpus.rpartition("/")
-            corpus = f"{group}[:{record.max_bytes}]/{member}" if group else f"{corpus}[:{record.max_bytes}]"
+        corpus = record.corpus if record.max_bytes is None else prefixed(record.corpus, record.max_bytes)
         label = (
             f"{display_name(record.spec)} on {corpus}: area {area / 8:,.0f} B, "
             f"payload {record.payload_bytes:,} B ({8 * record.payload_bytes - area:+.0f} bits coder overhead)"

@@ -127,6 +127,12 @@ def _selected(r: record.Record, wanted: list[str], subsets: Subsets) -> bool:
     return any(r.max_bytes == int(m[2]) and matches(r.corpus, [m[1] + (m[3] or "")], subsets) for m in prefixed)
 
 
+def prefixed(corpus: str, max_bytes: int) -> str:
+    """A prefix run's corpus as its tables name it: 'canterbury/alice29.txt', 20000 ->
+    'canterbury[:20000]/alice29.txt' (`unprefixed` undoes it)."""
+    return f"{group_of(corpus)}[:{max_bytes}]/{corpus.rpartition('/')[2]}"
+
+
 def unprefixed(corpus: str) -> str:
     """'calgary[:100000]/book1' -> 'calgary/book1'."""
     m = _PREFIXED.fullmatch(corpus)
@@ -199,11 +205,8 @@ def frame(
 def _files(df: pd.DataFrame) -> pd.DataFrame:
     for column in record.NUMBERS:
         df[column] = pd.to_numeric(df[column], errors="coerce")
-    # prefix runs get tables of their own: 'canterbury[:20000]/alice29.txt'
-    df["corpus"] = [
-        c if pd.isna(n) else f"{group_of(c)}[:{int(n)}]/{c.rpartition('/')[2]}"
-        for c, n in zip(df["corpus"], df["max_bytes"], strict=True)
-    ]
+    pairs = zip(df["corpus"], df["max_bytes"], strict=True)
+    df["corpus"] = [c if pd.isna(n) else prefixed(c, int(n)) for c, n in pairs]  # tables of their own
     df["spec"] = _versioned(df["spec"], df)
     df = _newest(df, ["spec", "corpus", "corpus_sha256"])
     df["predictor"] = df["spec"]

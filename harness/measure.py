@@ -43,17 +43,17 @@ def no_phase(name: str, total: int) -> None:
 
 
 @contextmanager
-def peak_rss(children: bool = True) -> Iterator[Callable[[], int]]:
+def peak_rss(with_children: bool = True) -> Iterator[Callable[[], int]]:
     """Sample resident memory every 10 ms; yields a getter of the peak the measurement added.
 
     That is this process' peak above its size when the measurement began, plus (with
-    `children`) the child processes it runs (a baseline tool), so a record reports its own
+    `with_children`) the child processes it runs (a baseline tool), so a record reports its own
     memory: the harness's imports are left out, and so are a predictor's libraries
     (`measure_predictor` asks for its `static_config` first, which imports them). Predictors run
     in this process: their measurements list no children, which reads every process's /proc
     entry.
     """
-    process, children_too = psutil.Process(), children
+    process = psutil.Process()
     idle = process.memory_info().rss
     peak = [0]
 
@@ -75,7 +75,7 @@ def peak_rss(children: bool = True) -> Iterator[Callable[[], int]]:
         for tick in itertools.count():
             if done.wait(0.01):
                 return
-            if children_too and tick % 20 == 0:
+            if with_children and tick % 20 == 0:
                 children = process.children(recursive=True)
             peak[0] = max(peak[0], used(children))
 
@@ -86,7 +86,7 @@ def peak_rss(children: bool = True) -> Iterator[Callable[[], int]]:
     finally:
         done.set()
         sampler.join()
-        peak[0] = max(peak[0], used(process.children(recursive=True) if children_too else []))
+        peak[0] = max(peak[0], used(process.children(recursive=True) if with_children else []))
 
 
 def _ratios(raw: int, compressed: int, model_bytes: int = 0) -> dict[str, Any]:
@@ -156,9 +156,9 @@ def measure_predictor(
     piece at a time, to encode it and to compare the decoded pieces with. `phase` is told when
     encoding and then decoding start, with the bytes each codes, and `progress` the bytes done
     in the current phase (symbols scaled to bytes: a tokenizing predictor's symbols are tokens).
-    With `keep_curve`, the record carries the per-symbol code lengths (the online loss curve, `curve_bits`, saved by the
-    store that appends it), for inputs of up to CURVE_MAX_SYMBOLS symbols (float32 each, held
-    until the end) or from predictors that hold the whole input anyway.
+    With `keep_curve`, the record carries the per-symbol code lengths (the online loss curve,
+    `curve_bits`, saved by the store that appends it), for inputs of up to CURVE_MAX_SYMBOLS
+    symbols (float32 each, held until the end) or from predictors that hold the whole input.
     """
     cls, settings, canonical = registry.predictor(spec)
     with predictor_errors(canonical, file.name):
@@ -166,7 +166,7 @@ def measure_predictor(
     with (
         corpus.open_prefix(file, max_bytes, part) as source,
         tempfile.TemporaryFile() as coded,
-        peak_rss(children=False) as peak,
+        peak_rss(with_children=False) as peak,
     ):
         with predictor_errors(canonical, file.name):
             encoder_side = registry.build(canonical)

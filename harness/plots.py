@@ -177,14 +177,14 @@ def _label_lines(ax, baselines: pd.DataFrame) -> None:
     blocks: list[list[tuple[float, str]]] = []  # (y in display units, name), bottom to top
     for row in baselines.sort_values("bits_per_byte").itertuples():
         blocks.append([(to_display((1, row.bits_per_byte))[1], row.predictor)])
-        while len(blocks) > 1 and _top(blocks[-2], line) > _bottom(blocks[-1], line):
+        # Two blocks touch when their centres are closer than half their heights added up.
+        while len(blocks) > 1 and _centre(blocks[-1]) - _centre(blocks[-2]) < len(blocks[-2] + blocks[-1]) * line / 2:
             blocks[-2:] = [blocks[-2] + blocks[-1]]
     to_data = ax.transData.inverted().transform
     for block in blocks:
-        centre = sum(y for y, _ in block) / len(block)
         ax.text(
             1.0,
-            to_data((0, centre))[1],
+            to_data((0, _centre(block)))[1],
             "\n".join(f" {name}" for _, name in reversed(block)),  # the highest line's name on top
             transform=ax.get_yaxis_transform(),
             fontsize=7,
@@ -195,12 +195,9 @@ def _label_lines(ax, baselines: pd.DataFrame) -> None:
         )
 
 
-def _top(block: list[tuple[float, str]], line: float) -> float:
-    return sum(y for y, _ in block) / len(block) + len(block) * line / 2
-
-
-def _bottom(block: list[tuple[float, str]], line: float) -> float:
-    return sum(y for y, _ in block) / len(block) - len(block) * line / 2
+def _centre(block: list[tuple[float, str]]) -> float:
+    """Where a block of baseline names sits: level with the mean of its lines."""
+    return sum(y for y, _ in block) / len(block)
 
 
 def png(figure: Figure, dpi: int = 110) -> bytes:

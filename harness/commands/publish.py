@@ -35,8 +35,9 @@ def run(args: argparse.Namespace) -> None:
     if readme:
         table = publish.readme_table(records, subsets, args.corpus or [], registered)
         updated = publish.with_readme_table(text, table)
-    left_out = {r.corpus for r in records} - {r.corpus for r in publish.chosen(records, [], subsets, registered)}
-    if left_out and not args.corpus:
+    if not args.corpus and (
+        left_out := {r.corpus for r in records} - {r.corpus for r in publish.chosen(records, [], subsets, registered)}
+    ):
         ui.console.print(
             f"left out {len(left_out):,} files of no registered corpus (e.g. {sorted(left_out)[0]}); "
             "publish them by name: -c PATH"
