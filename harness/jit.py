@@ -1,6 +1,11 @@
 """numba, set up once for every compiled kernel (the coder's and the plugins'): `jit` compiles a
 function on its first call and caches the machine code, so later processes load it instead.
 
+numba itself is imported by a kernel's first call, not by the module that defines it: commands
+that code nothing (`list`, `leaderboard`, `publish`) load no compiler, though every built-in
+plugin defines kernels. Until then a kernel is a `Kernel`, which numba types as the compiled
+function it stands for, so kernels call each other as usual.
+
 The cache lives in the user's cache folder, `$NUMBA_CACHE_DIR` where set (numba's own variable),
 else `<harness cache dir>/numba` ($HARNESS_CACHE_DIR, else ~/.cache/harness): never in the
 installed source tree, which may be read-only or shared. A cache is an optimisation only: an
@@ -10,22 +15,16 @@ index) is skipped, the kernel compiled as if there were no cache, and the run go
 
 from __future__ import annotations
 
+import functools
 import os
 import sys
 import tempfile
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from types import ModuleType
+from typing import Any
 
 from harness.dirs import cache_dir
-
-os.environ.setdefault("NUMBA_CACHE_DIR", str(cache_dir() / "numba"))
-
-import numba  # noqa: E402  (after NUMBA_CACHE_DIR: numba reads it when first imported)
-from numba.core import caching, config, event  # noqa: E402
-
-config.CACHE_DIR = os.environ["NUMBA_CACHE_DIR"]  # numba may have been imported before us
-# Only there: numba's fallbacks would write beside the source, in the installed tree.
-caching.CacheImpl._locator_classes = [caching.UserProvidedCacheLocator]
 
 _warned = False
 
@@ -34,7 +33,12 @@ def _note(why: str) -> None:
     global _warned
     if not _warned:
         _warned = True
-        print(f"harness: note: numba cache in {config.CACHE_DIR} skipped ({why}); compiling", file=sys.stderr)
+        print(f"harness: note: numba cache in {cache_folder()} skipped ({why}); compiling", file=sys.stderr)
+
+
+def cache_folder() -> str:
+    """Where compiled kernels are cached."""
+    return os.environ.get("NUMBA_CACHE_DIR") or str(cache_dir() / "numba")
 
 
 def _usable(folder: str) -> bool:
@@ -47,8 +51,53 @@ def _usable(folder: str) -> bool:
     return True
 
 
-jit = numba.njit(cache=_usable(config.CACHE_DIR), nogil=True)
-"""The decorator for every kernel: compiled without the GIL, cached across processes."""
+@functools.cache
+def _numba() -> ModuleType:
+    """numba, imported and set up (once, by the first kernel called or timed)."""
+    os.environ["NUMBA_CACHE_DIR"] = cache_folder()  # numba reads it when first imported
+    import numba
+    from numba.core import caching, config, event, types
+    from numba.extending import typeof_impl
+
+    config.CACHE_DIR = os.environ["NUMBA_CACHE_DIR"]  # numba may have been imported before us
+    # Only there: numba's fallbacks would write beside the source, in the installed tree.
+    caching.CacheImpl._locator_classes = [caching.UserProvidedCacheLocator]
+    caching.Cache._guard_against_spurious_io_errors = lambda self: _never_fail()
+
+    class FirstCompileNote(event.Listener):
+        def on_start(self, event: event.Event) -> None:
+            _say_compiling()
+
+        def on_end(self, event: event.Event) -> None:
+            pass
+
+    event.register("numba:compile", FirstCompileNote())
+    typeof_impl.register(Kernel, lambda kernel, context: types.Dispatcher(kernel.compiled()))
+    return numba
+
+
+class Kernel:
+    """A function compiled on its first call (without the GIL, cached across processes)."""
+
+    def __init__(self, function: Callable[..., Any]) -> None:
+        functools.update_wrapper(self, function)
+        self.py_func = function
+        self._compiled: Any = None
+
+    def compiled(self) -> Any:
+        """numba's dispatcher for the function (made, not yet compiled, on the first request)."""
+        if self._compiled is None:
+            cache = _usable(_numba().config.CACHE_DIR)
+            self._compiled = _numba().njit(cache=cache, nogil=True)(self.py_func)
+        return self._compiled
+
+    def __call__(self, *args: Any) -> Any:
+        return self.compiled()(*args)
+
+
+def jit(function: Callable[..., Any]) -> Kernel:
+    """The decorator for every kernel."""
+    return Kernel(function)
 
 
 @contextmanager
@@ -61,31 +110,19 @@ def _never_fail() -> Iterator[None]:
         _note(repr(error))
 
 
-caching.Cache._guard_against_spurious_io_errors = lambda self: _never_fail()
-
-
-class _FirstCompileNote(event.Listener):
+@functools.cache
+def _say_compiling() -> None:
     """Says once, on a terminal, that kernels are being compiled: a first run after an install
     (or a change to the code) waits a minute or more with nothing else moving."""
-
-    said = False
-
-    def on_start(self, event: event.Event) -> None:
-        if not self.said and sys.stderr.isatty():
-            type(self).said = True
-            print(f"harness: compiling kernels, once (cached in {config.CACHE_DIR})", file=sys.stderr)
-
-    def on_end(self, event: event.Event) -> None:
-        pass
-
-
-event.register("numba:compile", _FirstCompileNote())
+    if sys.stderr.isatty():
+        print(f"harness: compiling kernels, once (cached in {cache_folder()})", file=sys.stderr)
 
 
 @contextmanager
 def compile_timer() -> Iterator[Callable[[], float]]:
     """Yields a getter of the seconds the block spent compiling kernels or loading them from the
     cache: a once-per-process cost, which a measurement keeps out of its coding speed."""
+    event = _numba().core.event
     listener = event.TimingListener()  # the compiler lock is held for both, nested calls once
     with event.install_listener("numba:compiler_lock", listener):
         yield lambda: listener.duration if listener.done else 0.0

@@ -80,6 +80,31 @@ def test_the_command_line_takes_its_choices_from_the_commands_and_help_loads_non
     assert "choose from 'table', 'md', 'csv', 'json', 'html'" in capsys.readouterr().err
 
 
+def test_commands_that_code_nothing_load_no_compiler(tmp_path):
+    """Every built-in plugin defines numba kernels, and `list`, `leaderboard` and `publish` load
+    them all; numba comes only with a kernel's first call, so these commands never import it."""
+    store = tmp_path / "results.jsonl"
+    published = Path(harness.__file__).parents[1] / "results" / "results.jsonl"
+    store.write_text(published.read_text().splitlines()[0] + "\n")
+    commands = [
+        ["list", "predictors", "--options"],
+        ["list", "corpora"],
+        ["leaderboard", "--results", str(store)],
+        ["publish", "--from", str(store), "-o", str(tmp_path / "out")],
+    ]
+    for command in commands:
+        modules = _modules_after(
+            f"""
+            import contextlib, io
+            from harness import cli
+            with contextlib.redirect_stdout(io.StringIO()):
+                assert cli.main({command!r}) == 0
+            """
+        )
+        assert "plugins.cm" in modules and "harness.coder" in modules, command
+        assert "numba" not in modules, command
+
+
 def _modules_after(code: str) -> set[str]:
     script = textwrap.dedent(code) + "\nimport sys\nprint(' '.join(sorted(sys.modules)))\n"
     done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=300)

@@ -26,13 +26,13 @@ def _in_source_tree() -> list[Path]:
 def test_a_bitwise_mix_loads_its_kernels_from_the_cache_on_the_second_run(tmp_path):
     """mix:cm+ngram once took its byte kernel with cm's functions as arguments, which numba
     cannot cache: every run compiled it again and added an entry, until the index broke."""
-    from harness.jit import config
+    from harness.jit import cache_folder
 
     source = tmp_path / "in.txt"
     source.write_bytes(TEXT)
     before_tree = _in_source_tree()
     cache = tmp_path / "numba"  # a copy of this user's: warm, and no other process writes there
-    shutil.copytree(config.CACHE_DIR, cache) if Path(config.CACHE_DIR).is_dir() else cache.mkdir()
+    shutil.copytree(cache_folder(), cache) if Path(cache_folder()).is_dir() else cache.mkdir()
 
     def round_trip() -> None:
         spec = "mix:cm(memory_mib=1;history_mib=1)+ngram"
