@@ -27,9 +27,9 @@ from typing import TypeVar
 
 import numpy as np
 
-from harness import container
-from harness.baselines import standard_baselines
+from harness import baselines, container
 from harness.predictor import canonical_spec, defaults, typed_options
+from plugins.baselines import standard_baselines
 from plugins.cm import ContextMixing
 
 _CORPORA = Path(__file__).resolve().parents[2] / "shared" / "corpora"
@@ -45,7 +45,7 @@ def _peak_rss_mib() -> float:
 
 
 def _best_classic(data: bytes) -> tuple[str, int]:
-    sizes = {b.name: len(b.compress(data)) for b in standard_baselines() if b.name.split()[0] in _CLASSIC}
+    sizes = {b.name: len(baselines.compress(b, data)) for b in standard_baselines() if b.name.split()[0] in _CLASSIC}
     name = min(sizes, key=sizes.__getitem__)
     return name, sizes[name]
 

@@ -95,7 +95,8 @@ def sha256(path: Path) -> str:
 
 
 def child_baseline(direction: str, name: str, source: str, target: str) -> None:
-    from harness.baselines import compress_stream, decompress_stream, standard_baselines
+    from harness.baselines import compress_stream, decompress_stream
+    from plugins.baselines import standard_baselines
 
     (baseline,) = [b for b in standard_baselines() if b.name == name]
     if direction == "run":  # what `harness run` does for a baseline: encode, decode, compare
@@ -178,7 +179,7 @@ def main() -> None:
     if args.child:
         return child_baseline(*args.child)
     if args.baselines == []:
-        from harness.baselines import standard_baselines
+        from plugins.baselines import standard_baselines
 
         args.baselines = [b.name for b in standard_baselines()]
     print(f"{'what':<30} {'input MB':>9} {'peak RSS MB':>12} {'seconds':>8} {'output MB':>10}", flush=True)

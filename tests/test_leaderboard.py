@@ -8,8 +8,8 @@ import pytest
 from rich.console import Console
 
 from harness import formats, leaderboard
-from harness.baselines import standard_baselines
 from harness.record import RECORD_VERSION, Record
+from plugins.baselines import standard_baselines
 from tests.conftest import run_cli
 
 

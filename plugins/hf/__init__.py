@@ -81,6 +81,12 @@ class HF(SequenceCoder):
         "flash_attention": Option(
             "auto", "llamacpp: flash attention (results depend on it)", choices=("auto", "on", "off"), added_later=True
         ),
+        "kv_cache": Option(
+            "f16",
+            "llamacpp: type of the cached keys and values (q8_0 needs flash attention; results depend on it)",
+            choices=tuple(llamacpp.KV_TYPES),
+            added_later=True,
+        ),
         "backend": Option(
             "torch", "torch (transformers) or llamacpp (GGUF only)", choices=("torch", "llamacpp"), added_later=True
         ),
@@ -123,7 +129,13 @@ the re-read (half the work of a long stream), the kept tokens still carrying wha
         self.runner: torch_backend.Runner | llamacpp.Runner
         if isinstance(self.m, llamacpp.Loaded):
             self.runner = llamacpp.Runner(
-                self.m, s["batch"], self.context, s["threads"], s["flash_attention"], s["window"] == "shift"
+                self.m,
+                s["batch"],
+                self.context,
+                s["threads"],
+                s["flash_attention"],
+                s["window"] == "shift",
+                s["kv_cache"],
             )
         else:
             self.runner = torch_backend.Runner(self.m, s["device"], s["threads"], self.context)
@@ -137,6 +149,10 @@ the re-read (half the work of a long stream), the kept tokens still carrying wha
             raise HarnessError("hf: backend=llamacpp runs on the CPU here: drop device=, or use backend=torch")
         if settings["window"] == "shift" and settings["backend"] != "llamacpp":
             raise HarnessError("hf: window=shift needs backend=llamacpp (torch re-reads the kept tokens)")
+        if settings["kv_cache"] != "f16" and (
+            settings["backend"] != "llamacpp" or settings["flash_attention"] == "off"
+        ):
+            raise HarnessError("hf: kv_cache=q8_0 needs backend=llamacpp with flash attention (flash_attention=on)")
         return settings["model"], settings["revision"], settings["gguf_file"]
 
     @classmethod

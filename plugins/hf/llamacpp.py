@@ -13,6 +13,7 @@ from __future__ import annotations
 import ctypes
 import functools
 import hashlib
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -29,6 +30,10 @@ _FLASH_ATTENTION = {"auto": -1, "off": 0, "on": 1}
 """llama.cpp's flash_attn_type for each value of hf's `flash_attention` option. Off is much
 faster for small models' lockstep batches (stories260K, 16 streams at 240 positions: 6.8 ms a
 step against 19-21 ms), about even for SmolLM2 at batch 1."""
+
+KV_TYPES = {"f16": 1, "q8_0": 8}
+"""ggml's type for each value of hf's `kv_cache` option: the cached keys and values in float16,
+or in 8-bit blocks (half the memory read per step; llama.cpp needs flash attention for it)."""
 
 _log_lines: list[str] = []
 
@@ -149,6 +154,7 @@ class Runner:
         threads: int,
         flash_attention: str = "auto",
         shifts: bool = False,
+        kv_cache: str = "f16",
     ) -> None:
         llama_cpp = library()
         self._lib, self.loaded, self.threads = llama_cpp, loaded, threads
@@ -160,12 +166,15 @@ class Runner:
         params.n_threads = params.n_threads_batch = threads
         params.no_perf = True
         params.flash_attn_type = _FLASH_ATTENTION[flash_attention]
+        params.type_k = params.type_v = KV_TYPES[kv_cache]
         self._context = llama_cpp.llama_init_from_model(loaded.model, params)
         if not self._context:
             raise HarnessError(f"llama.cpp cannot make a context of {batch} x {context} tokens: {_last_error()}")
         self._memory = llama_cpp.llama_get_memory(self._context)
         self._batch = llama_cpp.llama_batch_init(self.n_batch, 0, 1)
         self._length = 0  # positions filled in each sequence
+        self.backend_seconds = 0.0
+        """CPU seconds spent in llama_decode so far: the model's share of a run's time."""
         if shifts and not llama_cpp.llama_memory_can_shift(self._memory):
             raise HarnessError("hf: window=shift needs a model whose positions can move (rotary): use window=restart")
 
@@ -214,7 +223,10 @@ class Runner:
             batch.token[i], batch.pos[i], batch.n_seq_id[i] = token, position, 1
             batch.seq_id[i][0] = sequence
             batch.logits[i] = i >= len(entries) - outputs
-        if self._lib.llama_decode(self._context, batch) != 0:
+        started = time.process_time()
+        failed = self._lib.llama_decode(self._context, batch) != 0
+        self.backend_seconds += time.process_time() - started
+        if failed:
             raise HarnessError(f"llama.cpp could not evaluate {len(entries)} tokens: {_last_error()}")
 
     def _probs(self, rows: int) -> np.ndarray:
