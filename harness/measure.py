@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 import psutil
 
-from harness import container, corpus, jit, results, trust
+from harness import container, corpus, jit, provenance, trust
 from harness.baselines import Baseline, compress_stream, decompress_stream
 from harness.corpus import CorpusFile
 from harness.errors import HarnessError, predictor_errors
@@ -109,7 +109,7 @@ def _common(file: CorpusFile, length: int, sha256: str, max_bytes: int | None) -
         "entropy_bits": entropy,
         "entropy_bits_per_byte": entropy / length if entropy is not None and length else None,
         "timestamp": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-        **results.environment(),
+        **provenance.environment(),
     }
 
 

@@ -6,7 +6,7 @@ import argparse
 import json
 from pathlib import Path
 
-from harness import files, results, ui
+from harness import files, provenance, results, ui
 from harness.errors import HarnessError
 
 README_LIMIT = 16 << 20
@@ -26,7 +26,7 @@ def run(args: argparse.Namespace) -> None:
     registry = ui.registry(args)
     subsets, registered = registry.subsets(), set(registry.corpora)
     records = [publish.without_paths(registry, r) for r in results.read(store)]
-    published = publish.files(records, args.corpus or [], subsets, results.git_commit(), registered)
+    published = publish.files(records, args.corpus or [], subsets, provenance.git_commit(), registered)
     if not published:
         raise HarnessError(
             f"no results in {store} for that selection; run `harness run` first (local files are published "
@@ -52,9 +52,9 @@ def run(args: argparse.Namespace) -> None:
     ui.console.print(
         f"published {len(published)} files into {folder}/" + (f" and the table into {readme}" if readme else "")
     )
-    if "+dirty" in results.git_commit():
+    if "+dirty" in (commit := provenance.git_commit()):
         ui.console.print(
-            f"warning: published from a checkout with uncommitted changes ({results.git_commit()}): the pages say so; "
+            f"warning: published from a checkout with uncommitted changes ({commit}): the pages say so; "
             "commit and publish again for pages that name the code that made them"
         )
 
