@@ -233,21 +233,16 @@ class Lockstep(Protocol):
 class Bitwise(Protocol):
     """What a sequence coder with `bitwise = True` offers (cm): a model of the bits of a byte,
     most significant first, that `mix` runs one of per stream, the other members' predictions
-    its hints. The four functions are numba functions over the state `bit_streams` gives."""
+    its hints. `code_byte` is a numba function over the state `bit_streams` gives."""
 
     hints: int
     """How many other members it takes hints from."""
-    predict_bit: Callable[[Any], int]
-    """P(next bit = 1) in 12 bits, 1..4095."""
-    update_bit: Callable[[Any, int], None]
-    """Learn the bit and move to the next one."""
-    hint_bit: Callable[[Any, int, float], None]
-    """Give hint k, x = ln(p / (1 - p)) of another member's p for the next bit."""
     code_byte: Callable[..., tuple[int, float]]
     """`code_byte(state, distributions, weights, lr, coder_state, buffer, cum, symbol)`: code
-    (or decode, for -1) a byte as 8 bits mixed with the byte members' `distributions`: the loop
-    over its bits around `harness.bitmix`'s steps and the three above (numba caches no kernel
-    that takes functions as arguments, so each bitwise model has its own; see cm's)."""
+    (or decode, for -1) a byte as 8 bits mixed with the byte members' `distributions`, a
+    compiled function: the loop over its bits around `harness.bitmix`'s steps and the model's
+    own (each hint given to the model, its prediction coded, the bit learned). numba caches no
+    kernel that takes functions as arguments, so each bitwise model has its own; see cm's."""
 
     def bit_streams(self, count: int, starts: list[int]) -> list[Any]:
         """One model state per stream, for `count` symbols in all, stream k's first at file

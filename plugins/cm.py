@@ -642,9 +642,6 @@ class ContextMixing(SequenceCoder):
         return m
 
     bitwise = True
-    predict_bit = staticmethod(_predict)
-    update_bit = staticmethod(_update)
-    hint_bit = staticmethod(_hint)
     code_byte = staticmethod(_code_byte)
     hints = _N_HINTS
 
@@ -664,11 +661,6 @@ class ContextMixing(SequenceCoder):
             _first_contexts(m)
             models.append(m)
         return models
-
-    @property
-    def record_length(self) -> int:
-        """The record length the record model uses now (0: none found, or nothing coded yet)."""
-        return 0 if self._model is None else int(self._model.reg[_RLEN])
 
     def encode_symbols(self, symbols: np.ndarray, progress: Progress = no_progress) -> tuple[bytes, np.ndarray]:
         symbols = np.ascontiguousarray(symbols, dtype=np.uint8)

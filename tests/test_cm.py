@@ -8,6 +8,7 @@ import pytest
 from harness import container
 from harness.errors import HarnessError
 from harness.predictor import COMPILE_BYTES, Predictor, SequenceCoder, typed_options
+from plugins import cm
 from plugins.cm import ContextMixing
 
 SMALL = {"memory_mib": 2, "history_mib": 1}
@@ -74,7 +75,7 @@ def test_match_model_codes_a_repeated_random_block():
 def test_record_length_is_found_and_used():
     data = _records(400)
     encoded, encoder = _code(data)
-    assert encoder.record_length == 37
+    assert encoder._model.reg[cm._RLEN] == 37  # the record length the record model uses
     # About 46 bits of noise per row (1.25 bits/byte); 1.88 measured, xz -9e takes 2.65.
     assert 8 * encoded.payload_bytes / len(data) < 2.2
 
@@ -129,17 +130,16 @@ def test_a_short_input_gets_tables_its_size_and_codes_the_same_with_them():
 
 
 def test_a_hint_is_an_input_its_mixers_learn_to_trust():
-    """`mix` hands cm another model's prediction through `hint_bit`: given the coming bit itself
+    """`mix` hands cm another model's prediction as a hint (`_hint`): given the coming bit itself
     (as log-odds of +-4), cm learns to follow it and codes random bytes far below 8 bits each."""
     data = RNG.integers(0, 256, 3000)
-    cm = ContextMixing(**SMALL)
-    model = cm.bit_streams(len(data), [0])[0]
+    model = ContextMixing(**SMALL).bit_streams(len(data), [0])[0]
     bits = 0.0
     for byte in data:
         for shift in range(7, -1, -1):
             y = int(byte >> shift) & 1
-            cm.hint_bit(model, 1, 4.0 if y else -4.0)
-            p = cm.predict_bit(model) / 4096
+            cm._hint(model, 1, 4.0 if y else -4.0)
+            p = cm._predict(model) / 4096
             bits -= np.log2(p if y else 1 - p)
-            cm.update_bit(model, y)
+            cm._update(model, y)
     assert bits < 2 * len(data)

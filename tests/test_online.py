@@ -80,8 +80,11 @@ def test_gpt_scales_its_learning_rate_with_width(registry):
 
 
 def test_adam_betas_are_options_that_change_the_stream(registry):
+    from plugins.online import loop
+
     predictor = registry.build(f"{TINY['lstm']},beta1=0.3,beta2=0.9")
-    assert predictor._optimizer(predictor._fresh_model()).param_groups[0]["betas"] == (0.3, 0.9)
+    optimizer = loop.make_optimizer(predictor, loop.fresh_model(predictor))
+    assert optimizer.param_groups[0]["betas"] == (0.3, 0.9)
     _, default = _encode(registry, TINY["lstm"], TEXT)
     _, other = _encode(registry, f"{TINY['lstm']},beta1=0.3,beta2=0.9", TEXT)
     assert other.ideal_bits != default.ideal_bits

@@ -154,11 +154,6 @@ class OnlinePredictor(SequenceCoder):
 
         return loop.fresh_model(self)
 
-    def _optimizer(self, model: OnlineModel) -> Any:
-        loop = _loop()
-
-        return loop.make_optimizer(self, model)
-
     def learning_rate(self) -> float:
         """The optimizer's rate; a model family may scale the `lr` option with its size."""
         return self.settings["lr"]
