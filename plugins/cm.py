@@ -43,7 +43,7 @@ Models (each gives the mixer one input, st of its probability):
   8 votes more (majority vote) stand for it than against; then the byte r back predicts the next
   bit through a statemap over (how many bytes in a row it was right, predicted bit).
 - A bias input (constant 256), and two hints: other models' st(p) for this bit, given by `mix`
-  (`hint_bit`), 0 when cm codes alone (an input of 0 adds nothing and its weights never move, so
+  (`_hint`), 0 when cm codes alone (an input of 0 adds nothing and its weights never move, so
   alone cm codes as if it had no such inputs).
 
 Mixing: three mixers each compute x = sum_i w_i * s_i over the inputs s_i with a weight set

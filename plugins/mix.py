@@ -32,7 +32,7 @@ partial byte c0),
 
     x_i = w_i st(p_i),  st(p) = ln(p / (1 - p)) clipped to +-8,
 
-is one more input of the bitwise member's own mixers (`hint_bit`; cm takes two), whose weight
+is one more input of the bitwise member's own mixers (a hint; cm takes two), whose weight
 sets, chosen by its contexts, learn where to trust it; the bitwise member's p, after its SSE
 stages, is the p coded (PAQ mixes its models so). After bit y the weight moves w_i += lr * (y - q_i) * st(p_i),
 q_i = squash(x_i) = st^-1(x_i), the gradient of -ln Q_i(y): a member's scale learns how sure
