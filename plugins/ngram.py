@@ -326,10 +326,9 @@ def _decode_chunk(m: _Model, dec: np.ndarray, payload: np.ndarray, symbols: np.n
 class NGram(Predictor):
     """Order-`order` byte contexts, Kneser-Ney smoothing with learned trust per context kind.
 
-    Defaults: order 7, memory_mib 64, limit 1024, rate 0.005. Measured with the fused loops
-    and verified by decoding: canterbury/alice29.txt 2.029 bits/byte, calgary/book1 2.166
-    (PPMd order 6: 2.039 and 2.180; bzip2 -9: 2.27 and 2.42); 100 KB of random bytes 8.02.
-    Throughput: see benchmarks/ngram_speed.py (about 150-250 KB/s each way on one core).
+    Defaults: order 7, memory_mib 64, limit 1024, rate 0.005. What it measures is in the
+    published tables (results/README.md) beside PPMd and bzip2; its speed, with
+    benchmarks/ngram_speed.py.
 
     `params` is what the model holds: the contexts stored plus the (context, byte) counters of
     the pool in use, read when it is asked (after coding: what the input made it learn; it

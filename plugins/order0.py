@@ -15,8 +15,8 @@ partial sum is a multiple of 2^-30 at most 1, so m = 1 exactly, and p_i * S = u_
 exact in float64 (30 + 22 significant bits), so f_i = 1 + (u_i * S >> 30) in integers. The
 compiled loop (`encode_symbols`/`decode_symbols`) computes that directly: one vectorizable pass,
 no sequential float sum, no division per byte, and the very bits of the default predict/update
-loop (the conformance suite compares them). `benchmarks/order0_speed.py` on book1, idle 2-core
-machine: 2.6 MB/s encode, 1.4 MB/s decode (version 1, float probabilities: 0.54 / 0.56 MB/s).
+loop (the conformance suite compares them). `benchmarks/order0_speed.py` measures what that
+buys against float probabilities (version 1).
 """
 
 from __future__ import annotations

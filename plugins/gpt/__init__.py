@@ -16,8 +16,8 @@ coding in blocks:
   operand digits it depends on.
 - Token shift ("smear", as in RWKV and modded-nanoGPT): the input of each position is its byte's
   embedding plus an embedding of the byte before it. Without it a small model has to learn an
-  attention head for the previous byte first; with it, it learns about 0.2 bits/byte faster
-  early on, which matters when every byte is seen once.
+  attention head for the previous byte first; with it, it learns faster early on, which matters
+  when every byte is seen once.
 - Hashed n-gram embeddings (as in BLT, the Byte Latent Transformer): with `ngrams=n`, each input
   also adds one learned row per order 2..n, picked by a hash of its last k bytes (`buckets` rows
   per order). A context seen before is then recognised from the input alone, which attention
@@ -64,7 +64,7 @@ class GPT(OnlinePredictor):
             1e-9,
             10.0,
         ),
-        # 200 KB of book1: 0.9 3.069 -> 0.5 3.018 bits/byte; 0 is worse (2.600 vs 2.588, ngrams=6)
+        # 0.5 rather than 0.9 (or 0), by the beta1 table of results/online/README.md
         "beta1": Option(0.5, "Adam's beta1 (momentum)", 0.0, 0.999999),
         "memory_blocks": Option(8, "blocks of cached keys/values a byte attends to besides its own", 1, 256),
         "ngrams": Option(6, "hashed n-gram input embeddings for orders 2..ngrams (0: off)", 0, 32),

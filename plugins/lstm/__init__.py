@@ -21,8 +21,8 @@ if TYPE_CHECKING:
 class LSTM(OnlinePredictor):
     name = "lstm"
     description = "byte-level LSTM trained online while coding (truncated BPTT, NNCP-style)"
-    # 2: Adam fused, beta1 0 (was 0.9); 3: the best measured configuration as the defaults (book1
-    # 2.387 bits/byte with v2: 3 layers of 256, lr 5e-3; was 2 of 128, lr 1e-2)
+    # 2: Adam fused, beta1 0 (was 0.9); 3: the best measured configuration as the defaults (3 layers
+    # of 256, lr 5e-3; was 2 of 128, lr 1e-2: results/online/README.md)
     version = 3
     options: ClassVar[dict[str, Any]] = {
         **OnlinePredictor.options,
