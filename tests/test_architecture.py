@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import ast
+import importlib
+import importlib.util
 import subprocess
 import sys
 import textwrap
@@ -22,6 +24,7 @@ def _name(path: Path) -> str:
 
 
 MODULES = {_name(path): path for path in CORE.rglob("*.py")}
+OURS = {"harness", "plugins", "corpora"}
 
 
 def _imports(module: Path) -> set[str]:
@@ -187,10 +190,23 @@ def test_without_torch_the_core_works_and_a_neural_predictor_names_its_extra(tmp
         assert "torch is not installed" in done.stderr and "pip install 'compression-harness[" in done.stderr
 
 
-def test_every_benchmark_script_compiles():
-    """The benchmarks run by hand (some only on a GPU or beside ../shared): at least none of them
-    has rotted into a syntax error."""
+def test_every_benchmark_script_compiles_and_finds_what_it_imports_from_the_harness():
+    """The benchmarks run by hand (some only on a GPU or beside ../shared), so nothing else
+    notices when one rots: each must compile, and every name it imports from harness, plugins or
+    corpora (at the top or inside a function) must still be there."""
     scripts = sorted((CORE.parent / "benchmarks").glob("*.py"))
     assert len(scripts) >= 10
     for script in scripts:
-        compile(script.read_text(), str(script), "exec")
+        tree = ast.parse(script.read_text(), str(script))
+        compile(tree, str(script), "exec")
+        for node in ast.walk(tree):
+            if isinstance(node, ast.ImportFrom) and node.module and node.module.split(".")[0] in OURS:
+                module = importlib.import_module(node.module)
+                for alias in node.names:
+                    assert hasattr(module, alias.name) or importlib.util.find_spec(f"{node.module}.{alias.name}"), (
+                        f"{script.name}: from {node.module} import {alias.name}"
+                    )
+            elif isinstance(node, ast.Import):
+                for alias in node.names:
+                    if alias.name.split(".")[0] in OURS:
+                        importlib.import_module(alias.name)
