@@ -47,6 +47,18 @@ def test_shifted_windows_keep_the_kept_tokens_instead_of_reading_them_again(regi
     assert registry.build(spec).config()["window"] == "restart"
 
 
+def test_a_quantized_kv_cache_codes_another_stream_and_decodes_it_exactly(registry, shared_corpora):
+    """kv_cache=q8_0 keeps the cached keys and values in 8-bit blocks (flash attention on): other
+    probabilities than float16's, so another stream, decoded bit for bit; the header names it."""
+    data = (shared_corpora / "canterbury" / "alice29.txt").read_bytes()[:400]
+    spec = f"{SPEC},context=48,overlap=0,window=shift,flash_attention=on"
+    quantized = _round_trip(registry, f"{spec},kv_cache=q8_0", data)
+    plain = container.encode(data, spec, registry.build(spec))
+    assert quantized.symbol_bits.tolist() != plain.symbol_bits.tolist()
+    assert abs(quantized.payload_bytes / plain.payload_bytes - 1) < 0.05
+    assert registry.build(f"{spec},kv_cache=q8_0").config()["kv_cache"] == "q8_0"
+
+
 def test_a_model_whose_positions_cannot_move_refuses_shifted_windows(registry, monkeypatch):
     monkeypatch.setattr(llama_cpp, "llama_memory_can_shift", lambda memory: False)
     with pytest.raises(HarnessError, match="window=restart"):
@@ -88,6 +100,8 @@ def test_the_container_records_what_llama_cpp_results_depend_on(registry, monkey
         (f"hf:{SMOLLM2},backend=llamacpp", "gguf_file"),
         (f"{SPEC},device=cuda", "CPU"),
         (f"hf:{SMOLLM2},gguf_file={GGUF},window=shift", "backend=llamacpp"),
+        (f"{SPEC},kv_cache=q8_0,flash_attention=off", "flash attention"),
+        (f"hf:{SMOLLM2},gguf_file={GGUF},kv_cache=q8_0", "backend=llamacpp"),
     ],
 )
 def test_settings_the_backend_cannot_run_are_refused(registry, spec, message):
