@@ -8,7 +8,7 @@ from collections.abc import Callable
 
 import pandas as pd
 
-from harness import leaderboard
+from harness import tables
 
 
 def _html(df: pd.DataFrame) -> str:
@@ -18,7 +18,7 @@ def _html(df: pd.DataFrame) -> str:
 
 
 RENDERERS: dict[str, Callable[[pd.DataFrame], str]] = {
-    "md": leaderboard.markdown,
+    "md": tables.markdown,
     "csv": lambda df: df.to_csv(index=False),
     "json": lambda df: df.to_json(orient="records", indent=2),
     "html": _html,

@@ -12,7 +12,7 @@ import math
 
 import pandas as pd
 
-from harness import leaderboard, plots
+from harness import leaderboard, plots, tables
 
 STYLE = """
 body { font-family: system-ui, sans-serif; margin: 2em; color: #222; }
@@ -59,13 +59,13 @@ def _sort_value(value: object) -> str:
 
 
 def _table(rows: list[dict]) -> str:
-    shown = leaderboard.shown_columns(rows, leaderboard.MARKDOWN)
-    text = leaderboard.TEXT_COLUMNS
+    shown = tables.shown_columns(rows, tables.MARKDOWN)
+    text = tables.TEXT_COLUMNS
     head = "".join(
         f'<th class="{"text" if c in text else ""}">{html.escape(leaderboard.COLUMNS[c])}</th>' for c in shown
     )
     body = []
-    for raw, cells in zip(rows, leaderboard.text_rows(rows, shown), strict=True):
+    for raw, cells in zip(rows, tables.text_rows(rows, shown), strict=True):
         classes = " ".join(filter(None, [raw["kind"], "frontier" if raw["frontier"] else ""]))
         tds = "".join(
             f'<td class="{"text" if c in text else ""}" data-v="{html.escape(_sort_value(raw[c]))}">'
@@ -96,18 +96,18 @@ def page(
     `header` is extra HTML (e.g. the environment) placed under the title. Nothing on it depends on
     when it was made, so the same rows always give the same page."""
     charts = plots.charts(df, list(plots.KINDS)) if charts is None else charts
-    sections = list(leaderboard.section_rows(df))
+    sections = list(tables.section_rows(df))
     contents = [
         f'<li><a href="#{_anchor("headline " + g)}">headline: {html.escape(g)}</a></li>' for g, _, _ in headlines
     ]
     contents += [f'<li><a href="#{_anchor(section)}">{html.escape(section)}</a></li>' for section, _ in sections]
     parts = [f"<h1>{html.escape(title)}</h1>", header, f'<ul class="toc">{"".join(contents)}</ul>']
     parts.append(
-        f'<p class="note">{html.escape(leaderboard.BASELINE_NOTE)}. {html.escape(leaderboard.FRONTIER_NOTE)}. '
+        f'<p class="note">{html.escape(tables.BASELINE_NOTE)}. {html.escape(tables.FRONTIER_NOTE)}. '
         "Click a column header to sort.</p>"
     )
     for group, rows, command in headlines:
-        ((_, table_rows),) = leaderboard.section_rows(rows)
+        ((_, table_rows),) = tables.section_rows(rows)
         parts += [
             f'<h2 id="{_anchor("headline " + group)}">Headline: {html.escape(group)}</h2>',
             _table(table_rows),

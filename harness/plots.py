@@ -17,7 +17,7 @@ import pandas as pd
 from matplotlib.figure import Figure
 from PIL import Image
 
-from harness import leaderboard
+from harness import leaderboard, tables
 
 RESERVED = {"readme", "index", "results"}
 """Names `harness publish` writes pages of its own under: no corpus page may take them."""
@@ -37,7 +37,7 @@ def chart_sections(df: pd.DataFrame) -> list[tuple[str, str, pd.DataFrame]]:
     grouped = set(df.loc[df["scope"] == "group", "corpus"])
     sections = [
         (title, rows)
-        for title, rows in leaderboard.sections(df)
+        for title, rows in tables.sections(df)
         if rows["scope"].iloc[0] == "group" or leaderboard.group_of(rows["corpus"].iloc[0]) not in grouped
     ]
     owned = {slug(c).lower() for c in (rows["corpus"].iloc[0] for _, rows in sections) if slug(c) == c}

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 
 import pandas as pd
 
-from harness import html, leaderboard, plots
+from harness import html, leaderboard, plots, tables
 from harness.errors import HarnessError
 from harness.predictor import check_settings, parse_spec
 from harness.record import Record
@@ -30,7 +30,7 @@ def measured_on(records: list[Record]) -> dict[str, str]:
     """What the published numbers depend on, as label -> text, all from the records (so the
     same records always publish the same pages). Thread counts are per row: the `threads`
     option in each spec (1 where not given)."""
-    text = leaderboard.markdown_text  # all of it is a store's text: untrusted
+    text = tables.markdown_text  # all of it is a store's text: untrusted
     values = {
         key: text(", ".join(sorted({str(getattr(r, key)) for r in records if getattr(r, key) is not None}))) or "-"
         for key in VERSIONS
@@ -145,8 +145,8 @@ def _command(group: str, rows: pd.DataFrame) -> str:
 
 
 def headline_markdown(group: str, rows: pd.DataFrame, level: int = 2) -> str:
-    table = leaderboard.markdown(rows.drop(columns="family"), level=level)
-    return f"{table}\nMeasured with {leaderboard.markdown_code(_command(group, rows))}.\n"
+    table = tables.markdown(rows.drop(columns="family"), level=level)
+    return f"{table}\nMeasured with {tables.markdown_code(_command(group, rows))}.\n"
 
 
 def chosen(
@@ -231,12 +231,12 @@ def files(
     out.update(plots.charts(df, kinds))
     for (name, _, _), group in zip(sections, groups, strict=True):
         rows = df[(df["corpus"] == group) | (df["corpus"].map(leaderboard.group_of) == group)]
-        shown_name = leaderboard.markdown_text(group)
+        shown_name = tables.markdown_text(group)
         pictures = [f"![{shown_name}: bits/byte vs {plots.KINDS[k][1]}]({name}-{k}.png)" for k in kinds]
         top = rows[rows["scope"] == "group"] if (rows["scope"] == "group").any() else rows
-        made = f"Measured with {leaderboard.markdown_code(_command(group, top))}."
-        readme += [leaderboard.markdown(top, level=3), made, "", *pictures, "", f"Per file: [{name}.md]({name}.md)", ""]
-        page = [f"# {shown_name}", "", _header(env, [group]), leaderboard.markdown(rows, level=2), *pictures, ""]
+        made = f"Measured with {tables.markdown_code(_command(group, top))}."
+        readme += [tables.markdown(top, level=3), made, "", *pictures, "", f"Per file: [{name}.md]({name}.md)", ""]
+        page = [f"# {shown_name}", "", _header(env, [group]), tables.markdown(rows, level=2), *pictures, ""]
         out[f"{name}.md"] = "\n".join(page).encode()
     out["README.md"] = "\n".join(readme).encode()
     env_html = (

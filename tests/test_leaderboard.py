@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 from rich.console import Console
 
-from harness import formats, leaderboard
+from harness import formats, leaderboard, tables
 from harness.record import RECORD_VERSION, Record
 from plugins.baselines import standard_baselines
 from tests.conftest import run_cli
@@ -248,7 +248,7 @@ def wide_records():
 
 def rendered(df, width, terminal):
     console = Console(file=io.StringIO(), width=width, force_terminal=terminal, color_system=None)
-    leaderboard.print_tables(console, df)
+    tables.print_tables(console, df)
     return console.file.getvalue()
 
 
@@ -263,25 +263,25 @@ def test_terminal_tables_fit_and_cut_no_cell(width):
     output = rendered(df, width, terminal=True)
     assert "…" not in output and max(map(len, output.splitlines())) <= width
     values, specs = set(), set()
-    for _, rows in leaderboard.section_rows(df):
-        shown = leaderboard.shown_columns(rows, leaderboard.TERMINAL)
-        for cells in leaderboard.text_rows(rows, shown):
+    for _, rows in tables.section_rows(df):
+        shown = tables.shown_columns(rows, tables.TERMINAL)
+        for cells in tables.text_rows(rows, shown):
             specs.add(cells[0])
             values.update(cells[1:])
     rows = body_cells(output)
     for cells in rows:
-        assert len(cells) >= leaderboard.ESSENTIAL and all(not c or c in values for c in cells[1:]), cells
+        assert len(cells) >= tables.ESSENTIAL and all(not c or c in values for c in cells[1:]), cells
     assert LONG_SPEC in "".join(cells[0] for cells in rows)  # folded onto lines of its own, never cut
     assert {"x[/]", "ppmd -o6 *"} <= {cells[0] for cells in rows}
     assert "[bold]g (2 files," in output and "[bold]g/[red]b.txt (3,000 bytes)" in output  # text, not markup
-    full = len(leaderboard.shown_columns(next(leaderboard.section_rows(df))[1], leaderboard.TERMINAL))
+    full = len(tables.shown_columns(next(tables.section_rows(df))[1], tables.TERMINAL))
     assert (len(rows[0]) == full) == (width == 200)  # 80 columns leave some out, 200 show every one
 
 
 def test_output_that_is_no_terminal_gets_every_column_in_full():
     df = leaderboard.frame(wide_records())
     output = rendered(df, 80, terminal=False)
-    assert output == leaderboard.plain_text(df)
+    assert output == tables.plain_text(df)
     assert "…" not in output and max(map(len, output.splitlines())) > 80
     assert "85,597,760" in output and "1,846" in output and LONG_SPEC in output  # params, peak MB, the name
     assert all(len(cells) == len(body_cells(output)[0]) for cells in body_cells(output)[:3])
@@ -339,12 +339,12 @@ def test_a_terminal_table_names_an_hf_spec_by_its_model_and_a_log_keeps_it_whole
     spec = "hf:./smollm2-135m-instruct,batch=64,gguf_file=SmolLM2-135M-Instruct.Q4_1.gguf"
     df = leaderboard.frame([record(spec, "x", 1000, 200, params=10), record("xz -9e", "x", 1000, 300, kind="baseline")])
     console = Console(width=100, file=io.StringIO(), color_system=None)
-    for table in leaderboard.rich_tables(df, 100):
+    for table in tables.rich_tables(df, 100):
         console.print(table)
     shown = console.file.getvalue()
     assert "smollm2-135m-instruct" in shown and "(batch=64, Q4_1)" in shown and "gguf_file" not in shown
     assert "xz -9e *" in shown
-    assert spec in leaderboard.plain_text(df)
+    assert spec in tables.plain_text(df)
 
 
 def test_a_long_job_is_announced_with_the_time_earlier_runs_here_took(tmp_path, capsys):

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from harness import files, formats, leaderboard, results, ui
+from harness import files, formats, leaderboard, results, tables, ui
 from harness.errors import HarnessError
 from harness.record import Record
 from harness.registry import Registry
@@ -43,10 +43,10 @@ def _say_why_groups_are_missing(df: pd.DataFrame, wanted: list[str], registry: R
 def run(args: argparse.Namespace) -> None:
     _, df = stored(args, args.scope)
     if args.format == "table" and args.output:
-        files.write_atomically(Path(args.output), leaderboard.plain_text(df).encode(), force=True)
+        files.write_atomically(Path(args.output), tables.plain_text(df).encode(), force=True)
         ui.console.print(f"leaderboard written to {args.output}")
     elif args.format == "table":
-        leaderboard.print_tables(ui.stdout, df)
+        tables.print_tables(ui.stdout, df)
     elif args.output:
         files.write_atomically(Path(args.output), formats.render(df, args.format).encode(), force=True)
         ui.console.print(f"leaderboard written to {args.output}")

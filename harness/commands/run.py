@@ -16,7 +16,7 @@ from typing import Any
 
 import pandas as pd
 
-from harness import corpus, leaderboard, results, sweep, ui
+from harness import corpus, leaderboard, results, sweep, tables, ui
 from harness.commands import DEFAULT_CORPUS, DEFAULT_PREDICTORS
 from harness.errors import HarnessError
 from harness.record import Record
@@ -168,7 +168,7 @@ def _show_results(records: list[Record]) -> None:
     files = {record.corpus for record in records}
     board = leaderboard.frame(records, scope="group") if len(files) > FILE_TABLES_SHOWN else pd.DataFrame()
     if board.empty:
-        leaderboard.print_tables(ui.stdout, leaderboard.frame(records))
+        tables.print_tables(ui.stdout, leaderboard.frame(records))
         return
-    leaderboard.print_tables(ui.stdout, board)
+    tables.print_tables(ui.stdout, board)
     ui.console.print(f"{len(files):,} files: group tables only; `harness leaderboard --scope file` shows each file")
