@@ -42,22 +42,49 @@ Models (each gives the mixer one input, st of its probability):
 - Record model: a record length r is a distance that twice in a row separates equal bytes, once
   8 votes more (majority vote) stand for it than against; then the byte r back predicts the next
   bit through a statemap over (how many bytes in a row it was right, predicted bit).
+- Bilevel image model, for pictures of 1 bit per pixel (most significant first) whose rows are
+  records of r bytes, r the record length above, at least 8. The bit coded is a pixel; the pixels
+  before it in its row are the bits of c0 coded so far and then c1, c2, ... (the nearest first),
+  the rows above are the bits of the bytes r, 2r, 3r and 4r back and of their neighbours on each
+  side (a window of 24 pixels per row, read once a byte, shifted by the bit position so that the
+  pixel straight above is in one place). Eight templates of these pixels, JBIG-like: 2 left + 5
+  above + 3 two rows up (10 pixels); 4 left + 7 above (11); that + 5 two rows up (16); a column 3
+  pixels wide, 4 rows up, and 2 left (14); 8 left + 3 above (11); 6 left + 9 + 7 + 3 from three
+  rows (25); 8 left + 13 + 9 + 5 + 3 from four rows (38); 12 left + 17 above (29). A pattern of
+  up to 16 pixels indexes its own statemap directly, a longer one is hashed into 2^21 entries
+  (no check: collisions are rare and merely noise). Each template gives three inputs: the
+  statemap's st(p) over the pattern (the adaptive frequency of a black pixel after it), a bit-
+  history state kept per pattern (the context states above) through a statemap per template,
+  and p - 1/2 unstretched (p in 12 bits, halved), which lets the mixer weigh near-certain
+  patterns linearly.
+  When it is on: the detection is from the bytes alone. While r >= 8 the 10-pixel template is
+  kept up to date, and after each bit g += (cost_T - cost_1) - g / 1024, cost_T and cost_1 the
+  bit's -log2 P in 1/64 bit under the template and under the order-1 context, so g is 1024
+  times their average difference. The model goes on where g < -1024 (the template predicts
+  better than order 1 by 1/64 bit a bit) and off where g > 8192 (or r < 8); the hysteresis keeps
+  it on across blank stretches of a page, where both cost nothing. While off, its inputs are not
+  computed and not mixed (text, whose record lengths are chance distances, codes as without it).
+  While on, it also chooses the weight sets: mixer 1 by 3 left pixels and the 3 above (rows 1-3
+  straight above: 64 sets), mixer 2 by the pixel to the left and the 3 above it (16), mixer 3 by
+  the number of black pixels among 24 around (3 left, 7 in each of 3 rows above), the final
+  mixer by those 4 nearest pixels (16 rows); and the SSE contexts: the 14-pixel column template
+  for the first table and the 16-pixel one for the second.
 - A bias input (constant 256), and two hints: other models' st(p) for this bit, given by `mix`
   (`_hint`), 0 when cm codes alone (an input of 0 adds nothing and its weights never move, so
   alone cm codes as if it had no such inputs).
 
 Mixing: three mixers each compute x = sum_i w_i * s_i over the inputs s_i with a weight set
 chosen by a small context (c0 with the record run, up to 7; match length bucket and bit position;
-c1 and bit position), and p_k = squash(x). A final mixer of the same kind (weights per c0) mixes
-the three x's. Every mixer learns online by gradient descent on the coding loss: after bit y,
-w_i += lr * (y - p_k) * s_i (the derivative of -ln P(y) in the stretch domain), with a first-layer
-rate that starts 5 times higher and decays with the bytes seen (1 + 4 * 65536 / (65536 + bytes)),
-so small files learn fast.
+c1 and bit position; in an image, pixels, see above), and p_k = squash(x). A final mixer of the
+same kind (weights per c0) mixes the three x's. Every mixer learns online by gradient descent on
+the coding loss: after bit y, w_i += lr * (y - p_k) * s_i (the derivative of -ln P(y) in the
+stretch domain), with a first-layer rate that starts 5 times higher and decays with the bytes
+seen (1 + 4 * 65536 / (65536 + bytes)), so small files learn fast.
 
-SSE (lpaq's APM): two tables refine the mixed p by context (c0 with c1; c0 with a hash of c1c2),
-each a row of 33 probabilities over st(p) in steps of 128, interpolated linearly; after each bit
-the nearer entry moves 1/64 of the way to the bit. The coded p is (p + a1 + 2 * a2) / 4, clamped
-to 1..4095.
+SSE (lpaq's APM): two tables refine the mixed p by context (c0 with c1; c0 with a hash of c1c2;
+in an image, two pixel templates), each a row of 33 probabilities over st(p) in steps of 128,
+interpolated linearly; after each bit the nearer entry moves 1/64 of the way to the bit. The
+coded p is (p + a1 + 2 * a2) / 4, clamped to 1..4095.
 
 Everything is integer arithmetic on deterministic tables, so encoder and decoder agree bit for
 bit; all state (tables, history, registers) lives in arrays that carry over from one
@@ -131,18 +158,30 @@ def _stretch_table(squash: np.ndarray) -> np.ndarray:
 
 _SQUASH = _squash_table()
 _STRETCH = _stretch_table(_SQUASH)
+_COST = np.rint(-np.log2(np.maximum(np.arange(4097), 1) / 4096) * 64).astype(np.int64)
 
 # ---- layout ------------------------------------------------------------------------------------
 _N_HASHED = 13  # hashed contexts, see _end_byte
 _O0, _O1 = _N_HASHED, _N_HASHED + 1  # the order-0 and order-1 contexts, indexed directly
 _N_CTX = _N_HASHED + 2
 _IN_MATCH, _IN_EXPECT, _IN_RECORD = _N_CTX, _N_CTX + 1, _N_CTX + 2
+# The bilevel image model's templates: the bits of each template's pixel pattern (a pattern of up
+# to 16 bits indexes its statemap directly, a larger one is hashed to _IMG_HASHED bits).
+_IMG_BITS = (10, 11, 16, 14, 11, 25, 38, 29)
+_IMG_HASHED = 21
+_IMG_MASK = (1 << _IMG_HASHED) - 1
+_N_IMG = len(_IMG_BITS)
 _N_SM = _N_CTX + 3  # the inputs that come from a statemap, then the bias and the hints
 _N_HINTS = 2
 _IN_BIAS, _IN_HINT = _N_SM, _N_SM + 1
-_N_IN = _IN_HINT + _N_HINTS
+_N_BASE = _IN_HINT + _N_HINTS  # the inputs mixed always; the image model's follow, mixed only in an image
+# Per template: the statemap over its pattern, the one over the pattern's bit-history state, and
+# the first's p - 1/2 (linear, not stretched).
+_IN_IMG, _IN_STATE, _IN_LINEAR = _N_BASE, _N_BASE + _N_IMG, _N_BASE + 2 * _N_IMG
+_N_IN = _N_BASE + 3 * _N_IMG
 _N_MIX = 3  # first-layer mixers (weight sets chosen by c0, by match length, by c1)
 _SETS = 2048  # weight sets per mixer, at most
+_FINAL_SETS = 256 + 16  # the final mixer's: one per c0, then in an image one per 4 nearest pixels
 # Slots are 16 bytes: a check byte, then the states of the 15 nodes of a nibble's binary tree.
 _SLOT = 16
 _DIRECT = 256 + 65536  # states of the direct contexts, before the hashed slots
@@ -152,7 +191,12 @@ _DIRECT_ROWS = -(-_DIRECT // 64) * 4  # rounded up to whole cache lines
 _SM_MATCH = _N_CTX * 256
 _SM_EXPECT = _SM_MATCH + 64
 _SM_RECORD = _SM_EXPECT + 512 * 256
-_SM_SIZE = _SM_RECORD + 33
+_SM_IMG = _SM_RECORD + 33  # then one section per image template, and an entry no context uses
+_IMG_SIZES = tuple(1 << min(bits, _IMG_HASHED) for bits in _IMG_BITS)
+_IMG_OFFSETS = tuple(_SM_IMG + sum(_IMG_SIZES[:k]) for k in range(_N_IMG))
+_SM_STATE = _SM_IMG + sum(_IMG_SIZES)  # 256 per template
+_SM_IDLE = _SM_STATE + 256 * _N_IMG
+_SM_SIZE = _SM_IDLE + 1
 _APM_ROWS = 65536
 _LIMIT = 1023  # statemap counts stop here: the rate stays >= 1 / 1024.5
 _MIX_RATE = 12  # the mixers' learning rate in the long run...
@@ -163,15 +207,21 @@ _APM_RATE = 6
 _MAX_LEN = 65535
 _VERIFY = 32  # bytes compared backwards when a match candidate is found
 _RECORD_VOTES = 8  # a record length is used once its vote count reaches this
+_IMAGE_MARGIN = 1024  # the image model goes on where its template beats order 1 by 1/64 bit a bit, on average
+_MIN_ROW = 8  # and the rows are this many bytes (64 pixels) or more
 
 # Registers (slots of `reg`): the partial byte c0 (with a leading 1), bits of it done, the last 4
 # bytes and the 4 before, bytes done; word hashes and line starts; match pointer, length and
-# predicted bit; record length, candidate, votes and run; the two SSE contexts; the hints.
+# predicted bit; record length, candidate, votes and run; the two SSE contexts; the image model's
+# rows above (pixels), whether it is on and its average gain over order 1; the hints.
 _C0, _BITPOS, _C4, _C8, _POS = range(5)
 _W0, _W1, _LINE, _LINE2 = range(5, 9)
 _MPTR, _MLEN, _MBIT = range(9, 12)
 _RLEN, _RCAND, _RVOTES, _RRUN = range(12, 16)
-_A1, _A2, _HINT = range(16, 19)
+_A1, _A2 = range(16, 18)
+_ROW = 18  # 4 slots: the pixels of the rows 1..4 above around the next byte, 24 each
+_IMAGE, _IMG_COST = 22, 23  # the image model on; the smallest template's cost minus order 1's, averaged
+_HINT = 24
 _N_REG = _HINT + _N_HINTS
 _CHUNK = 1 << 14  # bytes per compiled call: between them come progress reports and signals (Ctrl-C, kill)
 _STREAM_FIELDS = ("h", "slot", "adr", "smi", "st", "mset", "md", "rpos", "reg")  # what each stream has of its own
@@ -179,17 +229,18 @@ _STREAM_FIELDS = ("h", "slot", "adr", "smi", "st", "mset", "md", "rpos", "reg") 
 
 class _Model(NamedTuple):
     t: np.ndarray  # uint8: direct states, then hashed slots
+    it: np.ndarray  # uint8: a bit-history state per image template pattern (as the statemap sections)
     slots: int  # hashed slots
     h: np.ndarray  # int64 (_N_HASHED,): each hashed context's hash for this byte
     slot: np.ndarray  # int64 (_N_HASHED,): the address of its slot for this nibble
     adr: np.ndarray  # int64 (_N_CTX,): the address of each context's state for this bit
-    smi: np.ndarray  # int64 (_N_SM,): the statemap entry behind each input
+    smi: np.ndarray  # int64 (_N_IN,): the statemap entry behind each input that has one
     st: np.ndarray  # int64 (_N_IN,): the inputs, stretched
     smp: np.ndarray  # int32: statemap p(1), 22 bits
     smn: np.ndarray  # int32: statemap counts
     w: np.ndarray  # int32 (_N_MIX * _SETS * _N_IN,): first-layer weights, 16.16, a row per weight set
-    wf: np.ndarray  # int32 (256, _N_MIX + 1): final mixer weights
-    mset: np.ndarray  # int64 (_N_MIX,): the weight set (row of `w`) each mixer used
+    wf: np.ndarray  # int32 (_FINAL_SETS, _N_MIX + 1): final mixer weights, a row per c0 (in an image, 256 + 4 pixels)
+    mset: np.ndarray  # int64 (_N_MIX + 1,): the weight set (row of `w`) each mixer used, and the final mixer's row
     md: np.ndarray  # int64 (_N_MIX + 1,): each mixer's output, stretched (last: the final mixer)
     apm: np.ndarray  # uint16 (2 * _APM_ROWS * 33,): two SSE tables
     buf: np.ndarray  # uint8: history, a ring
@@ -202,6 +253,7 @@ class _Model(NamedTuple):
     nex: np.ndarray
     priority: np.ndarray
     dt: np.ndarray  # int64 (_LIMIT + 1,): 65536 / (n + 1.5), the statemap rate after n updates
+    cost: np.ndarray  # int64 (4097,): -log2(q / 4096) in 1/64 bits, the cost of a bit given p = q
 
 
 @jit
@@ -236,6 +288,15 @@ def _find(t: np.ndarray, slots: int, priority: np.ndarray, h: int) -> int:
 @jit
 def _squash(table: np.ndarray, x: int) -> int:
     return table[min(max(x, -2047), 2047) + 2047]
+
+
+@jit
+def _popcount(x: int) -> int:
+    """The number of 1 bits of x, 0 <= x < 2**32."""
+    x -= (x >> 1) & 0x55555555
+    x = (x & 0x33333333) + ((x >> 2) & 0x33333333)
+    x = (x + (x >> 4)) & 0x0F0F0F0F
+    return (x * 0x01010101 & 0xFFFFFFFF) >> 24
 
 
 @jit
@@ -287,29 +348,72 @@ def _predict(m: _Model) -> int:
     smi[_IN_RECORD] = _SM_RECORD + rctx
     for k in (_IN_MATCH, _IN_EXPECT, _IN_RECORD):
         st[k] = stretch[smp[smi[k]] >> 10]
+    # Bilevel image model: pixel templates around this bit's pixel (rows of rlen bytes).
+    image, pattern, square, column, sel0, sel1, sel2 = r[_IMAGE], 0, 0, 0, 0, 0, 0
+    smi[_IN_IMG] = _SM_IDLE
+    if rlen >= _MIN_ROW:
+        # left: the pixels coded before this one, the nearest in bit 0; r1..r4: the rows above,
+        # the pixel above this one in bit 8, those to its left above it, to its right below it.
+        left = ((r[_C4] & 0xFFFFFF) << bitpos) | (c0 & ((1 << bitpos) - 1))
+        shift = 7 - bitpos
+        r1, r2 = r[_ROW] >> shift, r[_ROW + 1] >> shift
+        pattern = (left & 3) | ((r1 >> 6) & 31) << 2 | ((r2 >> 7) & 7) << 7
+        smi[_IN_IMG] = _IMG_OFFSETS[0] + pattern
+        if image:
+            r3, r4 = r[_ROW + 2] >> shift, r[_ROW + 3] >> shift
+            wide = (left & 15) | ((r1 >> 5) & 127) << 4
+            smi[_IN_IMG + 1] = _IMG_OFFSETS[1] + wide
+            square = wide | ((r2 >> 6) & 31) << 11
+            smi[_IN_IMG + 2] = _IMG_OFFSETS[2] + square
+            sel0 = (left & 7) | (r1 >> 8 & 1) << 3 | (r2 >> 8 & 1) << 4 | (r3 >> 8 & 1) << 5
+            sel1 = (left & 1) | (r1 >> 7 & 7) << 1
+            sel2 = _popcount((left & 7) | (r1 >> 5 & 127) << 3 | (r2 >> 5 & 127) << 10 | (r3 >> 5 & 127) << 17)
+            column = (left & 3) | ((r1 >> 7) & 7) << 2 | ((r2 >> 7) & 7) << 5 | ((r3 >> 7) & 7) << 8
+            column |= ((r4 >> 7) & 7) << 11
+            smi[_IN_IMG + 3] = _IMG_OFFSETS[3] + column
+            smi[_IN_IMG + 4] = _IMG_OFFSETS[4] + ((left & 255) | ((r1 >> 7) & 7) << 8)
+            near = (left & 63) | ((r1 >> 4) & 511) << 6 | ((r2 >> 5) & 127) << 15 | ((r3 >> 7) & 7) << 22
+            smi[_IN_IMG + 5] = _IMG_OFFSETS[5] + (_hash(near, 5) & _IMG_MASK)
+            far = (left & 255) | ((r1 >> 2) & 0x1FFF) << 8 | ((r2 >> 4) & 511) << 21 | ((r3 >> 6) & 31) << 30
+            smi[_IN_IMG + 6] = _IMG_OFFSETS[6] + (_hash(far & 0xFFFFFFFF, far >> 32 | (r4 >> 7 & 7) << 8) & _IMG_MASK)
+            line = (left & 0xFFF) | (r1 & 0x1FFFF) << 12
+            smi[_IN_IMG + 7] = _IMG_OFFSETS[7] + (_hash(line, 7) & _IMG_MASK)
+            it = m.it
+            for k in range(_N_IMG):
+                i = smi[_IN_IMG + k]
+                p = smp[i] >> 10
+                st[_IN_IMG + k] = stretch[p]
+                st[_IN_LINEAR + k] = (p - 2048) >> 1
+                i = _SM_STATE + k * 256 + it[i - _SM_IMG]
+                smi[_IN_STATE + k] = i
+                st[_IN_STATE + k] = stretch[smp[i] >> 10]
     st[_IN_BIAS] = 256
     for k in range(_N_HINTS):
         st[_IN_HINT + k] = r[_HINT + k]
     # Mixers.
-    m.mset[0] = c0 | min(r[_RRUN], 7) << 8
-    m.mset[1] = _SETS + (mctx >> 1) * 8 + bitpos
-    m.mset[2] = 2 * _SETS + c1 * 8 + bitpos
+    m.mset[0] = sel0 if image else c0 | min(r[_RRUN], 7) << 8
+    m.mset[1] = _SETS + (256 + sel1 if image else (mctx >> 1) * 8 + bitpos)
+    m.mset[2] = 2 * _SETS + (sel2 if image else c1 * 8 + bitpos)
     w = m.w
     for k in range(_N_MIX):
         base = m.mset[k] * _N_IN
         dot = 0
-        for i in range(_N_IN):
+        for i in range(_N_BASE):  # constant trip counts: the compiler unrolls and vectorizes them
             dot += st[i] * w[base + i]
+        if image:
+            for i in range(_N_BASE, _N_IN):
+                dot += st[i] * w[base + i]
         m.md[k] = min(max(dot >> 16, -2047), 2047)
-    wf = m.wf[c0]
+    m.mset[_N_MIX] = 256 + sel1 if image else c0
+    wf = m.wf[m.mset[_N_MIX]]
     dot = 256 * wf[_N_MIX]
     for k in range(_N_MIX):
         dot += m.md[k] * wf[k]
     m.md[_N_MIX] = min(max(dot >> 16, -2047), 2047)
     p = _squash(m.squash, m.md[_N_MIX])
     # SSE: refine p by order-1 and (hashed) order-2 contexts.
-    r[_A1] = c0 | c1 << 8
-    r[_A2] = _hash(r[_C4] & 0xFFFF, c0) & (_APM_ROWS - 1)
+    r[_A1] = column if image else c0 | c1 << 8
+    r[_A2] = square if image else _hash(r[_C4] & 0xFFFF, c0) & (_APM_ROWS - 1)
     a1 = _apm(m.apm, 0, r[_A1], m.md[_N_MIX])
     a2 = _apm(m.apm, 1, r[_A2], m.md[_N_MIX])
     p = (p + a1 + 2 * a2 + 2) >> 2
@@ -342,28 +446,49 @@ def _apm_update(apm: np.ndarray, which: int, ctx: int, x: int, y: int) -> None:
 
 
 @jit
+def _learn(smp: np.ndarray, smn: np.ndarray, dt: np.ndarray, i: int, y: int) -> None:
+    """Move statemap entry i towards bit y at the rate its update count gives."""
+    n = smn[i]
+    smp[i] += ((y << 22) - smp[i]) * dt[n] >> 16
+    if n < _LIMIT:
+        smn[i] = n + 1
+
+
+@jit
 def _update(m: _Model, y: int) -> None:
     """Learn bit `y` and move to the next bit's contexts."""
     r, t, st, smi, smp, smn, dt, adr, nex = m.reg, m.t, m.st, m.smi, m.smp, m.smn, m.dt, m.adr, m.nex
+    if r[_RLEN] >= _MIN_ROW:  # how much better the smallest image template predicted than order 1, on average
+        pi, po = smp[smi[_IN_IMG]] >> 10, smp[smi[_O1]] >> 10
+        cost = m.cost
+        gain = cost[pi if y else 4096 - pi] - cost[po if y else 4096 - po]
+        r[_IMG_COST] += gain - (r[_IMG_COST] >> 10)
+    image = r[_IMAGE]
     for k in range(_N_SM):
-        i = smi[k]
-        n = smn[i]
-        smp[i] += ((y << 22) - smp[i]) * dt[n] >> 16
-        if n < _LIMIT:
-            smn[i] = n + 1
+        _learn(smp, smn, dt, smi[k], y)
+    for k in range(_IN_IMG, _IN_IMG + (2 * _N_IMG if image else 1 if r[_RLEN] >= _MIN_ROW else 0)):
+        _learn(smp, smn, dt, smi[k], y)
     for k in range(_N_CTX):
         a = adr[k]
         t[a] = nex[t[a], y]
+    if image:
+        it = m.it
+        for k in range(_N_IMG):
+            a = smi[_IN_IMG + k] - _SM_IMG
+            it[a] = nex[it[a], y]
     rate = _MIX_RATE + _MIX_BOOST * _MIX_HALF // (_MIX_HALF + r[_POS])
     w = m.w
     for k in range(_N_MIX):
         err = ((y << 12) - _squash(m.squash, m.md[k])) * rate
         base = m.mset[k] * _N_IN
-        for i in range(_N_IN):
+        for i in range(_N_BASE):
             w[base + i] += (st[i] * err) >> 16
+        if image:
+            for i in range(_N_BASE, _N_IN):
+                w[base + i] += (st[i] * err) >> 16
     c0 = r[_C0]
     err = ((y << 12) - _squash(m.squash, m.md[_N_MIX])) * _FINAL_RATE
-    wf = m.wf[c0]
+    wf = m.wf[m.mset[_N_MIX]]
     for k in range(_N_MIX):
         wf[k] += (m.md[k] * err) >> 16
     wf[_N_MIX] += (256 * err) >> 16
@@ -448,6 +573,15 @@ def _end_byte(m: _Model, c: int) -> None:
     m.rpos[c, 0], m.rpos[c, 1] = pos, d
     rlen = r[_RLEN]
     r[_RRUN] = r[_RRUN] + 1 if rlen > 0 and buf[(pos - 1 - rlen) & mask] == c else 0
+    # A bilevel image: rows of rlen bytes whose pixel templates predict better than order 1.
+    if rlen < _MIN_ROW or r[_IMG_COST] > 8 * _IMAGE_MARGIN:
+        r[_IMAGE] = 0
+    elif r[_IMG_COST] < -_IMAGE_MARGIN:
+        r[_IMAGE] = 1
+    if rlen >= _MIN_ROW:
+        for k in range(4):
+            a = pos - (k + 1) * rlen
+            r[_ROW + k] = buf[(a - 1) & mask] << 16 | buf[a & mask] << 8 | buf[(a + 1) & mask]
     # Match model: follow the match while it predicts right, else look up the last occurrence.
     if r[_MLEN] > 0 and buf[r[_MPTR] & mask] == c:
         r[_MLEN] = min(r[_MLEN] + 1, _MAX_LEN)
@@ -542,22 +676,26 @@ def _decode_chunk(
 
 
 class ContextMixing(SequenceCoder):
-    """Bitwise context mixing: orders 0-4, 6, 8, word, sparse, record, image, column, match models, three
-    mixers and a final one, two SSE stages (see the module docstring).
+    """Bitwise context mixing: orders 0-4, 6, 8, word, sparse, record, image, column, match models, a
+    bilevel image model, three mixers and a final one, two SSE stages (see the module docstring).
 
     Defaults: memory_mib 128, history_mib 16, match_min 5; what they measure, with the commands,
     is in results/cm/README.md. v2 sized the tables to a short input (inputs under 128 KiB code
-    differently); v3 added the image context and the record run in the first mixer's weight set.
+    differently); v3 added the image context and the record run in the first mixer's weight set;
+    v4 the bilevel image model.
 
     `params` counts the table entries: context states (one byte each), statemap entries, mixer
     weights, SSE entries and match positions. `flops_per_symbol` estimates the integer operations
     per byte: 8 bits x (19 inputs read and stretched, 21 mixed by 3 mixers, ~230 operations for the
     dot products and their training, ~90 for the statemap and state updates, ~40 for the final
-    mixer and SSE), plus ~430 per byte for 26 slot lookups, the hashes and the match model.
+    mixer and SSE), plus ~430 per byte for 26 slot lookups, the hashes and the match model. In a
+    bilevel image the image model adds 24 inputs and about as many operations again (not counted:
+    the figure is for the data it is published on, text).
     """
 
     name = "cm"
-    version = 3  # 3: an image-neighbourhood context, the first mixer's weights by record run too
+    version = 4  # 4: a bilevel image model (per-pixel templates, its own mixer weight sets and SSE contexts)
+    # 3: an image-neighbourhood context, the first mixer's weights by record run too
     # 2: tables sized to a short input (inputs under 128 KiB code differently)
     description = "bitwise context mixing (lpaq class): orders 0-8, word, sparse, record, match; 2-layer mixer, SSE"
     options = {
@@ -572,7 +710,8 @@ class ContextMixing(SequenceCoder):
     @classmethod
     def memory_estimate(cls, settings: dict[str, Any], symbols: int) -> int:
         history = _power_of_two(settings["history_mib"] << 20)  # the ring, and as many bytes of positions
-        tables = _SM_SIZE * 8 + (_N_MIX * _SETS * _N_IN + 256 * (_N_MIX + 1)) * 4 + 2 * _APM_ROWS * 33 * 2
+        tables = _SM_SIZE * 8 + (_N_MIX * _SETS * _N_IN + _FINAL_SETS * (_N_MIX + 1)) * 4 + 2 * _APM_ROWS * 33 * 2
+        tables += _SM_STATE - _SM_IMG + _COST.nbytes  # the image templates' states, the cost table
         segment = min(symbols, container.SEGMENT_SYMBOLS)  # coder output, code lengths and input
         coding = coder.encoder_capacity(8 * segment) + 13 * segment
         fixed = _DIRECT_ROWS * _SLOT + tables + (1 << 16) + COMPILE_BYTES
@@ -597,7 +736,8 @@ class ContextMixing(SequenceCoder):
 
     @staticmethod
     def _params(slots: int, history: int, positions: int) -> int:
-        tables = _SM_SIZE + _N_MIX * _SETS * _N_IN + 256 * (_N_MIX + 1) + 2 * _APM_ROWS * 33
+        tables = _SM_SIZE + _N_MIX * _SETS * _N_IN + _FINAL_SETS * (_N_MIX + 1) + 2 * _APM_ROWS * 33
+        tables += _SM_STATE - _SM_IMG
         return int((_DIRECT_ROWS + slots) * _SLOT + tables + positions)
 
     def _model_for(self, count: int) -> _Model:
@@ -606,22 +746,24 @@ class ContextMixing(SequenceCoder):
         slots, history, positions = self._sizes(count)
         smp = np.full(_SM_SIZE, 1 << 21, dtype=np.int32)
         smp[:_SM_MATCH] = np.tile(_STATE_P1, _N_CTX)
+        smp[_SM_STATE:_SM_IDLE] = np.tile(_STATE_P1, _N_IMG)
         apm_row = _SQUASH[np.clip(np.arange(-16, 17) * 128, -2047, 2047) + 2047] * 16
-        wf = np.full((256, _N_MIX + 1), (1 << 16) // _N_MIX, dtype=np.int32)
+        wf = np.full((_FINAL_SETS, _N_MIX + 1), (1 << 16) // _N_MIX, dtype=np.int32)
         wf[:, _N_MIX] = 0
         m = self._model = _Model(
             t=coder.aligned_zeros(_DIRECT_ROWS + slots, _SLOT // 4).view(np.uint8).reshape(-1),
+            it=np.zeros(_SM_STATE - _SM_IMG, dtype=np.uint8),
             slots=slots,
             h=np.zeros(_N_HASHED, dtype=np.int64),
             slot=np.zeros(_N_HASHED, dtype=np.int64),
             adr=np.zeros(_N_CTX, dtype=np.int64),
-            smi=np.zeros(_N_SM, dtype=np.int64),
+            smi=np.zeros(_N_IN, dtype=np.int64),
             st=np.zeros(_N_IN, dtype=np.int64),
             smp=smp,
             smn=np.zeros(_SM_SIZE, dtype=np.int32),
             w=np.full(_N_MIX * _SETS * _N_IN, 1 << 13, dtype=np.int32),
             wf=wf,
-            mset=np.zeros(_N_MIX, dtype=np.int64),
+            mset=np.zeros(_N_MIX + 1, dtype=np.int64),
             md=np.zeros(_N_MIX + 1, dtype=np.int64),
             apm=np.tile(apm_row.astype(np.uint16), 2 * _APM_ROWS),
             buf=np.zeros(history, dtype=np.uint8),
@@ -634,6 +776,7 @@ class ContextMixing(SequenceCoder):
             nex=_NEXT,
             priority=_PRIORITY,
             dt=(65536 * 2 // (2 * np.arange(_LIMIT + 1, dtype=np.int64) + 3)),
+            cost=_COST,
         )
         m.reg[_C0] = 1
         m.reg[_W0] = 0

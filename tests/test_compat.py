@@ -22,8 +22,6 @@ WRITTEN = {  # file: the commit that wrote it (`git show COMMIT` has that versio
     "order0.hz": "524a0e6",
     "ngram-format2-0646742.hz": "0646742",  # the container's format 2, its config as JSON
     "ngram.hz": "524a0e6",
-    "cm.hz": "524a0e6",
-    "mix-cm-ngram.hz": "524a0e6",
     "mix-order0-lstm.hz": "524a0e6",
     "lstm.hz": "524a0e6",
     "gpt.hz": "524a0e6",
@@ -37,8 +35,12 @@ WRITTEN = {  # file: the commit that wrote it (`git show COMMIT` has that versio
     "llamacpp-smollm2-524a0e6.hz": "524a0e6",
     "llamacpp-smollm2-shift-524a0e6.hz": "524a0e6",
 }
-REFUSED = {"order0-v1-0646742.hz": "version: file has 1, here 2"}
-"""Files this version must refuse, and what its message says (order0 codes other bits since)."""
+REFUSED = {
+    "order0-v1-0646742.hz": "version: file has 1, here 2",
+    "cm.hz": "version (here 4)",  # written by 524a0e6 (cm v3)
+    "mix-cm-ngram.hz": "'predictor': 'cm', 'version': 4",  # written by 524a0e6 (cm v3)
+}
+"""Files this version must refuse, and what its message says (order0 and cm code other bits since)."""
 MODELS = {"hf-stories260K": "stories260K", "llamacpp-smollm2": "smollm2-135m-instruct"}
 """The folder under ../shared/models a file's name starts for."""
 ENVIRONMENT = {"torch", "transformers", "numpy", "cpu_capability", "device_type", "llama_cpp", "llama_cpp_system"}
