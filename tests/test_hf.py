@@ -311,13 +311,13 @@ def test_a_missing_local_folder_is_named_not_looked_up_on_the_hub(registry, tmp_
 @pytest.mark.slow
 @pytest.mark.skipif(not SMOLLM2.is_dir(), reason="../shared/models/smollm2-135m-instruct is absent")
 def test_smollm2_gguf_compresses_alice_verified(registry, shared_corpora, capfd):
-    """The real pretrained SmolLM2-135M (GGUF) on the first 20 KB of alice29.txt, decoded and checked.
-
-    16 lockstep streams keep it to about two minutes on two cores (one stream: 1.14 bits/byte
-    in over an hour); 16 cold starts cost about 0.14 bits/byte and the target still holds.
+    """The real pretrained SmolLM2-135M (GGUF, expanded by transformers) on the first 4,000 bytes of
+    alice29.txt in 4 lockstep streams, decoded and checked: about two minutes on two cores, most
+    of it loading the model twice; 4 cold starts of 1,000 bytes each still leave it far below
+    any classic compressor (1.32 bits/byte measured; xz -9e takes about 2.5 on alice29).
     """
-    data = (shared_corpora / "canterbury" / "alice29.txt").read_bytes()[:20_000]
-    spec = f"hf:{SMOLLM2},gguf_file=SmolLM2-135M-Instruct.Q4_1.gguf,batch=16,threads=2"
+    data = (shared_corpora / "canterbury" / "alice29.txt").read_bytes()[:4_000]
+    spec = f"hf:{SMOLLM2},gguf_file=SmolLM2-135M-Instruct.Q4_1.gguf,batch=4,threads=2"
     encoded = container.encode(data, spec, registry.build(spec))
     assert "GGUF tensors" not in capfd.readouterr().err  # transformers' own bar would cut through ours
     decoded = container.decode(container.unpack(encoded.container), registry.build(spec))
