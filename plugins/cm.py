@@ -64,25 +64,22 @@ Models (each gives the mixer one input, st of its probability):
   better than order 1 by 1/64 bit a bit) and off where g > 8192 (or r < 8); the hysteresis keeps
   it on across blank stretches of a page, where both cost nothing. While off, its inputs are not
   computed and not mixed (text, whose record lengths are chance distances, codes as without it).
-  While on, it also chooses the weight sets: mixer 1 by 3 left pixels and the 3 above (rows 1-3
-  straight above: 64 sets), mixer 2 by the pixel to the left and the 3 above it (16), mixer 3 by
-  the number of black pixels among 24 around (3 left, 7 in each of 3 rows above), the final
-  mixer by those 4 nearest pixels (16 rows); and the SSE contexts: the 14-pixel column template
-  for the first table and the 16-pixel one for the second.
+  While on, it only adds inputs: the weight sets and SSE contexts stay the byte model's, since
+  records that are not pictures (a spreadsheet's) turn it on too and need those.
 - A bias input (constant 256), and two hints: other models' st(p) for this bit, given by `mix`
   (`_hint`), 0 when cm codes alone (an input of 0 adds nothing and its weights never move, so
   alone cm codes as if it had no such inputs).
 
 Mixing: three mixers each compute x = sum_i w_i * s_i over the inputs s_i with a weight set
 chosen by a small context (c0 with the record run, up to 7; match length bucket and bit position;
-c1 and bit position; in an image, pixels, see above), and p_k = squash(x). A final mixer of the
+c1 and bit position), and p_k = squash(x). A final mixer of the
 same kind (weights per c0) mixes the three x's. Every mixer learns online by gradient descent on
 the coding loss: after bit y, w_i += lr * (y - p_k) * s_i (the derivative of -ln P(y) in the
 stretch domain), with a first-layer rate that starts 5 times higher and decays with the bytes
 seen (1 + 4 * 65536 / (65536 + bytes)), so small files learn fast.
 
-SSE (lpaq's APM): two tables refine the mixed p by context (c0 with c1; c0 with a hash of c1c2;
-in an image, two pixel templates), each a row of 33 probabilities over st(p) in steps of 128,
+SSE (lpaq's APM): two tables refine the mixed p by context (c0 with c1; c0 with a hash of c1c2),
+each a row of 33 probabilities over st(p) in steps of 128,
 interpolated linearly; after each bit the nearer entry moves 1/64 of the way to the bit. The
 coded p is (p + a1 + 2 * a2) / 4, clamped to 1..4095.
 
@@ -181,7 +178,6 @@ _IN_IMG, _IN_STATE, _IN_LINEAR = _N_BASE, _N_BASE + _N_IMG, _N_BASE + 2 * _N_IMG
 _N_IN = _N_BASE + 3 * _N_IMG
 _N_MIX = 3  # first-layer mixers (weight sets chosen by c0, by match length, by c1)
 _SETS = 2048  # weight sets per mixer, at most
-_FINAL_SETS = 256 + 16  # the final mixer's: one per c0, then in an image one per 4 nearest pixels
 # Slots are 16 bytes: a check byte, then the states of the 15 nodes of a nibble's binary tree.
 _SLOT = 16
 _DIRECT = 256 + 65536  # states of the direct contexts, before the hashed slots
@@ -239,8 +235,8 @@ class _Model(NamedTuple):
     smp: np.ndarray  # int32: statemap p(1), 22 bits
     smn: np.ndarray  # int32: statemap counts
     w: np.ndarray  # int32 (_N_MIX * _SETS * _N_IN,): first-layer weights, 16.16, a row per weight set
-    wf: np.ndarray  # int32 (_FINAL_SETS, _N_MIX + 1): final mixer weights, a row per c0 (in an image, 256 + 4 pixels)
-    mset: np.ndarray  # int64 (_N_MIX + 1,): the weight set (row of `w`) each mixer used, and the final mixer's row
+    wf: np.ndarray  # int32 (256, _N_MIX + 1): final mixer weights
+    mset: np.ndarray  # int64 (_N_MIX,): the weight set (row of `w`) each mixer used
     md: np.ndarray  # int64 (_N_MIX + 1,): each mixer's output, stretched (last: the final mixer)
     apm: np.ndarray  # uint16 (2 * _APM_ROWS * 33,): two SSE tables
     buf: np.ndarray  # uint8: history, a ring
@@ -288,15 +284,6 @@ def _find(t: np.ndarray, slots: int, priority: np.ndarray, h: int) -> int:
 @jit
 def _squash(table: np.ndarray, x: int) -> int:
     return table[min(max(x, -2047), 2047) + 2047]
-
-
-@jit
-def _popcount(x: int) -> int:
-    """The number of 1 bits of x, 0 <= x < 2**32."""
-    x -= (x >> 1) & 0x55555555
-    x = (x & 0x33333333) + ((x >> 2) & 0x33333333)
-    x = (x + (x >> 4)) & 0x0F0F0F0F
-    return (x * 0x01010101 & 0xFFFFFFFF) >> 24
 
 
 @jit
@@ -349,7 +336,7 @@ def _predict(m: _Model) -> int:
     for k in (_IN_MATCH, _IN_EXPECT, _IN_RECORD):
         st[k] = stretch[smp[smi[k]] >> 10]
     # Bilevel image model: pixel templates around this bit's pixel (rows of rlen bytes).
-    image, pattern, square, column, sel0, sel1, sel2 = r[_IMAGE], 0, 0, 0, 0, 0, 0
+    image, pattern = r[_IMAGE], 0
     smi[_IN_IMG] = _SM_IDLE
     if rlen >= _MIN_ROW:
         # left: the pixels coded before this one, the nearest in bit 0; r1..r4: the rows above,
@@ -365,9 +352,6 @@ def _predict(m: _Model) -> int:
             smi[_IN_IMG + 1] = _IMG_OFFSETS[1] + wide
             square = wide | ((r2 >> 6) & 31) << 11
             smi[_IN_IMG + 2] = _IMG_OFFSETS[2] + square
-            sel0 = (left & 7) | (r1 >> 8 & 1) << 3 | (r2 >> 8 & 1) << 4 | (r3 >> 8 & 1) << 5
-            sel1 = (left & 1) | (r1 >> 7 & 7) << 1
-            sel2 = _popcount((left & 7) | (r1 >> 5 & 127) << 3 | (r2 >> 5 & 127) << 10 | (r3 >> 5 & 127) << 17)
             column = (left & 3) | ((r1 >> 7) & 7) << 2 | ((r2 >> 7) & 7) << 5 | ((r3 >> 7) & 7) << 8
             column |= ((r4 >> 7) & 7) << 11
             smi[_IN_IMG + 3] = _IMG_OFFSETS[3] + column
@@ -391,9 +375,9 @@ def _predict(m: _Model) -> int:
     for k in range(_N_HINTS):
         st[_IN_HINT + k] = r[_HINT + k]
     # Mixers.
-    m.mset[0] = sel0 if image else c0 | min(r[_RRUN], 7) << 8
-    m.mset[1] = _SETS + (256 + sel1 if image else (mctx >> 1) * 8 + bitpos)
-    m.mset[2] = 2 * _SETS + (sel2 if image else c1 * 8 + bitpos)
+    m.mset[0] = c0 | min(r[_RRUN], 7) << 8
+    m.mset[1] = _SETS + (mctx >> 1) * 8 + bitpos
+    m.mset[2] = 2 * _SETS + c1 * 8 + bitpos
     w = m.w
     for k in range(_N_MIX):
         base = m.mset[k] * _N_IN
@@ -404,16 +388,15 @@ def _predict(m: _Model) -> int:
             for i in range(_N_BASE, _N_IN):
                 dot += st[i] * w[base + i]
         m.md[k] = min(max(dot >> 16, -2047), 2047)
-    m.mset[_N_MIX] = 256 + sel1 if image else c0
-    wf = m.wf[m.mset[_N_MIX]]
+    wf = m.wf[c0]
     dot = 256 * wf[_N_MIX]
     for k in range(_N_MIX):
         dot += m.md[k] * wf[k]
     m.md[_N_MIX] = min(max(dot >> 16, -2047), 2047)
     p = _squash(m.squash, m.md[_N_MIX])
     # SSE: refine p by order-1 and (hashed) order-2 contexts.
-    r[_A1] = column if image else c0 | c1 << 8
-    r[_A2] = square if image else _hash(r[_C4] & 0xFFFF, c0) & (_APM_ROWS - 1)
+    r[_A1] = c0 | c1 << 8
+    r[_A2] = _hash(r[_C4] & 0xFFFF, c0) & (_APM_ROWS - 1)
     a1 = _apm(m.apm, 0, r[_A1], m.md[_N_MIX])
     a2 = _apm(m.apm, 1, r[_A2], m.md[_N_MIX])
     p = (p + a1 + 2 * a2 + 2) >> 2
@@ -488,7 +471,7 @@ def _update(m: _Model, y: int) -> None:
                 w[base + i] += (st[i] * err) >> 16
     c0 = r[_C0]
     err = ((y << 12) - _squash(m.squash, m.md[_N_MIX])) * _FINAL_RATE
-    wf = m.wf[m.mset[_N_MIX]]
+    wf = m.wf[c0]
     for k in range(_N_MIX):
         wf[k] += (m.md[k] * err) >> 16
     wf[_N_MIX] += (256 * err) >> 16
@@ -694,7 +677,7 @@ class ContextMixing(SequenceCoder):
     """
 
     name = "cm"
-    version = 4  # 4: a bilevel image model (per-pixel templates, its own mixer weight sets and SSE contexts)
+    version = 4  # 4: a bilevel image model (per-pixel templates as more mixer inputs)
     # 3: an image-neighbourhood context, the first mixer's weights by record run too
     # 2: tables sized to a short input (inputs under 128 KiB code differently)
     description = "bitwise context mixing (lpaq class): orders 0-8, word, sparse, record, match; 2-layer mixer, SSE"
@@ -710,7 +693,7 @@ class ContextMixing(SequenceCoder):
     @classmethod
     def memory_estimate(cls, settings: dict[str, Any], symbols: int) -> int:
         history = _power_of_two(settings["history_mib"] << 20)  # the ring, and as many bytes of positions
-        tables = _SM_SIZE * 8 + (_N_MIX * _SETS * _N_IN + _FINAL_SETS * (_N_MIX + 1)) * 4 + 2 * _APM_ROWS * 33 * 2
+        tables = _SM_SIZE * 8 + (_N_MIX * _SETS * _N_IN + 256 * (_N_MIX + 1)) * 4 + 2 * _APM_ROWS * 33 * 2
         tables += _SM_STATE - _SM_IMG + _COST.nbytes  # the image templates' states, the cost table
         segment = min(symbols, container.SEGMENT_SYMBOLS)  # coder output, code lengths and input
         coding = coder.encoder_capacity(8 * segment) + 13 * segment
@@ -736,7 +719,7 @@ class ContextMixing(SequenceCoder):
 
     @staticmethod
     def _params(slots: int, history: int, positions: int) -> int:
-        tables = _SM_SIZE + _N_MIX * _SETS * _N_IN + _FINAL_SETS * (_N_MIX + 1) + 2 * _APM_ROWS * 33
+        tables = _SM_SIZE + _N_MIX * _SETS * _N_IN + 256 * (_N_MIX + 1) + 2 * _APM_ROWS * 33
         tables += _SM_STATE - _SM_IMG
         return int((_DIRECT_ROWS + slots) * _SLOT + tables + positions)
 
@@ -748,7 +731,7 @@ class ContextMixing(SequenceCoder):
         smp[:_SM_MATCH] = np.tile(_STATE_P1, _N_CTX)
         smp[_SM_STATE:_SM_IDLE] = np.tile(_STATE_P1, _N_IMG)
         apm_row = _SQUASH[np.clip(np.arange(-16, 17) * 128, -2047, 2047) + 2047] * 16
-        wf = np.full((_FINAL_SETS, _N_MIX + 1), (1 << 16) // _N_MIX, dtype=np.int32)
+        wf = np.full((256, _N_MIX + 1), (1 << 16) // _N_MIX, dtype=np.int32)
         wf[:, _N_MIX] = 0
         m = self._model = _Model(
             t=coder.aligned_zeros(_DIRECT_ROWS + slots, _SLOT // 4).view(np.uint8).reshape(-1),
@@ -763,7 +746,7 @@ class ContextMixing(SequenceCoder):
             smn=np.zeros(_SM_SIZE, dtype=np.int32),
             w=np.full(_N_MIX * _SETS * _N_IN, 1 << 13, dtype=np.int32),
             wf=wf,
-            mset=np.zeros(_N_MIX + 1, dtype=np.int64),
+            mset=np.zeros(_N_MIX, dtype=np.int64),
             md=np.zeros(_N_MIX + 1, dtype=np.int64),
             apm=np.tile(apm_row.astype(np.uint16), 2 * _APM_ROWS),
             buf=np.zeros(history, dtype=np.uint8),

@@ -102,7 +102,7 @@ def test_a_bilevel_image_is_coded_by_its_pixel_templates():
     registers = encoder._model.reg
     assert registers[cm._RLEN] == 32 and registers[cm._IMAGE] == 1  # rows found, the image model on
     # v3, with the bytes above but no per-pixel templates, took 1,331 bytes (0.83 bits/byte), xz -9e
-    # 2,588; v4 845 (0.53).
+    # 2,588; v4 943 (0.59).
     assert 8 * encoded.payload_bytes / len(data) < 0.62
 
 
