@@ -34,6 +34,8 @@ WRITTEN = {  # file: the commit that wrote it (`git show COMMIT` has that versio
     "hf-stories260K-chunk400.hz": "a44b1e4",
     "llamacpp-smollm2-524a0e6.hz": "524a0e6",
     "llamacpp-smollm2-shift-524a0e6.hz": "524a0e6",
+    "cm-7082fa0.hz": "7082fa0",  # cm v4
+    "mix-cm-ngram-7082fa0.hz": "7082fa0",
 }
 REFUSED = {
     "order0-v1-0646742.hz": "version: file has 1, here 2",
