@@ -41,6 +41,7 @@ def cache_folder() -> str:
     return os.environ.get("NUMBA_CACHE_DIR") or str(cache_dir() / "numba")
 
 
+@functools.cache
 def _usable(folder: str) -> bool:
     try:
         os.makedirs(folder, exist_ok=True)
@@ -87,8 +88,8 @@ class Kernel:
     def compiled(self) -> Any:
         """numba's dispatcher for the function (made, not yet compiled, on the first request)."""
         if self._compiled is None:
-            cache = _usable(_numba().config.CACHE_DIR)
-            self._compiled = _numba().njit(cache=cache, nogil=True)(self.py_func)
+            numba = _numba()
+            self._compiled = numba.njit(cache=_usable(numba.config.CACHE_DIR), nogil=True)(self.py_func)
         return self._compiled
 
     def __call__(self, *args: Any) -> Any:

@@ -336,7 +336,7 @@ def _predict(m: _Model) -> int:
     for k in (_IN_MATCH, _IN_EXPECT, _IN_RECORD):
         st[k] = stretch[smp[smi[k]] >> 10]
     # Bilevel image model: pixel templates around this bit's pixel (rows of rlen bytes).
-    image, pattern = r[_IMAGE], 0
+    image = r[_IMAGE]
     smi[_IN_IMG] = _SM_IDLE
     if rlen >= _MIN_ROW:
         # left: the pixels coded before this one, the nearest in bit 0; r1..r4: the rows above,

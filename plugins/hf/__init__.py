@@ -84,7 +84,7 @@ class HF(SequenceCoder):
         "kv_cache": Option(
             "f16",
             "llamacpp: type of the cached keys and values (q8_0 needs flash attention; results depend on it)",
-            choices=tuple(llamacpp.KV_TYPES),
+            choices=llamacpp.KV_TYPES,
             added_later=True,
         ),
         "backend": Option(

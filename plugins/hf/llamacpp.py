@@ -31,8 +31,8 @@ _FLASH_ATTENTION = {"auto": -1, "off": 0, "on": 1}
 faster for small models' lockstep batches (stories260K, 16 streams at 240 positions: 6.8 ms a
 step against 19-21 ms), about even for SmolLM2 at batch 1."""
 
-KV_TYPES = {"f16": 1, "q8_0": 8}
-"""ggml's type for each value of hf's `kv_cache` option: the cached keys and values in float16,
+KV_TYPES = ("f16", "q8_0")
+"""The values of hf's `kv_cache` option, ggml's type names: the cached keys and values in float16,
 or in 8-bit blocks (half the memory read per step; llama.cpp needs flash attention for it)."""
 
 _log_lines: list[str] = []
@@ -166,7 +166,7 @@ class Runner:
         params.n_threads = params.n_threads_batch = threads
         params.no_perf = True
         params.flash_attn_type = _FLASH_ATTENTION[flash_attention]
-        params.type_k = params.type_v = KV_TYPES[kv_cache]
+        params.type_k = params.type_v = getattr(llama_cpp, f"GGML_TYPE_{kv_cache.upper()}")
         self._context = llama_cpp.llama_init_from_model(loaded.model, params)
         if not self._context:
             raise HarnessError(f"llama.cpp cannot make a context of {batch} x {context} tokens: {_last_error()}")
