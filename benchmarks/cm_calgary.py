@@ -27,7 +27,7 @@ from typing import TypeVar
 
 import numpy as np
 
-from harness import baselines, container
+from harness import baselines, container, wire
 from harness.predictor import canonical_spec, defaults, typed_options
 from plugins.baselines import standard_baselines
 from plugins.cm import ContextMixing
@@ -62,7 +62,7 @@ def measure(path: Path, settings: dict[str, object], baselines: ProcessPoolExecu
     data = path.read_bytes()
     spec = canonical_spec(ContextMixing.name, settings, ContextMixing)
     encoded, encode_cpu, encode_wall = _timed(lambda: container.encode(data, spec, ContextMixing(**settings)))
-    header = container.unpack(encoded.container)
+    header = wire.unpack(encoded.container)
     decoded, decode_cpu, decode_wall = _timed(lambda: container.decode(header, ContextMixing(**settings)))
     if decoded != data:
         raise SystemExit(f"{path}: decoded bytes differ from the input")

@@ -20,7 +20,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from harness import container
+from harness import container, wire
 from harness.errors import HarnessError
 from harness.registry import load_registry
 from plugins.hf import llamacpp
@@ -66,7 +66,7 @@ def round_trip(spec: str) -> str:
     registry = load_registry()
     try:
         encoded = container.encode(TEXT, spec, registry.build(spec))
-        decoded = container.decode(container.unpack(encoded.container), registry.build(spec))
+        decoded = container.decode(wire.unpack(encoded.container), registry.build(spec))
     except HarnessError as error:
         return f"refused: {error}"
     return f"{8 * encoded.payload_bytes / len(TEXT):.4f} bits/byte, {'decoded' if decoded == TEXT else 'MISMATCH'}"

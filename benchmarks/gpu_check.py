@@ -18,7 +18,7 @@ import sys
 import time
 from pathlib import Path
 
-from harness import container
+from harness import container, wire
 from harness.errors import HarnessError
 from harness.registry import load_registry
 
@@ -37,7 +37,7 @@ def check(registry, spec: str, data: bytes, twice: bool) -> dict:
     identical = None
     if twice:
         identical = container.encode(data, spec, registry.build(spec)).container == encoded.container
-    header, decoder = container.unpack(encoded.container), registry.build(spec)
+    header, decoder = wire.unpack(encoded.container), registry.build(spec)
     start = time.perf_counter()
     verified = container.decode(header, decoder) == data
     decode_s = time.perf_counter() - start

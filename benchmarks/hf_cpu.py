@@ -19,7 +19,7 @@ import os
 import time
 from pathlib import Path
 
-from harness import container
+from harness import container, wire
 from harness.registry import load_registry
 
 _SHARED = Path(__file__).resolve().parents[2] / "shared"
@@ -54,7 +54,7 @@ def measure(spec: str, data: bytes, decode: bool) -> dict[str, float | bool]:
     if decode:
         decoder = registry.build(spec)
         cpu = time.process_time()
-        decoded = container.decode(container.unpack(encoded.container), decoder)
+        decoded = container.decode(wire.unpack(encoded.container), decoder)
         row["decode"] = len(data) / (time.process_time() - cpu)
         if decoded != data:
             raise SystemExit(f"{spec}: decoded bytes differ from the input")

@@ -24,7 +24,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from harness import container
+from harness import container, wire
 from harness.registry import load_registry
 from plugins.hf import llamacpp
 
@@ -64,7 +64,7 @@ def measure(spec: str, data: bytes) -> dict[str, float]:
     registry = load_registry()
     encoder, decoder = registry.build(spec), registry.build(spec)  # loading happens here, untimed
     encoded, encode_s, encode_cpu = _timed(lambda: container.encode(data, spec, encoder))
-    decoded, decode_s, decode_cpu = _timed(lambda: container.decode(container.unpack(encoded.container), decoder))
+    decoded, decode_s, decode_cpu = _timed(lambda: container.decode(wire.unpack(encoded.container), decoder))
     if decoded != data:
         raise SystemExit(f"{spec}: decoded bytes differ from the input")
     return {

@@ -78,13 +78,13 @@ def measure(spec: str, length: int, timeout: float | None = None) -> dict:
 def long_enough(spec: str) -> int:
     """Bytes for every stream of an online model to train on a block with a full memory (gpt:
     the block after `memory_blocks` blocks) and code the next one; for others, a segment."""
-    from harness import container
+    from harness import wire
     from harness.registry import load_registry
     from plugins.online import OnlinePredictor
 
     cls, settings, _ = load_registry().predictor(spec)
     if not issubclass(cls, OnlinePredictor):
-        return container.SEGMENT_SYMBOLS
+        return wire.SEGMENT_SYMBOLS
     return settings["batch"] * settings["context"] * (settings.get("memory_blocks", 0) + 2)
 
 

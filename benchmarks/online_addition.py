@@ -20,7 +20,7 @@ import time
 import numpy as np
 
 from corpora.synthetic import OPERAND_DIGITS, RECORD_BYTES, addition
-from harness import container
+from harness import container, wire
 from harness.registry import load_registry
 
 FLOOR_BITS = 16 * math.log2(10)
@@ -42,7 +42,7 @@ def main() -> None:
     encoded = container.encode(data, spec, encoder)
     encode_s = time.perf_counter() - start
     start = time.perf_counter()
-    if container.decode(container.unpack(encoded.container), registry.build(spec)) != data:
+    if container.decode(wire.unpack(encoded.container), registry.build(spec)) != data:
         raise SystemExit(f"{spec}: decoded bytes differ from the input")
     decode_s = time.perf_counter() - start
 

@@ -16,7 +16,7 @@ import resource
 import time
 from pathlib import Path
 
-from harness import container
+from harness import container, wire
 from harness.registry import load_registry
 from plugins.online import OnlinePredictor
 
@@ -35,7 +35,7 @@ def measure(spec: str, data: bytes) -> None:
     encoded = container.encode(data, spec, encoder)
     encode_s = time.perf_counter() - start
     start = time.perf_counter()
-    decoded = container.decode(container.unpack(encoded.container), registry.build(spec))
+    decoded = container.decode(wire.unpack(encoded.container), registry.build(spec))
     decode_s = time.perf_counter() - start
     if decoded != data:
         raise SystemExit(f"{spec}: decoded bytes differ from the input")

@@ -16,6 +16,7 @@ from typing import NoReturn
 import harness
 from harness.commands import DEFAULT_CORPUS, DEFAULT_PREDICTORS
 from harness.errors import HarnessError, PredictorError
+from harness.progress import interrupted
 from harness.trust import DEFAULT_MAX_MEMORY
 
 _PICKLE_HELP = "let pickled weights (pytorch_model.bin) be loaded: unpickling can run any code in them"
@@ -285,8 +286,10 @@ def _chunking(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def _terminate(signum: int, frame: object) -> None:
-    raise KeyboardInterrupt  # `kill` cleans up like Ctrl-C: temp files removed, stores intact
+def _interrupt(signum: int, frame: object) -> None:
+    """Ctrl-C, and `kill` cleaning up like it: temp files removed, stores intact."""
+    interrupted.set()
+    raise KeyboardInterrupt
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -297,7 +300,10 @@ def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
     args.plugin = [*args.plugin, *vars(args).pop("more_plugins", [])]
     debug = args.debug or bool(os.environ.get("HARNESS_DEBUG"))
-    signal.signal(signal.SIGTERM, _terminate)
+    interrupted.clear()
+    signal.signal(signal.SIGTERM, _interrupt)
+    if signal.getsignal(signal.SIGINT) is signal.default_int_handler:  # not where a shell ignores it
+        signal.signal(signal.SIGINT, _interrupt)
     from harness.ui import console  # rich, not the commands' libraries
 
     try:

@@ -32,7 +32,7 @@ from typing import Any
 
 import numpy as np
 
-from harness import coder, container
+from harness import coder, container, wire
 from harness.predictor import (
     Bitwise,
     CodeOne,
@@ -155,7 +155,7 @@ def _metadata(cls: type[SequenceCoder], settings: dict[str, Any]) -> None:
     _require(config.get("predictor") == cls.name, "config() must record the predictor name")
     _require(config.get("version") == cls.version, "config() must record the version")
     try:
-        recorded = json.loads(container.canonical_json(config))
+        recorded = json.loads(wire.canonical_json(config))
     except (TypeError, ValueError) as error:
         raise AssertionError(f"config() is not JSON: {error}") from None
     _require(recorded == config, "config() changes through JSON (tuples, non-string keys?): decoding would refuse it")
@@ -235,7 +235,7 @@ def _round_trips(cls: type[SequenceCoder], settings: dict[str, Any], inputs: dic
         encoded_steps: list[int] = []
         decoded_steps: list[int] = []
         encoded = container.encode(data, spec, encoder_side, encoded_steps.append)
-        decoded = container.decode(container.unpack(encoded.container), cls(**settings), decoded_steps.append)
+        decoded = container.decode(wire.unpack(encoded.container), cls(**settings), decoded_steps.append)
         _require(decoded == data, f"the {label} input ({len(data)} bytes) does not decode to itself")
         _require(len(encoded.symbol_bits) == encoded.symbols, "encode_symbols gives the wrong number of code lengths")
         counted = (sum(encoded_steps), sum(decoded_steps))

@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 import psutil
 
-from harness import container, corpus, jit, provenance, trust
+from harness import container, corpus, jit, provenance, trust, wire
 from harness.baselines import Baseline, compress_stream, decompress_stream
 from harness.corpus import CorpusFile
 from harness.errors import HarnessError, predictor_errors
@@ -171,7 +171,7 @@ def measure_predictor(
         with predictor_errors(canonical, file.name):
             encoder_side = registry.build(canonical)
             keep_bits = keep_curve and (
-                encoder_side.whole_input or not container.byte_level(encoder_side) or source.length <= CURVE_MAX_SYMBOLS
+                encoder_side.whole_input or not wire.byte_level(encoder_side) or source.length <= CURVE_MAX_SYMBOLS
             )
             in_bytes = InBytes(source.length, progress, lambda length: phase("encode", length))
             with jit.compile_timer() as compiling:
@@ -191,7 +191,7 @@ def measure_predictor(
 
         def decode(out: _Compare) -> None:  # as `harness decompress --model FOLDER` does
             coded.seek(0)
-            header, segments = container.read_header(coded, encoded.container_bytes)
+            header, segments = wire.read_header(coded, encoded.container_bytes)
             with predictor_errors(header.spec, file.name), trust.policy(_decoding_trust(cls, settings)):
                 decoder = registry.decoder(header)  # built before the clock starts, as the encoder was
                 with jit.compile_timer() as compiling:

@@ -2,7 +2,14 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable
+
+interrupted = threading.Event()
+"""Set by the command line's Ctrl-C and `kill` handler, which also raises KeyboardInterrupt. A
+signal that lands inside a ctypes callback (numba's compiler, llama.cpp's logger) has its
+exception printed and dropped there; the next progress tick raises it again, so the command
+still stops within one tick instead of finishing its file."""
 
 
 class InBytes:
@@ -18,4 +25,6 @@ class InBytes:
         self._total(self.length)
 
     def advance(self, symbols: int) -> None:
+        if interrupted.is_set():
+            raise KeyboardInterrupt
         self._advance(symbols * self.per_symbol)

@@ -26,7 +26,7 @@ import pluggy
 import psutil
 
 import harness.trust
-from harness import container, corpus, hookspecs
+from harness import corpus, hookspecs, setup_check, wire
 from harness.corpus import CorpusFile
 from harness.errors import HarnessError
 from harness.predictor import SequenceCoder, canonical_spec, defaults, parse_spec, typed_options
@@ -65,21 +65,25 @@ class Registry:
     baselines: dict[str, Entry[Any]] = field(default_factory=dict)
     errors: list[str] = field(default_factory=list)
     """One line per plugin that could not be loaded."""
+    _resolved: dict[str, tuple[type[SequenceCoder], dict[str, Any], str]] = field(default_factory=dict, repr=False)
 
-    def predictor_class(self, spec: str) -> type[SequenceCoder]:
-        """The class 'name:key=value,...' names, its options not yet read (they may load a model)."""
-        name = parse_spec(spec)[0]
+    def _class(self, name: str) -> type[SequenceCoder]:
+        """The class registered as `name`, its options not yet read."""
         head, comma, rest = name.partition(",")
         if comma and name not in self.predictors and head in self.predictors:
             raise HarnessError(f"unknown predictor {name!r}: options follow a ':', as in {head}:{rest}")
         return lookup(self.predictors, name, "predictor").item
 
     def predictor(self, spec: str) -> tuple[type[SequenceCoder], dict[str, Any], str]:
-        """Resolve 'name:key=value,...' to (class, typed settings, canonical spec)."""
-        name, raw = parse_spec(spec)
-        cls = self.predictor_class(spec)
-        settings = {**defaults(cls), **typed_options(cls, raw)}
-        return cls, settings, canonical_spec(name, settings, cls)
+        """Resolve 'name:key=value,...' to (class, typed settings, canonical spec), once per spec:
+        a run asks for the same spec at every layer (sweep, measure, decoder, mix members)."""
+        if spec not in self._resolved:
+            name, raw = parse_spec(spec)
+            cls = self._class(name)
+            settings = {**defaults(cls), **typed_options(cls, raw)}
+            self._resolved[spec] = cls, settings, canonical_spec(name, settings, cls)
+        cls, settings, canonical = self._resolved[spec]
+        return cls, dict(settings), canonical
 
     def portable_spec(self, spec: str) -> str:
         """The spec a `.hz` header records: the same predictor, named without this machine's paths."""
@@ -122,11 +126,11 @@ class Registry:
         except MemoryError:
             raise HarnessError(f"not enough memory to build predictor {spec!r}") from None
 
-    def decoder(self, header: container.Header) -> SequenceCoder:
+    def decoder(self, header: wire.Header) -> SequenceCoder:
         """The predictor that decodes `header`'s stream, built only once the header passed every
         check that needs no built predictor (a `.hz` file is untrusted input)."""
         cls, settings, _ = self.predictor(header.spec)
-        container.check_header(header, cls, settings)
+        setup_check.check_header(header, cls, settings)
         return self.build(header.spec, header.symbols)
 
 

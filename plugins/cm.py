@@ -94,7 +94,7 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
-from harness import bitmix, coder, container
+from harness import bitmix, coder, wire
 from harness.hookspecs import hookimpl
 from harness.jit import jit
 from harness.predictor import COMPILE_BYTES, Option, Progress, SequenceCoder, no_progress
@@ -695,7 +695,7 @@ class ContextMixing(SequenceCoder):
         history = _power_of_two(settings["history_mib"] << 20)  # the ring, and as many bytes of positions
         tables = _SM_SIZE * 8 + (_N_MIX * _SETS * _N_IN + 256 * (_N_MIX + 1)) * 4 + 2 * _APM_ROWS * 33 * 2
         tables += _SM_STATE - _SM_IMG + _COST.nbytes  # the image templates' states, the cost table
-        segment = min(symbols, container.SEGMENT_SYMBOLS)  # coder output, code lengths and input
+        segment = min(symbols, wire.SEGMENT_SYMBOLS)  # coder output, code lengths and input
         coding = coder.encoder_capacity(8 * segment) + 13 * segment
         fixed = _DIRECT_ROWS * _SLOT + tables + (1 << 16) + COMPILE_BYTES
         return (settings["memory_mib"] << 20) + 2 * history + coding + fixed
@@ -703,7 +703,7 @@ class ContextMixing(SequenceCoder):
     def __init__(self, **settings: Any) -> None:
         super().__init__(**settings)
         self._model: _Model | None = None  # made by the first coding call, sized to its input
-        self.params = self._params(*self._sizes(container.SEGMENT_SYMBOLS))
+        self.params = self._params(*self._sizes(wire.SEGMENT_SYMBOLS))
 
     def _sizes(self, count: int) -> tuple[int, int, int]:
         """(hashed slots, history bytes, match positions) for coding `count` symbols in the first

@@ -130,8 +130,9 @@ class Mix(SequenceCoder):
         if len(specs) < 2:
             raise HarnessError("mix needs two or more members: mix:gpt+ngram (see `harness list predictors --options`)")
         registry = harness.registry.current()
-        _check_members([registry.predictor_class(spec) for spec in specs])
-        return [registry.predictor(spec) for spec in specs]
+        entries = [registry.predictor(spec) for spec in specs]
+        _check_members([cls for cls, _, _ in entries])
+        return entries
 
     @classmethod
     def static_config(cls, settings: dict[str, Any]) -> dict[str, Any]:

@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 
 import harness
-from harness import cli, container, measure, ui
+from harness import cli, container, measure, ui, wire
 from harness.corpus import CorpusFile
 from tests.conftest import HARNESS
 
@@ -108,7 +108,7 @@ def test_stdin_to_stdout_and_back(capsys, monkeypatch, source):
     code, _, err = harness_main(capsys, "compress", "-", "-p", "order0")  # stdin implies stdout
     assert code == 0 and "stdin" in err and "stdout" in err, err
     coded = pipe.written.getvalue()
-    assert coded.startswith(container.MAGIC) and len(coded) < len(TEXT)
+    assert coded.startswith(wire.MAGIC) and len(coded) < len(TEXT)
     pipe = Stdio(monkeypatch, coded)
     assert harness_main(capsys, "decompress", "-", "-o", "-")[0] == 0
     assert pipe.written.getvalue() == TEXT
@@ -220,7 +220,7 @@ def test_force_through_a_symlink_replaces_the_file_not_the_link(capsys, tmp_path
     (tmp_path / "link.hz").symlink_to(tmp_path / "real.hz")
     assert harness_main(capsys, "compress", source, "-p", "order0", "-o", tmp_path / "link.hz", "--force")[0] == 0
     assert (tmp_path / "link.hz").is_symlink()
-    assert (tmp_path / "real.hz").read_bytes().startswith(container.MAGIC)
+    assert (tmp_path / "real.hz").read_bytes().startswith(wire.MAGIC)
 
 
 @pytest.mark.parametrize("name", ["itself", "a symlink", "a hard link", "stdin"])

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from harness import container
+from harness import container, wire
 from harness.errors import HarnessError
 from harness.predictor import COMPILE_BYTES, Predictor, SequenceCoder, typed_options
 from plugins import cm
@@ -23,7 +23,7 @@ def _code(data: bytes, **settings: object) -> tuple[container.Encoded, ContextMi
     """Encode with one instance, decode with a fresh one, check; return the encoding and encoder."""
     encoder = ContextMixing(**{**SMALL, **settings})
     encoded = container.encode(data, "cm", encoder)
-    decoded = container.decode(container.unpack(encoded.container), ContextMixing(**{**SMALL, **settings}))
+    decoded = container.decode(wire.unpack(encoded.container), ContextMixing(**{**SMALL, **settings}))
     assert decoded == data
     assert encoded.symbols == len(data)  # byte-level: the container streams it
     return encoded, encoder
@@ -114,9 +114,9 @@ def test_text_does_not_turn_the_image_model_on():
 def test_segments_carry_the_model_over(monkeypatch):
     data = TEXT + RNG.bytes(3000) + TEXT
     whole, _ = _code(data)
-    monkeypatch.setattr(container, "SEGMENT_SYMBOLS", 4096)
+    monkeypatch.setattr(wire, "SEGMENT_SYMBOLS", 4096)
     segmented, _ = _code(data)
-    assert container.unpack(segmented.container).segment == 4096
+    assert wire.unpack(segmented.container).segment == 4096
     # Each segment flushes the coder (a few bytes); a model restarted per segment would cost kilobytes.
     assert segmented.payload_bytes < whole.payload_bytes + 8 * (len(data) // 4096 + 1)
 
@@ -141,7 +141,7 @@ def test_memory_estimate_covers_the_tables():
     settings = {**SMALL, "match_min": 6}
     predictor = ContextMixing(**settings)
     full = predictor.params
-    tables = sum(a.nbytes for a in predictor._model_for(container.SEGMENT_SYMBOLS) if isinstance(a, np.ndarray))
+    tables = sum(a.nbytes for a in predictor._model_for(wire.SEGMENT_SYMBOLS) if isinstance(a, np.ndarray))
     estimate = ContextMixing.memory_estimate(settings, 0) - COMPILE_BYTES  # the same for any settings
     assert tables <= estimate < 2 * tables
     assert predictor.params == full > (2 << 20) // 16 * 15  # at least the states of every slot
@@ -155,8 +155,7 @@ def test_a_short_input_gets_tables_its_size_and_codes_the_same_with_them():
     large.encode_symbols(large.to_symbols(data * 20))  # 80 KB: past 64 KiB, the slots are full size
     assert small.params < large.params / 4
     assert (
-        container.decode(container.unpack(container.encode(data, "cm", ContextMixing()).container), ContextMixing())
-        == data
+        container.decode(wire.unpack(container.encode(data, "cm", ContextMixing()).container), ContextMixing()) == data
     )
 
 

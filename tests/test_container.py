@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from harness import container
+from harness import container, wire
 from harness.errors import HarnessError
 
 SPEC = "order0"
@@ -19,7 +19,7 @@ def compress(registry, data: bytes, spec: str = SPEC) -> bytes:
 
 
 def decompress(registry, blob: bytes) -> bytes:
-    header = container.unpack(blob)
+    header = wire.unpack(blob)
     return container.decode(header, registry.build(header.spec))
 
 
@@ -29,10 +29,10 @@ def test_roundtrip(registry, data):
 
 
 def test_header_records_spec_config_length_and_crc(registry):
-    header = container.unpack(compress(registry, b"abcabc"))
+    header = wire.unpack(compress(registry, b"abcabc"))
     assert header.spec == SPEC
     config = registry.build(SPEC).config()
-    assert header.check == container.ConfigCheck.of(config, config) and header.config is None
+    assert header.check == wire.ConfigCheck.of(config, config) and header.config is None
     assert (header.length, header.symbols) == (6, 6)
 
 
@@ -69,9 +69,9 @@ def test_trailing_garbage_is_an_error(registry):
 
 def test_wrong_predictor_config_is_refused_naming_the_difference(registry):
     blob = compress(registry, DATA)
-    header = container.unpack(blob)
+    header = wire.unpack(blob)
     config = registry.build(SPEC).config()
-    forged = dataclasses.replace(header, check=container.ConfigCheck.of({**config, "version": 99}, config))
+    forged = dataclasses.replace(header, check=wire.ConfigCheck.of({**config, "version": 99}, config))
     here = rf"differs: version \(here {config['version']}\)"
     with pytest.raises(HarnessError, match=here):
         container.decode(forged, registry.build(forged.spec))
@@ -81,24 +81,24 @@ def test_wrong_predictor_config_is_refused_naming_the_difference(registry):
 
 def test_a_default_ngram_header_is_compact(registry):
     encoded = container.encode(DATA, "ngram", registry.build("ngram"))
-    assert encoded.header_bytes <= 32 and container.unpack(encoded.container).check is not None
+    assert encoded.header_bytes <= 32 and wire.unpack(encoded.container).check is not None
 
 
 def test_other_predictor_cannot_decode(registry):
-    header = container.unpack(compress(registry, DATA))
+    header = wire.unpack(compress(registry, DATA))
     with pytest.raises(HarnessError, match="another predictor"):
         container.decode(header, registry.build("ngram"))
 
 
 def test_implausible_symbol_count_is_refused_before_allocating():
-    v = container.varint
+    v = wire.varint
     blob = b"".join(
         [
-            container.MAGIC,
-            bytes([container.FORMAT_VERSION]),
+            wire.MAGIC,
+            bytes([wire.FORMAT_VERSION]),
             v(6),
             b"order0",
-            container.ConfigCheck.of({}, {}).encoded(),
+            wire.ConfigCheck.of({}, {}).encoded(),
             v(10),
             v(2**60),
             bytes(4),
@@ -107,22 +107,22 @@ def test_implausible_symbol_count_is_refused_before_allocating():
         ]
     )
     with pytest.raises(HarnessError, match="implausible"):
-        container.unpack(blob)
+        wire.unpack(blob)
 
 
 def test_not_a_container():
     with pytest.raises(HarnessError, match="bad magic"):
-        container.unpack(b"PK\x03\x04 a zip file")
+        wire.unpack(b"PK\x03\x04 a zip file")
 
 
 def test_format_2_files_still_decode(registry):
     """Format 2 had one CRC of the original in the header and none after the segments."""
     predictor = registry.build(SPEC)
     payload, _ = predictor.encode_symbols(np.frombuffer(DATA, dtype=np.uint8))
-    config = container.canonical_json(registry.build(SPEC).config()).encode()
-    v = container.varint
-    header = [container.MAGIC, bytes([2]), v(len(SPEC)), SPEC.encode(), v(len(config)), config]
-    fields = [v(len(DATA)), v(len(DATA)), v(container.SEGMENT_SYMBOLS), zlib.crc32(DATA).to_bytes(4, "big")]
+    config = wire.canonical_json(registry.build(SPEC).config()).encode()
+    v = wire.varint
+    header = [wire.MAGIC, bytes([2]), v(len(SPEC)), SPEC.encode(), v(len(config)), config]
+    fields = [v(len(DATA)), v(len(DATA)), v(wire.SEGMENT_SYMBOLS), zlib.crc32(DATA).to_bytes(4, "big")]
     old = b"".join(header + fields + [v(len(payload)), payload])
     assert decompress(registry, old) == DATA
     damaged = old[:-4] + bytes([old[-4] ^ 1]) + old[-3:]

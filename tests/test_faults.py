@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from harness import baselines, cli, container, files, results
+from harness import baselines, cli, container, files, results, wire
 from harness.errors import HarnessError
 from plugins.baselines import standard_baselines
 from tests.conftest import HARNESS, ReadLog
@@ -149,12 +149,12 @@ def test_file_size_limit_in_a_real_process(tmp_path):
 
 def test_compress_reads_in_segments(registry, monkeypatch):
     """Memory does not grow with the input: the input is read one segment at a time."""
-    monkeypatch.setattr(container, "SEGMENT_SYMBOLS", 1000)
+    monkeypatch.setattr(wire, "SEGMENT_SYMBOLS", 1000)
     data = TEXT[:5500]
     source, out = ReadLog(data), io.BytesIO()
     container.encode_stream(source, len(data), out, "order0", registry.build("order0"))
     assert 0 < max(source.reads) <= 1000 and len(source.reads) == 7  # six segments and the end-of-input check
-    assert container.decode(container.unpack(out.getvalue()), registry.build("order0")) == data
+    assert container.decode(wire.unpack(out.getvalue()), registry.build("order0")) == data
 
 
 @pytest.mark.parametrize("baseline", standard_baselines(), ids=lambda b: b.name)
@@ -214,6 +214,23 @@ def test_interrupted_compress_leaves_no_output(tmp_path, sig):
     assert leftovers(tmp_path) == ["in"]
 
 
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
+def test_a_signal_dropped_inside_a_ctypes_callback_still_stops_the_command(tmp_path, sig):
+    """ctypes prints and drops an exception raised in a callback (numba compiles through one):
+    the next progress tick raises it again, rather than the file being coded to its end. The
+    predictor spends 99% of its time in the callback, where the signal lands."""
+    (tmp_path / "in").write_bytes(TEXT[:4_000])
+    process = start("compress", tmp_path / "in", *SLOW_PLUGIN, "-p", "slow:callback=true,ms=5")  # 20 s
+    while "slow: coding" not in process.stderr.readline():
+        assert process.poll() is None, process.communicate()
+    sent = time.monotonic()
+    process.send_signal(sig)
+    _, err = process.communicate(timeout=60)
+    assert time.monotonic() - sent < 5
+    assert process.returncode == 130 and "interrupted" in err
+    assert leftovers(tmp_path) == ["in"]
+
+
 def _forged_mix(path: Path, symbols: int) -> None:
     """A .hz file of a few hundred bytes claiming `symbols` symbols of mix:cm+ngram, coded as one
     segment: the decoder runs on it until the CRC at its end."""
@@ -221,9 +238,9 @@ def _forged_mix(path: Path, symbols: int) -> None:
 
     spec = "mix:cm+ngram"
     cls, settings, _ = load_registry().predictor(spec)
-    config = container.ConfigCheck.of(cls.static_config(settings), cls.static_config(settings))
-    header = container._header_bytes(spec, config, symbols, symbols, 0)
-    path.write_bytes(header + container.varint(200) + bytes(range(200)) + bytes(4))
+    config = wire.ConfigCheck.of(cls.static_config(settings), cls.static_config(settings))
+    header = wire.header_bytes(spec, config, symbols, symbols, 0)
+    path.write_bytes(header + wire.varint(200) + bytes(range(200)) + bytes(4))
 
 
 @pytest.mark.parametrize(

@@ -16,7 +16,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from harness import cli, container
+from harness import cli, container, wire
 from harness.errors import HarnessError
 
 DATA = b"Hostile input must give a clean error, never wrong bytes.\n" * 12
@@ -30,12 +30,12 @@ FUZZ = settings(deadline=None, suppress_health_check=[HealthCheck.function_scope
 @pytest.fixture(scope="module")
 def coded(registry) -> tuple[bytes, int]:
     """A valid file of several segments, and the length of its header."""
-    saved, container.SEGMENT_SYMBOLS = container.SEGMENT_SYMBOLS, SEGMENT
+    saved, wire.SEGMENT_SYMBOLS = wire.SEGMENT_SYMBOLS, SEGMENT
     try:
         encoded = container.encode(DATA, "order0", registry.build("order0"))
     finally:
-        container.SEGMENT_SYMBOLS = saved
-    assert container.unpack(encoded.container).segment == SEGMENT
+        wire.SEGMENT_SYMBOLS = saved
+    assert wire.unpack(encoded.container).segment == SEGMENT
     return encoded.container, encoded.header_bytes
 
 
@@ -48,7 +48,7 @@ def outcome(registry, data: bytes) -> bytes | None:
     """The decoded bytes, or None for a clean error; anything else fails the test."""
     tracemalloc.start()
     try:
-        header = container.unpack(data)
+        header = wire.unpack(data)
         return container.decode(header, registry.decoder(header))
     except HarnessError as error:
         assert "\n" not in str(error)
@@ -86,12 +86,12 @@ varints = st.one_of(st.integers(0, 300), st.integers(301, 2**36), st.integers(2*
 @given(varints, varints, varints, st.lists(varints, max_size=4), st.binary(max_size=40))
 def test_crafted_length_fields(registry, monkeypatch, length, symbols, segment, payloads, tail):
     """Well-formed headers whose every length field may lie, up to 2**70."""
-    monkeypatch.setattr(container, "SEGMENT_SYMBOLS", 4096)  # a segment decodes in milliseconds
-    v = container.varint
+    monkeypatch.setattr(wire, "SEGMENT_SYMBOLS", 4096)  # a segment decodes in milliseconds
+    v = wire.varint
     config = registry.build("order0").config()
-    check = container.ConfigCheck.of(config, config).encoded()
+    check = wire.ConfigCheck.of(config, config).encoded()
     data = b"".join(
-        [container.MAGIC, bytes([container.FORMAT_VERSION]), v(6), b"order0", check]
+        [wire.MAGIC, bytes([wire.FORMAT_VERSION]), v(6), b"order0", check]
         + [v(length), v(symbols), v(segment)]
         + [v(n) + bytes(min(n, 50)) + bytes(4) for n in payloads]
         + [tail]
@@ -102,12 +102,12 @@ def test_crafted_length_fields(registry, monkeypatch, length, symbols, segment, 
 
 def test_a_forged_symbol_count_is_found_out_in_the_first_segment(registry, monkeypatch):
     """A small file claiming many symbols fails at its first segment's CRC, not at the end."""
-    monkeypatch.setattr(container, "SEGMENT_SYMBOLS", 1000)
+    monkeypatch.setattr(wire, "SEGMENT_SYMBOLS", 1000)
     blob = container.encode(bytes(10_000), "order0", registry.build("order0")).container
-    header = container.unpack(blob)
+    header = wire.unpack(blob)
     claim = 5 * 10**7  # what a real file of 50 MB of zero bytes could code in this few bytes
-    junk = (container.varint(5) + b"\x12\x34\x56\x78\x9a" + bytes(4)) * 20  # forged segments
-    forged = container.unpack(blob.replace(container.varint(10_000) * 2, container.varint(claim) * 2, 1) + junk)
+    junk = (wire.varint(5) + b"\x12\x34\x56\x78\x9a" + bytes(4)) * 20  # forged segments
+    forged = wire.unpack(blob.replace(wire.varint(10_000) * 2, wire.varint(claim) * 2, 1) + junk)
     assert forged.symbols == claim and len(header.payload) < 200
     decoded = []
 

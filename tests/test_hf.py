@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from harness import cli, container, results, sweep
+from harness import cli, container, results, sweep, wire
 from harness.conformance import check_predictor
 from harness.errors import HarnessError
 from tests.conftest import SHARED, run_cli
@@ -64,7 +64,7 @@ def tiny(hf_home) -> str:
 
 def _round_trip(registry, spec: str, data: bytes) -> container.Encoded:
     encoded = container.encode(data, spec, registry.build(spec))
-    assert container.decode(container.unpack(encoded.container), registry.build(spec)) == data
+    assert container.decode(wire.unpack(encoded.container), registry.build(spec)) == data
     return encoded
 
 
@@ -247,7 +247,7 @@ def test_forged_chunk_counts_are_refused(registry, tiny):
     predictor = registry.build(f"{tiny},chunk=64")
     payload, _ = predictor.encode_symbols(predictor.to_symbols(TEXT))
     count = len(predictor.to_symbols(TEXT))
-    for forged in (container.varint(1 << 40) + payload[1:], container.varint(1) + container.varint(count + 1)):
+    for forged in (wire.varint(1 << 40) + payload[1:], wire.varint(1) + wire.varint(count + 1)):
         with pytest.raises(HarnessError, match="not a valid .hz file"):
             predictor.decode_symbols(forged, count)
 
@@ -261,7 +261,7 @@ def test_a_changed_model_is_refused_at_decode(registry, tmp_path):
     _save_tiny_gpt2(tmp_path, seed=1)
     hf.load.cache_clear()
     with pytest.raises(HarnessError, match="model_sha256"):
-        container.decode(container.unpack(encoded.container), registry.build(spec))
+        container.decode(wire.unpack(encoded.container), registry.build(spec))
 
 
 def test_size_and_compute_are_reported(registry, tiny):
@@ -320,7 +320,7 @@ def test_smollm2_gguf_compresses_alice_verified(registry, shared_corpora, capfd)
     spec = f"hf:{SMOLLM2},gguf_file=SmolLM2-135M-Instruct.Q4_1.gguf,batch=4,threads=2"
     encoded = container.encode(data, spec, registry.build(spec))
     assert "GGUF tensors" not in capfd.readouterr().err  # transformers' own bar would cut through ours
-    decoded = container.decode(container.unpack(encoded.container), registry.build(spec))
+    decoded = container.decode(wire.unpack(encoded.container), registry.build(spec))
     assert decoded == data
     bits_per_byte = 8 * encoded.payload_bytes / len(data)  # the header (~0.6 KB: config, hashes) aside
     assert bits_per_byte <= 1.4, bits_per_byte
@@ -343,7 +343,7 @@ def test_the_memory_estimate_counts_every_streams_keys_and_values(registry, tmp_
     """A file may name a cached model with batch=4096: its keys and values (batch x context x
     layers x key-value width) are counted, read from the model's config or GGUF header, and a
     file asking for more than --max-memory is refused before the model is built."""
-    from harness import cli, container
+    from harness import cli
     from plugins.hf.loading import Shape, shape
 
     if not (STORIES.is_dir() and SMOLLM2.is_dir()):
@@ -358,9 +358,7 @@ def test_the_memory_estimate_counts_every_streams_keys_and_values(registry, tmp_
     config = cls.static_config(many)
     path = tmp_path / "wide.hz"
     path.write_bytes(
-        container._header_bytes(spec, container.ConfigCheck.of(config, config), 10, 10, 0)
-        + container.varint(1)
-        + bytes(5)
+        wire.header_bytes(spec, wire.ConfigCheck.of(config, config), 10, 10, 0) + wire.varint(1) + bytes(5)
     )
     code = cli.main(["decompress", str(path), "--model", str(STORIES), "--max-memory", "1024"])
     error = capsys.readouterr().err

@@ -6,7 +6,7 @@ Needs llama-cpp-python (`.ci/build-llamacpp`) and the SmolLM2 GGUF in ../shared;
 import numpy as np
 import pytest
 
-from harness import container
+from harness import container, wire
 from harness.errors import HarnessError
 from tests.conftest import SHARED
 
@@ -23,7 +23,7 @@ AWKWARD = b"caf\xc3\xa9 \xe2\x82\xac\xf0\x9f\x98\x80\xff\xfe\x80 \x00\r\n\t\t x\
 
 def _round_trip(registry, spec: str, data: bytes) -> container.Encoded:
     encoded = container.encode(data, spec, registry.build(spec))
-    assert container.decode(container.unpack(encoded.container), registry.build(spec)) == data
+    assert container.decode(wire.unpack(encoded.container), registry.build(spec)) == data
     return encoded
 
 
@@ -91,7 +91,7 @@ def test_the_container_records_what_llama_cpp_results_depend_on(registry, monkey
     elsewhere = {**llamacpp.versions(), "llama_cpp_system": "CPU : AVX = 0"}  # another build's features
     monkeypatch.setattr(llamacpp, "versions", lambda: elsewhere)
     with pytest.raises(HarnessError, match="llama_cpp_system"):
-        registry.decoder(container.unpack(encoded.container))
+        registry.decoder(wire.unpack(encoded.container))
 
 
 @pytest.mark.parametrize(

@@ -3,6 +3,7 @@ the same record as coding in memory, and `verified` only for the original's exac
 
 from __future__ import annotations
 
+import collections
 import hashlib
 import io
 import os
@@ -13,7 +14,7 @@ import numpy as np
 import pytest
 
 from corpora import synthetic
-from harness import baselines, cli, container, corpus, curves, measure, results
+from harness import baselines, cli, container, corpus, curves, measure, registry, results, wire
 from harness.corpus import CorpusFile
 from harness.errors import HarnessError
 from harness.registry import load_registry
@@ -72,7 +73,7 @@ def test_baseline_record_is_that_of_the_one_shot_compressor(tmp_path, name):
 
 def test_files_are_read_a_piece_at_a_time(registry, monkeypatch):
     """Encode, decode and compare each hold one piece of the input, never the file."""
-    monkeypatch.setattr(container, "SEGMENT_SYMBOLS", 1000)
+    monkeypatch.setattr(wire, "SEGMENT_SYMBOLS", 1000)
     monkeypatch.setattr(baselines, "STREAM_CHUNK", 1000)
     monkeypatch.setattr(classic, "PPMD_BLOCK", 1000)
     opened: list[ReadLog] = []
@@ -118,12 +119,12 @@ def damage(stream, size: int, how: str) -> int:
 @pytest.mark.parametrize("how", ["flip", "truncate"])
 def test_a_damaged_stream_is_not_verified(registry, tmp_path, monkeypatch, how):
     file = local_file(tmp_path, TEXT[:5000])
-    read_header = container.read_header
+    read_header = wire.read_header
 
     def damaged_header(stream, size):
         return read_header(stream, damage(stream, size, how))
 
-    monkeypatch.setattr(container, "read_header", damaged_header)
+    monkeypatch.setattr(wire, "read_header", damaged_header)
     record = measure.measure_predictor(registry, "order0", file)
     assert record.verified is False and record.raw_bytes == 5000
 
@@ -168,6 +169,20 @@ def test_a_run_reads_its_file_once_to_encode_and_once_to_compare(tmp_path, capsy
     assert read_by() < 2.2  # a first run
     assert read_by("--force") < 2.2
     assert read_by() < 1.2  # reused: hashed once
+    capsys.readouterr()
+
+
+def test_a_run_resolves_each_predictor_spec_once(tmp_path, monkeypatch, capsys):
+    """The sweep, the measurement, the decoder and mix's members all ask the registry for the
+    spec they hold; it is parsed and typed once."""
+    parsed = collections.Counter()
+    parse = registry.parse_spec
+    monkeypatch.setattr(registry, "parse_spec", lambda spec: parsed.update([spec]) or parse(spec))
+    (tmp_path / "a.txt").write_bytes(TEXT[:3000])
+    args = ["run", "-p", "mix:order0+ngram", "--no-baselines", "--results", str(tmp_path / "results.jsonl")]
+    assert cli.main([*args, "-c", str(tmp_path / "a.txt")]) == 0
+    assert parsed["mix:order0+ngram"] == 1 and parsed["order0"] == 1
+    assert set(parsed.values()) == {1}, parsed
     capsys.readouterr()
 
 

@@ -5,7 +5,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from harness import coder, container
+from harness import coder, container, wire
 from harness.conformance import check_predictor
 from harness.errors import HarnessError
 from plugins.mix import Mix, member_specs
@@ -15,7 +15,7 @@ TEXT = b"the cat sat on the mat; the dog sat on the log. " * 60
 
 def round_trip(registry, spec: str, data: bytes) -> container.Encoded:
     encoded = container.encode(data, registry.portable_spec(spec), registry.build(spec))
-    header = container.unpack(encoded.container)
+    header = wire.unpack(encoded.container)
     assert container.decode(header, registry.decoder(header)) == data
     return encoded
 

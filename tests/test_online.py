@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 import torch
 
-from harness import container, results
+from harness import container, results, wire
 from harness.errors import HarnessError
 from plugins.gpt.model import hashed_ngrams
 from tests.conftest import run_cli
@@ -35,7 +35,7 @@ def _encode(registry, spec, data):
 @pytest.mark.parametrize("data", [TEXT, BINARY, b"", b"x"], ids=["text", "binary", "empty", "one"])
 def test_round_trip_through_the_container(registry, name, data):
     _, encoded = _encode(registry, TINY[name], data)
-    assert container.decode(container.unpack(encoded.container), registry.build(TINY[name])) == data
+    assert container.decode(wire.unpack(encoded.container), registry.build(TINY[name])) == data
 
 
 @pytest.mark.parametrize("name", sorted(TINY))
@@ -71,7 +71,7 @@ def test_more_updates_per_block_learn_a_repetitive_text_faster(registry, name):
     predictor, thrice = _encode(registry, f"{TINY[name]},updates=3", TEXT)
     assert thrice.payload_bytes < once.payload_bytes
     assert predictor.flops_per_symbol == pytest.approx(10 / 4 * registry.build(TINY[name]).flops_per_symbol)
-    assert container.decode(container.unpack(thrice.container), registry.build(f"{TINY[name]},updates=3")) == TEXT
+    assert container.decode(wire.unpack(thrice.container), registry.build(f"{TINY[name]},updates=3")) == TEXT
 
 
 def test_gpt_scales_its_learning_rate_with_width(registry):
@@ -101,7 +101,7 @@ def test_learning_rate_decays_linearly_over_the_run(registry, name):
     _, decayed = _encode(registry, f"{TINY[name]},decay=0.1", TEXT)
     _, kept = _encode(registry, f"{TINY[name]},decay=1", TEXT)
     assert decayed.container != kept.container  # the schedule is really applied...
-    assert container.decode(container.unpack(decayed.container), registry.build(f"{TINY[name]},decay=0.1")) == TEXT
+    assert container.decode(wire.unpack(decayed.container), registry.build(f"{TINY[name]},decay=0.1")) == TEXT
 
 
 @pytest.mark.parametrize("name", sorted(TINY))
@@ -109,9 +109,9 @@ def test_decoding_with_another_setup_is_refused(registry, name):
     predictor, encoded = _encode(registry, TINY[name], TEXT)
     config = predictor.config()
     assert {"torch", "device_type", "dtype", "threads"} <= config.keys()
-    header = container.unpack(encoded.container)
+    header = wire.unpack(encoded.container)
     for key, value in [("torch", "0.0.1"), ("threads", 7), ("cpu_capability", "NO AVX")]:
-        check = container.ConfigCheck.of({**config, key: value}, config)
+        check = wire.ConfigCheck.of({**config, key: value}, config)
         changed = dataclasses.replace(header, check=check)
         with pytest.raises(HarnessError, match=key):
             container.decode(changed, registry.build(TINY[name]))

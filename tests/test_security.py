@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from harness import cli, container
+from harness import cli, container, wire
 from harness.errors import HarnessError
 from tests.conftest import SHARED
 
@@ -23,7 +23,7 @@ GPT2_TOKENIZER = SHARED / "models" / "gpt2-tokenizer"
 
 def forged(spec: str, config: dict, length: int, symbols: int, segment: int, tail: bytes = b"") -> bytes:
     """A well-formed header saying whatever an attacker likes, then `tail`."""
-    return container._header_bytes(spec, container.ConfigCheck.of(config, config), length, symbols, segment) + tail
+    return wire.header_bytes(spec, wire.ConfigCheck.of(config, config), length, symbols, segment) + tail
 
 
 def decompress(capsys, path: Path, *options: str) -> tuple[int, str]:
@@ -38,7 +38,7 @@ def test_an_oversized_model_named_by_a_file_is_refused_before_it_is_built(regist
     spec = "gpt:ngrams=6,buckets=6000000"
     cls, settings, _ = registry.predictor(spec)
     path = tmp_path / "big.hz"
-    path.write_bytes(forged(spec, cls.static_config(settings), 10, 10, 0, container.varint(1) + bytes(5)))
+    path.write_bytes(forged(spec, cls.static_config(settings), 10, 10, 0, wire.varint(1) + bytes(5)))
     monkeypatch.setattr(cls, "__init__", lambda *a, **k: pytest.fail("the predictor was built"))
     code, error = decompress(capsys, path)
     assert code == 2 and "--max-memory" in error and "MiB" in error
@@ -56,7 +56,7 @@ def test_an_online_model_whose_activations_would_not_fit_is_refused_before_it_is
     (gpt, grown past 4.5 GiB when built) or the activations of a block (lstm) take many GB."""
     cls, settings, _ = registry.predictor(spec)
     path = tmp_path / "wide.hz"
-    tail = container.varint(64) + bytes(68)  # a payload long enough for the symbols it claims
+    tail = wire.varint(64) + bytes(68)  # a payload long enough for the symbols it claims
     path.write_bytes(forged(spec, cls.static_config(settings), symbols, symbols, 0, tail))
     monkeypatch.setattr(cls, "__init__", lambda *a, **k: pytest.fail("the predictor was built"))
     code, error = decompress(capsys, path)
@@ -70,7 +70,7 @@ def test_a_mix_claiming_a_billion_symbols_is_refused_before_it_is_built(registry
     cls, settings, _ = registry.predictor(spec)
     config = cls.static_config(settings)
     path = tmp_path / "bomb.hz"
-    path.write_bytes(forged(spec, config, 10**9, 10**9, 0, container.varint(1000) + bytes(1004)))
+    path.write_bytes(forged(spec, config, 10**9, 10**9, 0, wire.varint(1000) + bytes(1004)))
     code, error = decompress(capsys, path)
     assert code == 2 and "--max-memory" in error
     assert not path.with_suffix(".out").exists()
@@ -83,7 +83,7 @@ def test_max_symbols_bounds_the_work_a_file_can_claim(registry, tmp_path, capsys
     spec = "mix:order0+ngram(order=2;memory_mib=1)"
     cls, settings, _ = registry.predictor(spec)
     path = tmp_path / "long.hz"
-    path.write_bytes(forged(spec, cls.static_config(settings), 10**8, 10**8, 0, container.varint(200) + bytes(204)))
+    path.write_bytes(forged(spec, cls.static_config(settings), 10**8, 10**8, 0, wire.varint(200) + bytes(204)))
     monkeypatch.setattr(cls, "__init__", lambda *a, **k: pytest.fail("the predictor was built"))
     code, error = decompress(capsys, path, "--max-symbols", "1000000")
     assert code == 2 and "100,000,000 symbols" in error and "--max-symbols" in error
@@ -112,7 +112,7 @@ def test_max_memory_lets_the_user_allow_more(registry, tmp_path, capsys):
 )
 def test_out_of_bounds_options_in_a_file_are_refused_cleanly(tmp_path, capsys, spec):
     path = tmp_path / "x.hz"
-    path.write_bytes(forged(spec, {}, 1, 1, 0, container.varint(1) + bytes(5)))
+    path.write_bytes(forged(spec, {}, 1, 1, 0, wire.varint(1) + bytes(5)))
     code, error = decompress(capsys, path)
     assert code == 2 and error.count("\n") == 1 and "harness: error:" in error
 
@@ -121,7 +121,7 @@ def test_one_segment_of_every_symbol_is_refused_for_a_streaming_predictor(regist
     """segment=0 would make the decoder hold every claimed symbol at once (8.6 GB asked for here)."""
     cls, settings, _ = registry.predictor("ngram")
     path = tmp_path / "amplified.hz"
-    tail = container.varint(2000) + bytes(2004)
+    tail = wire.varint(2000) + bytes(2004)
     path.write_bytes(forged("ngram", cls.static_config(settings), 2**30, 2**30, 0, tail))
     code, error = decompress(capsys, path)
     assert code == 2 and "segment size 0" in error
@@ -282,7 +282,7 @@ def test_a_hub_id_is_a_hub_id(tmp_path, capsys, monkeypatch, model):
 def test_a_header_with_control_characters_is_refused_before_anything_shows_it(tmp_path, capsys, mode):
     """A forged spec would drive the terminal (escape sequences) or forge lines of --list."""
     path = tmp_path / "esc.hz"
-    path.write_bytes(forged("ngram\x1b]0;owned\x07\nratio  999", {}, 1, 1, 0, container.varint(1) + bytes(5)))
+    path.write_bytes(forged("ngram\x1b]0;owned\x07\nratio  999", {}, 1, 1, 0, wire.varint(1) + bytes(5)))
     assert cli.main(["decompress", str(path), *mode]) == 2
     out, error = capsys.readouterr()
     assert "control characters" in error and error.count("\n") == 1 and "\x1b" not in error + out

@@ -9,7 +9,7 @@ import sys
 from pathlib import Path
 
 import harness.trust
-from harness import container, files, ui
+from harness import container, files, ui, wire
 from harness.errors import HarnessError, predictor_errors
 
 
@@ -31,7 +31,7 @@ def _decompress_target(args: argparse.Namespace) -> str:
     return args.file[: -len(".hz")] if args.file.endswith(".hz") else args.file + ".out"
 
 
-def _describe(name: str, header: container.Header, size: int) -> str:
+def _describe(name: str, header: wire.Header, size: int) -> str:
     """What `decompress --list` shows: the header's facts and what they mean, one per line."""
     rows = {
         "file": name,
@@ -48,7 +48,7 @@ def _describe(name: str, header: container.Header, size: int) -> str:
 def run(args: argparse.Namespace) -> None:
     name = "stdin" if args.file == files.STDIO else args.file
     with files.open_input(args.file) as (source, size, identity):
-        header, segments = container.read_header(source, size)
+        header, segments = wire.read_header(source, size)
         if args.list:  # the header says it all: no plugins loaded, no predictor built
             sys.stdout.write(_describe(name, header, size))
             return

@@ -35,7 +35,7 @@ from typing import Any
 
 import numpy as np
 
-from harness import coder, container
+from harness import coder, wire
 from harness.errors import HarnessError
 from harness.hookspecs import hookimpl
 from harness.predictor import (
@@ -247,14 +247,14 @@ the re-read (half the work of a long stream), the kept tokens still carrying wha
         payload, bits = encode_in_any_order(
             self.alphabet_size, symbols, lambda code: self._run(lengths, code, progress)
         )
-        chunks = b"".join(container.varint(n) for n in [len(lengths), *lengths]) if self.settings["chunk"] else b""
+        chunks = b"".join(wire.varint(n) for n in [len(lengths), *lengths]) if self.settings["chunk"] else b""
         return chunks + payload, bits
 
     def decode_symbols(self, payload: bytes, count: int, progress: Progress = no_progress) -> np.ndarray:
         if not self.settings["chunk"]:
             lengths = self._run_lengths(count)
         else:  # the chunks' symbol counts lead the payload
-            reader = container.Reader(io.BytesIO(payload), len(payload))
+            reader = wire.Reader(io.BytesIO(payload), len(payload))
             chunks = reader.varint()
             if chunks > len(payload):
                 raise HarnessError("not a valid .hz file: more chunks than payload bytes")
