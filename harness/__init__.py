@@ -3,7 +3,8 @@
 Plugin authors need one import: `from harness import Predictor, Option, hookimpl, HarnessError`
 (`SequenceCoder` for a model that codes whole sequences itself; `check_predictor`, the
 conformance kit). What a model that codes in its own order or its own compiled loop needs is
-here too: `Progress`, `no_progress`, `CodeOne`, `encode_in_any_order`, `decode_in_any_order`,
+here too: `Progress`, `no_progress`, `CodeOne`, `encode_in_any_order`, `decode_in_any_order`
+(and `Split`, `Decide` for a symbol coded as several decisions),
 `SYMBOL_BYTES`, the capabilities `Lockstep` and `Bitwise`, `jit` (numba, cached), and in
 `harness.coder` the coder's steps (`encode_step`, `decode_step`) and `aligned_zeros`. They are
 loaded on first use, so that importing `harness` stays cheap.
@@ -27,6 +28,8 @@ _EXPORTS = {
     "CodeOne": "harness.predictor",
     "encode_in_any_order": "harness.predictor",
     "decode_in_any_order": "harness.predictor",
+    "Split": "harness.predictor",
+    "Decide": "harness.predictor",
     "SYMBOL_BYTES": "harness.predictor",
     "Lockstep": "harness.predictor",
     "Bitwise": "harness.predictor",

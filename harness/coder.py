@@ -234,6 +234,12 @@ def aligned_zeros(rows: int, columns: int) -> np.ndarray:
     return flat[skip : skip + rows * columns].reshape(rows, columns)
 
 
+def _cum_for(cum: np.ndarray, n: int) -> np.ndarray:
+    """Room for the frequencies of `n` symbols: `cum`'s start, or a new buffer where it is short
+    (the compiled steps do not check bounds)."""
+    return cum[: n + 1] if n < len(cum) else np.zeros(n + 1, dtype=np.uint64)
+
+
 class Encoder:
     """Step-by-step encoder: `encode(symbol, probs)` per symbol, then `finish()`.
 
@@ -248,8 +254,10 @@ class Encoder:
         self.ideal_bits = 0.0
 
     def encode(self, symbol: int, probs: np.ndarray) -> None:
+        """Code `symbol` under `probs`, which may be shorter than the alphabet (a decision
+        within a symbol)."""
         state, out = self.buffers(1)
-        self.ideal_bits += encode_step(state, out, probs, self._cum, symbol)
+        self.ideal_bits += encode_step(state, out, probs, _cum_for(self._cum, len(probs)), symbol)
 
     def buffers(self, symbols: int) -> tuple[np.ndarray, np.ndarray]:
         """(state, out) with room in `out` for `symbols` more symbols, for a compiled loop that
@@ -273,7 +281,7 @@ class Decoder:
         self._cum = np.zeros(alphabet_size + 1, dtype=np.uint64)
 
     def decode(self, probs: np.ndarray) -> int:
-        return decode_step(self._state, self._payload, probs, self._cum)
+        return decode_step(self._state, self._payload, probs, _cum_for(self._cum, len(probs)))
 
     def buffers(self) -> tuple[np.ndarray, np.ndarray]:
         """(state, payload), for a compiled loop that decodes with `decode_symbol` itself."""

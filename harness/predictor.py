@@ -249,19 +249,37 @@ class Bitwise(Protocol):
         position starts[k]."""
 
 
+Decide = Callable[[np.ndarray, "int | None"], int]
+"""Codes one decision under a distribution: given the index by an encoder, None by a decoder;
+returns the index."""
+Split = Callable[[np.ndarray, Decide, "int | None"], int]
+"""`split(probs, decide, symbol)`: code one symbol as a series of decisions, each through
+`decide` (a decision's distribution may have fewer entries than the alphabet); the encoder
+passes `symbol`, the decoder None; returns the symbol."""
+
+
+def whole_symbol(probs: np.ndarray, decide: Decide, symbol: int | None) -> int:
+    """The plain `Split`: a symbol is one decision."""
+    return decide(probs, symbol)
+
+
 def encode_in_any_order(
-    alphabet_size: int, symbols: np.ndarray, run: Callable[[CodeOne], None]
+    alphabet_size: int, symbols: np.ndarray, run: Callable[[CodeOne], None], split: Split = whole_symbol
 ) -> tuple[bytes, np.ndarray]:
     """`encode_symbols` for a sequence coder that codes symbols in an order of its own: `run`
-    calls `code(position, probs)` once per symbol, in that order. Returns the payload and each
-    symbol's ideal code length in bits, by file position."""
+    calls `code(position, probs)` once per symbol, in that order, and `split` codes it. Returns
+    the payload and each symbol's ideal code length in bits, by file position."""
     encoder = coder.Encoder(alphabet_size)
     bits = np.zeros(len(symbols), dtype=np.float32)
     symbols = np.asarray(symbols, dtype=np.int64)
 
+    def decide(probs: np.ndarray, index: int | None) -> int:
+        encoder.encode(index, probs)
+        return index
+
     def code(position: int, probs: np.ndarray) -> int:
         before = encoder.ideal_bits
-        encoder.encode(int(symbols[position]), probs)
+        split(probs, decide, int(symbols[position]))
         bits[position] = encoder.ideal_bits - before
         return int(symbols[position])
 
@@ -269,13 +287,15 @@ def encode_in_any_order(
     return encoder.finish(), bits
 
 
-def decode_in_any_order(alphabet_size: int, payload: bytes, count: int, run: Callable[[CodeOne], None]) -> np.ndarray:
-    """The `decode_symbols` that undoes `encode_in_any_order` with the same `run`."""
+def decode_in_any_order(
+    alphabet_size: int, payload: bytes, count: int, run: Callable[[CodeOne], None], split: Split = whole_symbol
+) -> np.ndarray:
+    """The `decode_symbols` that undoes `encode_in_any_order` with the same `run` and `split`."""
     decoder = coder.Decoder(payload, alphabet_size)
     symbols = np.zeros(count, dtype=np.int64)
 
     def code(position: int, probs: np.ndarray) -> int:
-        symbols[position] = decoder.decode(probs)
+        symbols[position] = split(probs, lambda probs, _: decoder.decode(probs), None)
         return int(symbols[position])
 
     run(code)

@@ -130,6 +130,23 @@ def test_a_sentencepiece_llama_round_trips_text_and_bytes(registry):
     _round_trip(registry, spec, data)
 
 
+@pytest.mark.parametrize("model", ["tiny", "stories"])
+def test_coded_a_byte_at_a_time_a_file_costs_what_whole_tokens_do(registry, tiny, model):
+    """code=bytes: each token as its bytes and end decisions over the token table's trie, and a
+    choice where ids share bytes (GPT-2's byte tokens and the literals; stories260K's <0x..>
+    pieces): the same bits within rounding, decoded."""
+    if model == "stories" and not STORIES.is_dir():
+        pytest.skip("../shared/models/stories260K is absent")
+    spec = tiny if model == "tiny" else f"hf:{STORIES}"
+    data = TEXT + AWKWARD + "Ünïcödé “quotes” — 日本語\n".encode() + TEXT
+    tokens = _round_trip(registry, spec, data)
+    by_bytes = _round_trip(registry, f"{spec},code=bytes", data)
+    assert abs(by_bytes.payload_bytes - tokens.payload_bytes) <= 2
+    usual = tokens.symbol_bits < 20  # below the coder's floor (2**-30), where the rounding shows
+    assert np.allclose(by_bytes.symbol_bits[usual], tokens.symbol_bits[usual], atol=1e-3)
+    assert np.abs(by_bytes.symbol_bits - tokens.symbol_bits).max() < 1
+
+
 def test_conformance(tiny):
     check_predictor(hf.HF, {"model": tiny.partition(":")[2]}, long_bytes=400)
 

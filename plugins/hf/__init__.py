@@ -44,12 +44,15 @@ from harness.predictor import (
     Option,
     Progress,
     SequenceCoder,
+    Split,
     decode_in_any_order,
     encode_in_any_order,
     no_progress,
     optional_import,
+    whole_symbol,
 )
 from plugins.hf import llamacpp, tokens, torch_backend
+from plugins.hf.byte_view import ByteView
 from plugins.hf.loading import GIT_REF, fetch, files_sha256, is_path, shape, weight_files
 from plugins.hf.tokens import LITERALS, Literals
 from plugins.hf.torch_backend import load
@@ -96,6 +99,12 @@ class HF(SequenceCoder):
             choices=("restart", "shift"),
             added_later=True,
         ),
+        "code": Option(
+            "tokens",
+            "tokens (each symbol whole) or bytes (a byte at a time through the token table's trie: the same bits)",
+            choices=("tokens", "bytes"),
+            added_later=True,
+        ),
     }
     """context: tokens in the window (capped at the model's maximum); overlap: tokens kept when
     the window is full (-1: half the context); batch: streams the input is cut into and coded in
@@ -105,7 +114,10 @@ class HF(SequenceCoder):
 CPU through llama.cpp (`pip install -e '.[llamacpp]'`), ignoring dtype; window=shift (llamacpp,
 models with rotary positions) keeps the kept tokens' keys and values when the window is full and
 moves their positions back, instead of reading those tokens again: the same windows, without
-the re-read (half the work of a long stream), the kept tokens still carrying what they saw."""
+the re-read (half the work of a long stream), the kept tokens still carrying what they saw;
+code=bytes codes each symbol as its bytes, end-of-token decisions and (where ids share bytes)
+a choice, by the chain rule over the table (`byte_view`): exact, so the same bits within the
+coder's rounding, and the form in which a token model can join byte-level mixing."""
 
     def __init__(self, **settings: Any) -> None:
         super().__init__(**settings)
@@ -245,7 +257,7 @@ the re-read (half the work of a long stream), the kept tokens still carrying wha
     def encode_symbols(self, symbols: np.ndarray, progress: Progress = no_progress) -> tuple[bytes, np.ndarray]:
         lengths = self.stream_lengths(symbols)
         payload, bits = encode_in_any_order(
-            self.alphabet_size, symbols, lambda code: self._run(lengths, code, progress)
+            self.alphabet_size, symbols, lambda code: self._run(lengths, code, progress), self._split()
         )
         chunks = b"".join(wire.varint(n) for n in [len(lengths), *lengths]) if self.settings["chunk"] else b""
         return chunks + payload, bits
@@ -262,7 +274,14 @@ the re-read (half the work of a long stream), the kept tokens still carrying wha
             if sum(lengths) != count:
                 raise HarnessError("not a valid .hz file: the chunks' symbol counts do not add up")
             payload = payload[len(payload) - reader.left :]
-        return decode_in_any_order(self.alphabet_size, payload, count, lambda code: self._run(lengths, code, progress))
+        run = lambda code: self._run(lengths, code, progress)  # noqa: E731
+        return decode_in_any_order(self.alphabet_size, payload, count, run, self._split())
+
+    def _split(self) -> Split:
+        """How a symbol is coded: whole, or a byte at a time (`code=bytes`)."""
+        if self.settings["code"] == "tokens":
+            return whole_symbol
+        return ByteView([*self.m.table, *(bytes([b]) for b in range(LITERALS))]).code
 
     def _run(self, lengths: list[int], code: CodeOne, progress: Progress) -> None:
         """Code streams of `lengths` symbols, `batch` of them at a time in lockstep;
