@@ -35,7 +35,7 @@ def decisions(view: ByteView, probs: np.ndarray, symbol: int) -> list[float]:
     return taken
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=100, deadline=None)
 @given(st.lists(st.binary(max_size=4), min_size=1, max_size=24), st.integers(0, 2**32 - 1))
 def test_a_symbols_decisions_multiply_to_its_probability(entries, seed):
     table = [*entries, *LITERALS]  # duplicates, prefixes and empty entries included

@@ -15,7 +15,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import SHARED, run_cli
+from harness import cli
+from tests.conftest import SHARED
 
 FIXTURES = Path(__file__).parent / "data" / "compat"
 WRITTEN = {  # file: the commit that wrote it (`git show COMMIT` has that version's code)
@@ -50,30 +51,37 @@ ENVIRONMENT = {"torch", "transformers", "numpy", "cpu_capability", "device_type"
 differs only in them cannot decode here, rightly, and says so."""
 
 
+def decompress(capsys, *args: str) -> tuple[int, str]:
+    """`harness decompress` in this process: torch and transformers are imported once for all
+    the files, not once per file (8 s each)."""
+    code = cli.main(["decompress", *map(str, args)])
+    return code, capsys.readouterr().err
+
+
 def test_every_fixture_is_listed():
     assert sorted(p.name for p in FIXTURES.glob("*.hz")) == sorted([*WRITTEN, *REFUSED])
 
 
 @pytest.mark.parametrize("name", sorted(WRITTEN))
-def test_a_file_an_earlier_version_wrote_decodes_to_its_bytes(name, tmp_path):
+def test_a_file_an_earlier_version_wrote_decodes_to_its_bytes(name, tmp_path, capsys):
     model = next((SHARED / "models" / folder for start, folder in MODELS.items() if name.startswith(start)), None)
     if model and not model.is_dir():
         pytest.skip(f"{model} is absent")
     if name.startswith("llamacpp-"):
         pytest.importorskip("llama_cpp", reason="llama-cpp-python is not installed")
     out = tmp_path / "decoded"
-    done = run_cli("decompress", *(["--model", str(model)] if model else []), "-o", str(out), str(FIXTURES / name))
-    if done.returncode:
-        differs = re.findall(r"(\w+) \(here ", done.stderr)
+    code, err = decompress(capsys, *(["--model", model] if model else []), "-o", out, FIXTURES / name)
+    if code:
+        differs = re.findall(r"(\w+) \(here ", err)
         if differs and set(differs) <= ENVIRONMENT:
-            pytest.skip(f"written with other libraries than these: {done.stderr.strip()}")
-    assert done.returncode == 0, f"{name}, written by {WRITTEN[name]}: {done.stderr}"
+            pytest.skip(f"written with other libraries than these: {err.strip()}")
+    assert code == 0, f"{name}, written by {WRITTEN[name]}: {err}"
     assert out.read_bytes() == (FIXTURES / "sample.txt").read_bytes()
 
 
 @pytest.mark.parametrize("name", sorted(REFUSED))
-def test_a_file_an_earlier_version_wrote_that_this_one_cannot_decode_is_refused_saying_why(name, tmp_path):
-    done = run_cli("decompress", "-o", str(tmp_path / "decoded"), str(FIXTURES / name))
-    assert done.returncode == 2
-    assert REFUSED[name] in done.stderr
+def test_a_file_an_earlier_version_wrote_that_this_one_cannot_decode_is_refused_saying_why(name, tmp_path, capsys):
+    code, err = decompress(capsys, "-o", tmp_path / "decoded", FIXTURES / name)
+    assert code == 2
+    assert REFUSED[name] in err
     assert not (tmp_path / "decoded").exists()
