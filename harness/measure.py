@@ -241,8 +241,7 @@ def measure_predictor(
 def _decoding_trust(cls: type[SequenceCoder], settings: dict[str, Any]) -> trust.Trust:
     """What a user decoding the file would allow: the local model folders the spec named (as
     `--model`: the header names them by their portable names), and what the run allowed."""
-    portable = cls.portable(settings)
-    models = tuple(Path(value) for key, value in settings.items() if portable.get(key) != value)
+    models = tuple(Path(model) for model in cls.local_models(settings))
     return dataclasses.replace(trust.current(), models=models)
 
 

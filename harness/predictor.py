@@ -161,6 +161,14 @@ class SequenceCoder(ABC):
         return settings
 
     @classmethod
+    def local_models(cls, settings: dict[str, Any]) -> tuple[str, ...]:
+        """The local models (folders or files) `settings` load, as written: what a decoder of
+        the stream they write may load again, as `harness decompress --model` allows what its
+        user names. By default the values `portable` rewrites."""
+        portable = cls.portable(settings)
+        return tuple(str(value) for key, value in settings.items() if portable.get(key) != value)
+
+    @classmethod
     def earlier_configs(cls, config: dict[str, Any]) -> Iterator[dict[str, Any]]:
         """`config`, then as files written before some of the options `added_later` existed hold
         it: without each combination of those sitting at their default."""

@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from harness import cli, container, results, sweep, wire
+from harness import cli, container, measure, results, sweep, wire
 from harness.conformance import check_predictor
 from harness.errors import HarnessError
 from tests.conftest import SHARED, run_cli
@@ -145,6 +145,17 @@ def test_coded_a_byte_at_a_time_a_file_costs_what_whole_tokens_do(registry, tiny
     usual = tokens.symbol_bits < 20  # below the coder's floor (2**-30), where the rounding shows
     assert np.allclose(by_bytes.symbol_bits[usual], tokens.symbol_bits[usual], atol=1e-3)
     assert np.abs(by_bytes.symbol_bits - tokens.symbol_bits).max() < 1
+
+
+@pytest.mark.skipif(not STORIES.is_dir(), reason="../shared/models/stories260K is absent")
+def test_a_model_named_by_its_portable_name_is_verified(registry, tmp_path, monkeypatch):
+    """`hf:./stories260K` run from the folder holding it: the spec already names the model as
+    the header does, and the check decode may still load the folder the run loaded (it was
+    refused, and every such run said "NOT verified")."""
+    monkeypatch.chdir(STORIES.parent)
+    (tmp_path / "a.txt").write_bytes(TEXT)
+    (file,) = registry.corpus_files([str(tmp_path / "a.txt")])
+    assert measure.measure_predictor(registry, "hf:./stories260K", file).verified
 
 
 def test_conformance(tiny):

@@ -201,6 +201,11 @@ coder's rounding, and the form in which a token model can join byte-level mixing
         return {**settings, "model": f"./{Path(model).resolve().name}"} if is_path(model) else settings
 
     @classmethod
+    def local_models(cls, settings: dict[str, Any]) -> tuple[str, ...]:
+        """A local folder, also where it is named as `portable` would name it (`./NAME`)."""
+        return (settings["model"],) if is_path(settings["model"]) else ()
+
+    @classmethod
     def memory_estimate(cls, settings: dict[str, Any], symbols: int) -> int:
         """The weights as they run, the keys and values of every stream's window (from the
         model's config: layers x key-value width, at most its longest context), each stream's

@@ -58,9 +58,13 @@ class ByteView:
         self.rank[self.order] = np.arange(len(self.order))
         self.lengths = np.array([len(entry) for entry in table], dtype=np.int64)
 
-    def code(self, probs: np.ndarray, decide: Decide, symbol: int | None = None) -> int:
+    def code(
+        self, probs: np.ndarray, decide: Decide, symbol: int | None = None, code_byte: Decide | None = None
+    ) -> int:
         """Code one symbol under `probs` (over the table's symbols) as its byte decisions, each
-        under unnormalised masses (a `Split`); the encoder passes `symbol`, the decoder None."""
+        under unnormalised masses (a `Split`); the encoder passes `symbol`, the decoder None.
+        `code_byte` codes the bytes where they are not `decide`'s (a mix codes them with its
+        other models, these masses one of its inputs)."""
         if symbol is not None and self.rank[symbol] < 0:
             raise ValueError(f"symbol {symbol} stands for no bytes: it cannot be coded")
         coded = probs[self.order]
@@ -78,7 +82,7 @@ class ByteView:
                 if ends == hi:
                     return self._choose(cum, lo, hi, decide, symbol)
             bounds = lo + np.searchsorted(self.columns[lo:hi, depth], _BYTE_VALUES)
-            byte = decide(cum[bounds[1:]] - cum[bounds[:-1]], None if target is None else target[depth])
+            byte = (code_byte or decide)(cum[bounds[1:]] - cum[bounds[:-1]], None if target is None else target[depth])
             lo, hi, depth = int(bounds[byte]), int(bounds[byte + 1]), depth + 1
             if lo == hi:
                 raise HarnessError("not a valid .hz file: a byte no symbol continues with was decoded")
