@@ -5,7 +5,7 @@ Plugin authors need one import: `from harness import Predictor, Option, hookimpl
 conformance kit). What a model that codes in its own order or its own compiled loop needs is
 here too: `Progress`, `no_progress`, `CodeOne`, `encode_in_any_order`, `decode_in_any_order`
 (and `Split`, `Decide` for a symbol coded as several decisions),
-`SYMBOL_BYTES`, the capabilities `Lockstep` and `Bitwise`, `jit` (numba, cached), and in
+`SYMBOL_BYTES`, the capabilities `Lockstep`, `Bitwise` and `TokenBytes`, `jit` (numba, cached), and in
 `harness.coder` the coder's steps (`encode_step`, `decode_step`) and `aligned_zeros`. They are
 loaded on first use, so that importing `harness` stays cheap.
 """
@@ -33,6 +33,7 @@ _EXPORTS = {
     "SYMBOL_BYTES": "harness.predictor",
     "Lockstep": "harness.predictor",
     "Bitwise": "harness.predictor",
+    "TokenBytes": "harness.predictor",
     "jit": "harness.jit",
 }
 __all__ = ["__version__", *_EXPORTS]

@@ -1,7 +1,8 @@
 """What a bitwise mix does at each of a byte's 8 decisions, for a bitwise predictor's kernel
 (cm's `code_byte`) to call around its own model (the method is in plugins/mix.py's docstring):
 the byte members' distributions become bit predictions, scaled into hints (`bit_hints`); the
-bitwise model's prediction codes the bit (`code_bit`); the scales learn from it (`learn`).
+bitwise model's prediction, or where a mix has one, its final stage's (`final_mix`), codes the
+bit (`code_bit`); the scales learn from it (`learn`, `final_learn`).
 
 The loop over the 8 bits lives in the predictor's module, calling its own bit functions by name:
 numba caches no kernel that takes functions as arguments or holds them as values (their
@@ -23,8 +24,15 @@ STRETCH_LIMIT = 8.0
 """|st(p)| of a bitwise mix's inputs: a member sure of a bit says so at 1 - 1/3000."""
 
 
+_SURE = 1e-4
+"""Beyond the clip (st(p) = -8 at p = 1/(1 + e**8), about 3.4e-4): bringing p within it first
+changes no output, and a member sure of a bit (a byte it gives no mass, as a token model's trie
+does) divides by no zero."""
+
+
 @jit
 def _stretch(p: float) -> float:
+    p = min(max(p, _SURE), 1.0 - _SURE)
     return min(max(math.log(p / (1.0 - p)), -STRETCH_LIMIT), STRETCH_LIMIT)
 
 
@@ -65,3 +73,28 @@ def learn(weights: np.ndarray, inputs: np.ndarray, hints: np.ndarray, bit: int, 
     """Each scale takes a step on the code length of `bit` under its own member's hint alone."""
     for i in range(inputs.shape[0]):
         weights[i] += lr * (bit - 1.0 / (1.0 + math.exp(-hints[i]))) * inputs[i]
+
+
+LEAD_BUCKETS = 4
+"""Rows of a final stage's weights per bit of the byte: by how sure the leading member is."""
+
+
+@jit
+def final_mix(final: np.ndarray, done: int, p12: int, lead: float, x: np.ndarray) -> int:
+    """A mix's final stage, where it has one (`final` has rows): the bitwise model's p12 and the
+    leading member's stretched bit probability `lead` (its first input), mixed in the logistic
+    domain by the weights of the row for bit `done` and the lead's certainty; x gets the two
+    stretched inputs for `final_learn`. Returns the p12 coded."""
+    x[0], x[1] = _stretch(p12 / 4096.0), lead
+    w = final[done * LEAD_BUCKETS + min(int(abs(lead)) * LEAD_BUCKETS // 9, LEAD_BUCKETS - 1)]
+    p = 1.0 / (1.0 + math.exp(-(w[0] * x[0] + w[1] * x[1])))
+    return min(max(round(p * 4096.0), 1), 4095)
+
+
+@jit
+def final_learn(final: np.ndarray, done: int, x: np.ndarray, p12: int, bit: int, lr: float) -> None:
+    """The final stage's row takes a step on the code length of `bit` under its p12."""
+    w = final[done * LEAD_BUCKETS + min(int(abs(x[1])) * LEAD_BUCKETS // 9, LEAD_BUCKETS - 1)]
+    err = bit - p12 / 4096.0
+    w[0] += lr * err * x[0]
+    w[1] += lr * err * x[1]

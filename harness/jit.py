@@ -7,8 +7,12 @@ plugin defines kernels. Until then a kernel is a `Kernel`, which numba types as 
 function it stands for, so kernels call each other as usual.
 
 The cache lives in the user's cache folder, `$NUMBA_CACHE_DIR` where set (numba's own variable),
-else `<harness cache dir>/numba` ($HARNESS_CACHE_DIR, else ~/.cache/harness): never in the
-installed source tree, which may be read-only or shared. A cache is an optimisation only: an
+else `<harness cache dir>/numba/<digest>` ($HARNESS_CACHE_DIR, else ~/.cache/harness): never in
+the installed source tree, which may be read-only or shared. The digest is of the harness's and
+the built-in plugins' source: numba checks a cached kernel against its own file only, not
+against the files of the kernels it calls and inlines (cm's `code_byte` calls `harness.bitmix`),
+so without it a change there would leave the old code running, and a file written with it would
+not decode where the cache is fresh. A cache is an optimisation only: an
 entry that cannot be read or written (a full disk, a race with another process, a damaged
 index) is skipped, the kernel compiled as if there were no cache, and the run goes on.
 """
@@ -16,11 +20,14 @@ index) is skipped, the kernel compiled as if there were no cache, and the run go
 from __future__ import annotations
 
 import functools
+import hashlib
+import importlib.util
 import os
 import sys
 import tempfile
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from types import ModuleType
 from typing import Any
 
@@ -38,7 +45,22 @@ def _note(why: str) -> None:
 
 def cache_folder() -> str:
     """Where compiled kernels are cached."""
-    return os.environ.get("NUMBA_CACHE_DIR") or str(cache_dir() / "numba")
+    return os.environ.get("NUMBA_CACHE_DIR") or str(cache_dir() / "numba" / source_digest())
+
+
+@functools.cache
+def source_digest() -> str:
+    """16 hex digits of SHA-256 over the harness's and the built-in plugins' Python source."""
+    plugins = importlib.util.find_spec("plugins")
+    return tree_digest([Path(__file__).parent, *([Path(plugins.origin).parent] if plugins and plugins.origin else [])])
+
+
+def tree_digest(roots: list[Path]) -> str:
+    digest = hashlib.sha256()
+    for root in roots:
+        for path in sorted(root.rglob("*.py")):
+            digest.update(f"{path.relative_to(root.parent)}\0".encode() + path.read_bytes())
+    return digest.hexdigest()[:16]
 
 
 @functools.cache

@@ -246,10 +246,11 @@ class Bitwise(Protocol):
     hints: int
     """How many other members it takes hints from."""
     code_byte: Callable[..., tuple[int, float]]
-    """`code_byte(state, distributions, weights, lr, coder_state, buffer, cum, symbol)`: code
-    (or decode, for -1) a byte as 8 bits mixed with the byte members' `distributions`, a
-    compiled function: the loop over its bits around `harness.bitmix`'s steps and the model's
-    own (each hint given to the model, its prediction coded, the bit learned). numba caches no
+    """`code_byte(state, distributions, weights, lr, final, final_lr, coder_state, buffer, cum,
+    symbol)`: code (or decode, for -1) a byte as 8 bits mixed with the byte members'
+    `distributions`, a compiled function: the loop over its bits around `harness.bitmix`'s steps
+    and the model's own (each hint given to the model, its prediction, through the final stage
+    where `final` has rows, coded, the bit learned). numba caches no
     kernel that takes functions as arguments, so each bitwise model has its own; see cm's."""
 
     def bit_streams(self, count: int, starts: list[int]) -> list[Any]:
@@ -264,6 +265,18 @@ Split = Callable[[np.ndarray, Decide, "int | None"], int]
 """`split(probs, decide, symbol)`: code one symbol as a series of decisions, each through
 `decide` (a decision's distribution may have fewer entries than the alphabet); the encoder
 passes `symbol`, the decoder None; returns the symbol."""
+
+
+class TokenBytes(Protocol):
+    """What a tokenizing sequence coder offers to join a bitwise `mix` as its bytes (hf): each of
+    its symbols walked a byte at a time, the bytes coded by the mix."""
+
+    def to_symbols(self, data: bytes) -> np.ndarray: ...
+
+    def code_bytes(self, symbols: np.ndarray | None, count: int, decide: Decide, code_byte: Decide) -> None:
+        """Code `count` symbols (the encoder's; None in the decoder): their bytes by
+        `code_byte(masses over the next byte, byte)`, every other decision (where a symbol ends,
+        which of those with the same bytes) by `decide`."""
 
 
 def whole_symbol(probs: np.ndarray, decide: Decide, symbol: int | None) -> int:

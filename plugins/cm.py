@@ -497,6 +497,8 @@ def _code_byte(
     distributions: np.ndarray,
     weights: np.ndarray,
     lr: float,
+    final: np.ndarray,
+    final_lr: float,
     state: np.ndarray,
     buffer: np.ndarray,
     cum: np.ndarray,
@@ -504,15 +506,22 @@ def _code_byte(
 ) -> tuple[int, float]:
     """`mix`'s kernel: code `symbol` (decode one, where it is -1) as 8 decisions of this model,
     the byte members' `distributions` its hints (`harness.bitmix`); return it and its code length
-    in bits. `weights[c0]` are the members' scales at node c0 of the byte's tree."""
+    in bits. `weights[c0]` are the members' scales at node c0 of the byte's tree; `final`, where
+    it has rows, the final stage's weights over this model and the first member."""
     inputs, hints = np.empty(distributions.shape[0]), np.empty(distributions.shape[0])
+    x = np.empty(2)
     c0, total = 1, 0.0
     for done in range(8):
         bitmix.bit_hints(distributions, weights[c0], c0, done, inputs, hints)
         for k in range(hints.shape[0]):
             _hint(m, k, hints[k])
-        bit, cost = bitmix.code_bit(_predict(m), symbol, done, state, buffer, cum)
+        p = _predict(m)
+        if final.shape[0]:
+            p = bitmix.final_mix(final, done, p, inputs[0], x)
+        bit, cost = bitmix.code_bit(p, symbol, done, state, buffer, cum)
         total += cost
+        if final.shape[0]:
+            bitmix.final_learn(final, done, x, p, bit, final_lr)
         bitmix.learn(weights[c0], inputs, hints, bit, lr)
         _update(m, bit)
         c0 = 2 * c0 + bit

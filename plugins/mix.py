@@ -20,8 +20,19 @@ model that codes B streams in lockstep (lstm, gpt): then the mix runs inside tha
 and each step member runs once per stream, seeing that stream's bytes in order, from
 `Predictor.stream()`. An ngram member's streams share one set of tables, so each stream's
 predictions draw on what all of them coded so far (version 1 gave each stream its own tables,
-so each saw a 16th of the file); other members get one model per stream. Tokenizing models (hf)
-cannot be members: their symbols are not the others'.
+so each saw a 16th of the file); other members get one model per stream.
+
+A tokenizing model (hf, `TokenBytes`) joins a bitwise mix as its bytes: the encoder tokenizes
+the input, and each token is walked a byte at a time through the model's token table
+(plugins/hf/byte_view.py): before each byte the model's masses over it, given the token's bytes
+so far, are one more member's distribution (a hint of cm's); where the token may end or go on,
+that decision, and where ids share bytes, which one, are coded with the model's own masses in
+between, their bits counted with the next byte. The token count leads the payload. One stream:
+no online member beside it, and the model's batch is 1. A pretrained model starts far ahead of
+cm, which a hint among cm's inputs would dilute until its mixers learnt it: so a final stage
+mixes cm's p with the model's own bit probability q, p' = squash(a st(p) + b st(q)), a weight
+pair per bit position and per bucket of |st(q)| (how sure the model is), starting at (0, 1),
+the model alone, and learning on each coded bit as the hints' scales do.
 
 A bitwise member (cm, which codes 8 binary decisions a byte) makes the whole mix bitwise, as
 cmix's is: each byte is coded as 8 decisions, most significant bit first, and before each the
@@ -44,6 +55,7 @@ measured, with the commands).
 
 from __future__ import annotations
 
+import io
 import re
 from collections.abc import Callable
 from typing import Any, cast
@@ -51,23 +63,29 @@ from typing import Any, cast
 import numpy as np
 
 import harness.registry
-from harness import coder
-from harness.bitmix import TINY
+from harness import bitmix, coder, wire
 from harness.errors import HarnessError
 from harness.hookspecs import hookimpl
 from harness.predictor import (
     SYMBOL_BYTES,
     Bitwise,
     CodeOne,
+    Decide,
     Option,
     Predictor,
     Progress,
     SequenceCoder,
+    TokenBytes,
+    canonical_spec,
     decode_in_any_order,
     encode_in_any_order,
     no_progress,
 )
 
+FINAL_LR = 0.005
+"""The final stage's learning rate (a token member's): of 0, 0.002, 0.006 and 0.02, tried on
+alice29's first 5,000 and 20,000 bytes with SmolLM2, 0.002 to 0.006 coded best, the higher rate
+on the longer input."""
 _MEMBER = re.compile(r"([\w.\-]+)(?:\(([^()]*)\))?")
 
 
@@ -88,6 +106,12 @@ def member_specs(members: str) -> list[str]:
     return specs
 
 
+def _member_text(spec: str) -> str:
+    """'gpt:width=128,lr=1e-3' -> 'gpt(width=128;lr=1e-3)', as `member_specs` reads it."""
+    name, _, options = spec.partition(":")
+    return f"{name}({options.replace(',', ';')})" if options else name
+
+
 class Mix(SequenceCoder):
     """A learnt log-linear mixture of other predictors (see the module docstring)."""
 
@@ -95,7 +119,7 @@ class Mix(SequenceCoder):
     description = "log-linear mixture of predictors, weights learnt online: mix:gpt+ngram(order=5)"
     positional = "members"
     options = {
-        "members": Option("", "predictors joined by +, options in parentheses with ;", pattern=r"[\w.\-()=;+]{1,500}"),
+        "members": Option("", "predictors joined by +, options in parentheses with ;", pattern=r"[\w.\-()=;+/]{1,500}"),
         "lr": Option(0.002, "learning rate of the mixing weights", 0.0, 1.0),
     }
     test_options = {"members": "order0+ngram(order=2;memory_mib=1)"}
@@ -111,6 +135,7 @@ class Mix(SequenceCoder):
         self.members = [registry.build(spec) for spec in self.specs]  # step members: one per stream later
         self.driver = next((m for m in self.members if m.lockstep), None)  # a Lockstep
         self.bit_member = cast("Bitwise | None", next((m for m in self.members if m.bitwise), None))
+        self.token_member = cast("TokenBytes | None", next((m for m in self.members if m.tokenizes), None))
         n = len(self.members)  # bitwise: a scale per node of the byte's tree for each byte member
         self.weights = np.ones((256, n - 1)) if self.bit_member is not None else np.full(n, 1.0 / n)
         self._stream_members: list[Predictor] = []  # the step members of streams 1..B-1
@@ -135,6 +160,20 @@ class Mix(SequenceCoder):
         return entries
 
     @classmethod
+    def portable(cls, settings: dict[str, Any]) -> dict[str, Any]:
+        """The members as they name themselves portably (a local model as ./NAME), where any
+        does differently from its spec."""
+        entries = cls._entries(settings)
+        if all(member.portable(own) == own for member, own, _ in entries):
+            return settings
+        specs = [canonical_spec(member.name, member.portable(own), member) for member, own, _ in entries]
+        return {**settings, "members": "+".join(map(_member_text, specs))}
+
+    @classmethod
+    def local_models(cls, settings: dict[str, Any]) -> tuple[str, ...]:
+        return tuple(model for member, own, _ in cls._entries(settings) for model in member.local_models(own))
+
+    @classmethod
     def static_config(cls, settings: dict[str, Any]) -> dict[str, Any]:
         members = [member.static_config(member_settings) for member, member_settings, _ in cls._entries(settings)]
         return {**super().static_config(settings), "members": members, "numpy": np.__version__}
@@ -148,14 +187,19 @@ class Mix(SequenceCoder):
         return own + sum(c.memory_estimate(s, symbols) * copies[c] for c, s, _ in entries)
 
     def config(self) -> dict[str, Any]:
-        return {**self.static_config(self.settings), "members": [m.config() for m in self.members]}
+        """The static config, and where a member's built config says more than its static one
+        (a model's checksum, its library's build), all of theirs, under a key of their own: a
+        decoder checks the static part before it builds anything."""
+        static = self.static_config(self.settings)
+        built = [m.config() for m in self.members]
+        return static if built == static["members"] else {**static, "member_configs": built}
 
     def coding_order(self, count: int) -> np.ndarray | None:
         return self.driver.coding_order(count) if self.driver else None
 
     def _mixed(self, distributions: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
         """(mixture, the members' log-probabilities)."""
-        logs = np.log(np.maximum(np.stack(distributions), TINY))
+        logs = np.log(np.maximum(np.stack(distributions), bitmix.TINY))
         z = (self.weights[:, None] * logs).sum(axis=0)
         p = np.exp(z - z.max())
         return p / p.sum(), logs
@@ -164,6 +208,8 @@ class Mix(SequenceCoder):
         self.weights += self.settings["lr"] * (logs[:, symbol] - (logs * mixture).sum(axis=1))
 
     def encode_symbols(self, symbols: np.ndarray, progress: Progress = no_progress) -> tuple[bytes, np.ndarray]:
+        if self.token_member is not None:
+            return self._encode_tokens(symbols, progress)
         if self.bit_member is not None:
             return self._encode_bits(symbols, progress)
         return encode_in_any_order(
@@ -171,6 +217,8 @@ class Mix(SequenceCoder):
         )
 
     def decode_symbols(self, payload: bytes, count: int, progress: Progress = no_progress) -> np.ndarray:
+        if self.token_member is not None:
+            return self._decode_tokens(payload, count, progress)
         if self.bit_member is not None:
             return self._decode_bits(payload, count, progress)
         return decode_in_any_order(
@@ -199,6 +247,67 @@ class Mix(SequenceCoder):
         self._run(count, self._bitwise_coder(count, decoder.buffers, symbols, np.zeros(count)), progress)
         return symbols
 
+    def _encode_tokens(self, symbols: np.ndarray, progress: Progress) -> tuple[bytes, np.ndarray]:
+        """The token member's symbols of the input lead the payload as a count; its bytes are
+        coded bitwise as any others, its ends of tokens (and choices among ids with the same
+        bytes) in between, their bits counted with the next byte's."""
+        tokens = self.token_member.to_symbols(np.asarray(symbols, dtype=np.uint8).tobytes())
+        encoder = coder.Encoder(2)
+        bits = np.zeros(len(symbols), dtype=np.float32)
+        code = self._bitwise_coder(len(symbols), lambda: encoder.buffers(8), np.array(symbols, np.int64), bits)
+        between = [0.0]
+
+        def decide(probs: np.ndarray, index: int | None) -> int:
+            before = encoder.ideal_bits
+            encoder.encode(index, probs)
+            between[0] += encoder.ideal_bits - before
+            return index
+
+        def code_with_decisions(position: int, stream: int, distributions: list[np.ndarray]) -> int:
+            symbol = code(position, stream, distributions)
+            bits[position] += between[0]
+            between[0] = 0.0
+            return symbol
+
+        self._code_tokens(tokens, len(tokens), len(symbols), code_with_decisions, decide, progress)
+        return wire.varint(len(tokens)) + encoder.finish(), bits
+
+    def _decode_tokens(self, payload: bytes, count: int, progress: Progress) -> np.ndarray:
+        reader = wire.Reader(io.BytesIO(payload), len(payload))
+        tokens = reader.varint()
+        if tokens > count:
+            raise HarnessError("not a valid .hz file: more tokens than bytes")
+        decoder = coder.Decoder(bytearray(payload[len(payload) - reader.left :]), 2)
+        symbols = np.full(count, -1, dtype=np.int64)
+        code = self._bitwise_coder(count, decoder.buffers, symbols, np.zeros(count))
+        self._code_tokens(None, tokens, count, code, lambda probs, _: decoder.decode(probs), progress)
+        return symbols
+
+    def _code_tokens(
+        self, tokens: np.ndarray | None, n: int, count: int, code: CodeMixed, decide: Decide, progress: Progress
+    ) -> None:
+        """Code the `count` bytes of `n` tokens of the token member, each byte by `code` from the
+        byte members' distributions and the token member's over the byte, as it walks its trie."""
+        steppers = [m for m in self.members if not m.bitwise and not m.tokenizes]
+        position = 0
+
+        def code_byte(masses: np.ndarray, byte: int | None) -> int:
+            nonlocal position
+            if position == count:
+                raise HarnessError("not a valid .hz file: its tokens hold more bytes than the file")
+            distributions = [m.predict() for m in steppers]
+            distributions.insert(0, masses / masses.sum())
+            symbol = code(position, 0, distributions)
+            for m in steppers:
+                m.update(symbol)
+            position += 1
+            progress(1)
+            return symbol
+
+        self.token_member.code_bytes(tokens, n, decide, code_byte)
+        if position != count:
+            raise HarnessError("not a valid .hz file: its tokens hold fewer bytes than the file")
+
     def _bitwise_coder(
         self, count: int, buffers: Callable[[], tuple[np.ndarray, np.ndarray]], symbols: np.ndarray, bits: np.ndarray
     ) -> CodeMixed:
@@ -212,11 +321,15 @@ class Mix(SequenceCoder):
         models = bitwise.bit_streams(count, starts)
         cum = np.zeros(3, dtype=np.uint64)
         lr = self.settings["lr"]
+        # A token member leads (its distribution first): the final stage starts as it alone.
+        rows = 8 * bitmix.LEAD_BUCKETS if self.token_member is not None else 0
+        final = np.tile([0.0, 1.0], (rows, 1))
 
         def code(position: int, stream: int, distributions: list[np.ndarray]) -> int:
             state, buffer = buffers()
+            stacked, symbol = np.stack(distributions), int(symbols[position])
             symbol, bits[position] = bitwise.code_byte(
-                models[stream], np.stack(distributions), self.weights, lr, state, buffer, cum, int(symbols[position])
+                models[stream], stacked, self.weights, lr, final, FINAL_LR, state, buffer, cum, symbol
             )
             symbols[position] = symbol
             return symbol
@@ -255,7 +368,7 @@ class Mix(SequenceCoder):
 def _check_members(classes: list[type[SequenceCoder]]) -> None:
     drivers = [c for c in classes if c.lockstep]
     bitwise = [c for c in classes if c.bitwise]
-    others = [c for c in classes if not issubclass(c, Predictor) and not c.lockstep and not c.bitwise]
+    others = [c for c in classes if not issubclass(c, Predictor) and not (c.lockstep or c.bitwise or c.tokenizes)]
     if others or len(drivers) > 1 or len(bitwise) > 1:
         names = ", ".join(c.name for c in others or (drivers if len(drivers) > 1 else bitwise))
         raise HarnessError(
@@ -264,8 +377,12 @@ def _check_members(classes: list[type[SequenceCoder]]) -> None:
         )
     if bitwise and len(classes) - 1 > bitwise[0].hints:
         raise HarnessError(f"mix: {bitwise[0].name} takes hints from at most {bitwise[0].hints} other members")
-    if any(c.tokenizes for c in classes):
-        raise HarnessError("mix: members must code bytes (a tokenizing predictor's symbols are not the others')")
+    tokenizing = [c for c in classes if c.tokenizes]
+    if tokenizing and (len(tokenizing) > 1 or not bitwise or drivers or not hasattr(tokenizing[0], "code_bytes")):
+        raise HarnessError(
+            "mix: a tokenizing member (hf) joins as its bytes, through a bitwise member (cm), alone among "
+            "tokenizing and online members"
+        )
 
 
 @hookimpl

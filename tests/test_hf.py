@@ -158,6 +158,53 @@ def test_a_model_named_by_its_portable_name_is_verified(registry, tmp_path, monk
     assert measure.measure_predictor(registry, "hf:./stories260K", file).verified
 
 
+def _member(spec: str) -> str:
+    """An hf spec as a mix member: hf(model;key=value)."""
+    return f"hf({spec.partition(':')[2].replace(',', ';')})"
+
+
+def test_hf_joins_a_bitwise_mix_as_its_bytes(registry, tiny):
+    """mix:hf+cm: the model's tokens walked a byte at a time, each byte coded by cm with the
+    model's masses over it as a hint, the ends of tokens and choices between ids with the same
+    bytes (GPT-2's byte tokens and the literals) coded in between; decoded, and every bit of it
+    counted in the bytes' code lengths."""
+    spec = f"mix:{_member(tiny)}+cm+ngram"
+    data = TEXT + AWKWARD + bytes(range(256)) + TEXT
+    encoded = _round_trip(registry, spec, data)
+    assert abs(encoded.payload_bytes - encoded.ideal_bits / 8) < 8  # decisions included (and a count)
+    header = wire.unpack(encoded.container)  # as `harness decompress` does: the header checked first
+    assert container.decode(header, registry.decoder(header)) == data
+
+
+@pytest.mark.parametrize(
+    ("members", "error"),
+    [
+        ("{hf}+ngram", "through a bitwise member"),
+        ("{hf}+gpt+cm", "alone among"),
+        ("{hf}+{hf}+cm", "alone among"),
+    ],
+)
+def test_hf_in_a_mix_is_refused_where_it_cannot_join(registry, tiny, members, error):
+    with pytest.raises(HarnessError, match=error):
+        registry.build("mix:" + members.format(hf=_member(tiny)))
+
+
+def test_hf_in_a_mix_codes_one_stream(registry, tiny):
+    predictor = registry.build(f"mix:{_member(tiny + ',batch=2')}+cm")
+    with pytest.raises(HarnessError, match="one stream"):
+        container.encode(TEXT, "mix", predictor)
+
+
+def test_a_hybrid_stream_whose_tokens_do_not_fit_the_file_is_refused(registry, tiny):
+    spec = f"mix:{_member(tiny)}+cm"
+    header = wire.unpack(container.encode(TEXT, spec, registry.build(spec)).container)
+    count = len(wire.varint(len(registry.build(tiny).to_symbols(TEXT))))
+    for tokens in (len(TEXT) + 1, 3):  # more tokens than bytes; too few tokens for the bytes
+        forged = wire.varint(tokens) + header.payload[count:]
+        with pytest.raises(HarnessError, match="not a valid .hz file"):
+            registry.build(spec).decode_symbols(forged[: len(forged)], len(TEXT))
+
+
 def test_conformance(tiny):
     check_predictor(hf.HF, {"model": tiny.partition(":")[2]}, long_bytes=400)
 

@@ -104,3 +104,18 @@ def test_compiling_is_timed_apart_from_coding(tmp_path):
     cold, warm = results.read(store)
     assert cold.compile_seconds > max(2.0, 3 * warm.compile_seconds)
     assert cold.encode_seconds < 1.0 and cold.decode_seconds < 1.0  # 3 KB of order0: no compile in them
+
+
+def test_the_cache_is_kept_apart_for_each_version_of_the_source(tmp_path, monkeypatch):
+    """numba checks a cached kernel against its own file only: cm's code_byte inlines
+    harness.bitmix, so a change there ran the old code until the cache folder followed the
+    source of every module."""
+    from harness import jit
+
+    tree = tmp_path / "harness"
+    shutil.copytree(ROOT / "harness", tree)
+    before = jit.tree_digest([tree])
+    (tree / "bitmix.py").write_text((tree / "bitmix.py").read_text() + "\n# changed\n")
+    assert jit.tree_digest([tree]) != before
+    monkeypatch.delenv("NUMBA_CACHE_DIR", raising=False)
+    assert jit.cache_folder().endswith(jit.source_digest())

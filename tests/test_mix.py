@@ -98,7 +98,7 @@ def test_a_bitwise_member_runs_a_stream_per_online_stream_over_shared_tables(reg
         ("ngram", "two or more members"),
         ("cm+cm", "at most one bitwise model"),
         ("cm+ngram+order0+ngram", "hints from at most 2 other members"),
-        ("hf(model=gpt2)+ngram", "must be step predictors"),
+        ("hf(model=gpt2)+ngram", "through a bitwise member"),
         ("gpt+lstm", "at most one online model"),
         ("nothing+ngram", "unknown predictor"),
     ],

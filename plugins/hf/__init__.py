@@ -28,6 +28,7 @@ local folder; transformers is imported only when a model is built, so listing st
 
 from __future__ import annotations
 
+import functools
 import io
 import itertools
 from pathlib import Path
@@ -41,6 +42,7 @@ from harness.hookspecs import hookimpl
 from harness.predictor import (
     SYMBOL_BYTES,
     CodeOne,
+    Decide,
     Option,
     Progress,
     SequenceCoder,
@@ -284,9 +286,24 @@ coder's rounding, and the form in which a token model can join byte-level mixing
 
     def _split(self) -> Split:
         """How a symbol is coded: whole, or a byte at a time (`code=bytes`)."""
-        if self.settings["code"] == "tokens":
-            return whole_symbol
-        return ByteView([*self.m.table, *(bytes([b]) for b in range(LITERALS))]).code
+        return whole_symbol if self.settings["code"] == "tokens" else self._byte_view.code
+
+    @functools.cached_property
+    def _byte_view(self) -> ByteView:
+        return ByteView([*self.m.table, *(bytes([b]) for b in range(LITERALS))])
+
+    def code_bytes(self, symbols: np.ndarray | None, count: int, decide: Decide, code_byte: Decide) -> None:
+        """Code `count` symbols (the encoder's; None in the decoder) a byte at a time through the
+        token table's trie (`byte_view`): their bytes by `code_byte`, which a bitwise `mix` codes
+        with its other models (these masses one of their inputs), the ends of tokens and the
+        choices among ids that share bytes by `decide`. One stream: batch=1, no chunks."""
+        if self.settings["batch"] != 1 or self.settings["chunk"]:
+            raise HarnessError("hf as a mix member codes one stream: batch=1 and no chunk")
+
+        def code(position: int, probs: np.ndarray) -> int:
+            return self._byte_view.code(probs, decide, None if symbols is None else int(symbols[position]), code_byte)
+
+        self._run([count], code, no_progress)
 
     def _run(self, lengths: list[int], code: CodeOne, progress: Progress) -> None:
         """Code streams of `lengths` symbols, `batch` of them at a time in lockstep;
