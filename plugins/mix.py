@@ -124,7 +124,6 @@ class Mix(SequenceCoder):
     }
     test_options = {"members": "order0+ngram(order=2;memory_mib=1)"}
     whole_input = True  # with an online member it lays the input out in streams; step members need not
-    model_bytes = 0
 
     version = 2  # 2: an ngram member's streams share its tables
 
@@ -136,6 +135,7 @@ class Mix(SequenceCoder):
         self.driver = next((m for m in self.members if m.lockstep), None)  # a Lockstep
         self.bit_member = cast("Bitwise | None", next((m for m in self.members if m.bitwise), None))
         self.token_member = cast("TokenBytes | None", next((m for m in self.members if m.tokenizes), None))
+        self.model_bytes = sum(m.model_bytes for m in self.members)  # a pretrained member's, charged to the mix
         n = len(self.members)  # bitwise: a scale per node of the byte's tree for each byte member
         self.weights = np.ones((256, n - 1)) if self.bit_member is not None else np.full(n, 1.0 / n)
         self._stream_members: list[Predictor] = []  # the step members of streams 1..B-1

@@ -174,6 +174,7 @@ def test_hf_joins_a_bitwise_mix_as_its_bytes(registry, tiny):
     assert abs(encoded.payload_bytes - encoded.ideal_bits / 8) < 8  # decisions included (and a count)
     header = wire.unpack(encoded.container)  # as `harness decompress` does: the header checked first
     assert container.decode(header, registry.decoder(header)) == data
+    assert registry.build(spec).model_bytes == registry.build(tiny).model_bytes > 0  # the adjusted ratio charges it
 
 
 @pytest.mark.parametrize(
