@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 
 from corpora import synthetic
-from harness import baselines, cli, container, corpus, curves, measure, registry, results, wire
+from harness import baselines, cli, container, corpus, curves, measure, registry, results, sweep, wire
 from harness.corpus import CorpusFile
 from harness.errors import HarnessError
 from harness.registry import load_registry
@@ -183,6 +183,27 @@ def test_a_run_resolves_each_predictor_spec_once(tmp_path, monkeypatch, capsys):
     assert cli.main([*args, "-c", str(tmp_path / "a.txt")]) == 0
     assert parsed["mix:order0+ngram"] == 1 and parsed["order0"] == 1
     assert set(parsed.values()) == {1}, parsed
+    capsys.readouterr()
+
+
+def test_a_run_records_the_commit_it_started_from(tmp_path, monkeypatch, capsys):
+    """A long run's records name the checkout as the run began (the code it runs), not as it
+    was when the first one came, after hours in which commits may have landed."""
+    from harness import provenance
+
+    seen = []
+    execute = sweep.execute
+
+    def watched(*args, **kwargs):
+        seen.append(provenance.git_commit.cache_info().currsize)  # 1: already asked
+        return execute(*args, **kwargs)
+
+    monkeypatch.setattr(sweep, "execute", watched)
+    provenance.git_commit.cache_clear()
+    (tmp_path / "a.txt").write_bytes(TEXT[:500])
+    args = ["run", "-p", "order0", "--no-baselines", "--results", str(tmp_path / "results.jsonl")]
+    assert cli.main([*args, "-c", str(tmp_path / "a.txt")]) == 0
+    assert seen == [1]
     capsys.readouterr()
 
 

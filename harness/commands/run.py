@@ -16,7 +16,7 @@ from typing import Any
 
 import pandas as pd
 
-from harness import corpus, leaderboard, results, sweep, tables, ui
+from harness import corpus, leaderboard, provenance, results, sweep, tables, ui
 from harness.commands import DEFAULT_CORPUS, DEFAULT_PREDICTORS
 from harness.errors import HarnessError
 from harness.record import Record
@@ -56,6 +56,7 @@ def measure(
     chunked job as parts of --chunks-per-job chunks), append each job's record to the store as
     it comes (once all its parts have), show the tables; a HarnessError names every job that
     failed or did not decode to its input."""
+    provenance.git_commit()  # the checkout as the run starts, the code it runs, not as the first record comes
     store = results.store_path(args.results, write=True)
     stored = results.read(store)
     found = [None] * len(jobs) if args.force else sweep.stored_results(registry, jobs, stored)
