@@ -86,8 +86,16 @@ def unprefixed(corpus: str) -> str:
 def display_name(spec: str) -> str:
     """A short name for a chart: an hf spec by its model folder or hub name and the options it
     sets ('smollm2-135m-instruct (batch=64, Q4_1)' for 'hf:./smollm2-135m-instruct,batch=64,
-    gguf_file=SmolLM2-135M-Instruct.Q4_1.gguf'); any other spec as it is."""
+    gguf_file=SmolLM2-135M-Instruct.Q4_1.gguf'), a mix with such a member by its members so named;
+    any other spec as it is."""
     name, _, options = spec.partition(":")
+    if name == "mix" and options:  # its members, each as short as it is alone
+        members, comma, own = options.partition(",")
+        shown = [
+            display_name(member.replace("(", ":", 1).rstrip(")").replace(";", ",")) for member in members.split("+")
+        ]
+        short = f"mix: {' + '.join(shown)}{comma}{own}"
+        return short if any("(" in part for part in shown) else spec
     if name != "hf" or not options:
         return spec
     model, *rest = options.split(",")

@@ -74,6 +74,8 @@ def test_an_hf_spec_is_named_by_its_model_and_the_options_it_sets():
     assert leaderboard.display_name(LONG_SPEC) == "smollm2-135m-instruct (batch=64, Q4_1)"
     assert leaderboard.display_name("hf:HuggingFaceTB/SmolLM2-135M") == "SmolLM2-135M"
     assert leaderboard.display_name("mix:gpt+cm+ngram") == "mix:gpt+cm+ngram"
+    hybrid = "mix:hf(./smollm2-135m-instruct;batch=1;gguf_file=SmolLM2-135M-Instruct.Q4_1.gguf)+cm,lr=0.003"
+    assert leaderboard.display_name(hybrid) == "mix: smollm2-135m-instruct (batch=1, Q4_1) + cm,lr=0.003"
 
 
 def test_names_and_titles_stay_inside_the_figure_and_the_plot_keeps_its_width():
