@@ -80,13 +80,19 @@ LEAD_BUCKETS = 4
 
 
 @jit
+def _final_row(final: np.ndarray, done: int, lead: float) -> np.ndarray:
+    """The final stage's weights for bit `done` and the lead's certainty (|lead| <= 8, in buckets)."""
+    return final[done * LEAD_BUCKETS + min(int(abs(lead)) * LEAD_BUCKETS // (int(STRETCH_LIMIT) + 1), LEAD_BUCKETS - 1)]
+
+
+@jit
 def final_mix(final: np.ndarray, done: int, p12: int, lead: float, x: np.ndarray) -> int:
     """A mix's final stage, where it has one (`final` has rows): the bitwise model's p12 and the
     leading member's stretched bit probability `lead` (its first input), mixed in the logistic
     domain by the weights of the row for bit `done` and the lead's certainty; x gets the two
     stretched inputs for `final_learn`. Returns the p12 coded."""
     x[0], x[1] = _stretch(p12 / 4096.0), lead
-    w = final[done * LEAD_BUCKETS + min(int(abs(lead)) * LEAD_BUCKETS // 9, LEAD_BUCKETS - 1)]
+    w = _final_row(final, done, lead)
     p = 1.0 / (1.0 + math.exp(-(w[0] * x[0] + w[1] * x[1])))
     return min(max(round(p * 4096.0), 1), 4095)
 
@@ -94,7 +100,7 @@ def final_mix(final: np.ndarray, done: int, p12: int, lead: float, x: np.ndarray
 @jit
 def final_learn(final: np.ndarray, done: int, x: np.ndarray, p12: int, bit: int, lr: float) -> None:
     """The final stage's row takes a step on the code length of `bit` under its p12."""
-    w = final[done * LEAD_BUCKETS + min(int(abs(x[1])) * LEAD_BUCKETS // 9, LEAD_BUCKETS - 1)]
+    w = _final_row(final, done, x[1])
     err = bit - p12 / 4096.0
     w[0] += lr * err * x[0]
     w[1] += lr * err * x[1]

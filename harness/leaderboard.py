@@ -91,11 +91,9 @@ def display_name(spec: str) -> str:
     name, _, options = spec.partition(":")
     if name == "mix" and options:  # its members, each as short as it is alone
         members, comma, own = options.partition(",")
-        shown = [
-            display_name(member.replace("(", ":", 1).rstrip(")").replace(";", ",")) for member in members.split("+")
-        ]
-        short = f"mix: {' + '.join(shown)}{comma}{own}"
-        return short if any("(" in part for part in shown) else spec
+        specs = [member.replace("(", ":", 1).rstrip(")").replace(";", ",") for member in members.split("+")]
+        shown = [display_name(member) for member in specs]
+        return f"mix: {' + '.join(shown)}{comma}{own}" if shown != specs else spec
     if name != "hf" or not options:
         return spec
     model, *rest = options.split(",")
