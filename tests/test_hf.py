@@ -14,6 +14,7 @@ import pytest
 from harness import cli, container, measure, results, sweep, wire
 from harness.conformance import check_predictor
 from harness.errors import HarnessError
+from plugins.hf.tokens import OnlineBias
 from tests.conftest import SHARED, run_cli
 
 pytest.importorskip("transformers")
@@ -66,6 +67,31 @@ def _round_trip(registry, spec: str, data: bytes) -> container.Encoded:
     encoded = container.encode(data, spec, registry.build(spec))
     assert container.decode(wire.unpack(encoded.container), registry.build(spec)) == data
     return encoded
+
+
+def test_the_online_bias_steps_down_the_gradient_of_the_coded_tokens_cost():
+    rng = np.random.default_rng(3)
+    q = rng.dirichlet(np.ones(50))
+    assert OnlineBias(50, 0.0).apply(q) is q  # off: the model as it is
+    bias = OnlineBias(50, 0.3)
+    bias.bias = rng.normal(size=50)
+    cost = lambda b: -np.log(q[7] * np.exp(b[7]) / (q * np.exp(b)).sum())  # noqa: E731
+    numeric = np.array([(cost(bias.bias + e) - cost(bias.bias - e)) / 2e-6 for e in np.eye(50) * 1e-6])
+    before, p = bias.bias.copy(), bias.apply(q)
+    assert np.isclose(p.sum(), 1.0) and np.allclose(p, q * np.exp(before) / (q * np.exp(before)).sum())
+    bias.learn(7)
+    assert np.allclose(bias.bias - before, -0.3 * numeric, atol=1e-6)
+
+
+def test_a_bias_learnt_on_the_text_codes_it_smaller_and_decodes(registry, tiny):
+    """Two streams, each with its own bias, literals among the tokens; alone and in a hybrid."""
+    data = TEXT * 3 + AWKWARD + TEXT * 3
+    for spec in (f"{tiny},batch=2", f"mix:{_member(tiny)}+cm"):
+        plain = _round_trip(registry, spec, data)
+        biased = _round_trip(
+            registry, spec.replace(")", ";bias_lr=0.3)") if "mix" in spec else spec + ",bias_lr=0.3", data
+        )
+        assert biased.payload_bytes < 0.97 * plain.payload_bytes
 
 
 def test_spec_takes_the_model_as_a_bare_value(registry):

@@ -56,7 +56,7 @@ from harness.predictor import (
 from plugins.hf import llamacpp, tokens, torch_backend
 from plugins.hf.byte_view import ByteView
 from plugins.hf.loading import GIT_REF, fetch, files_sha256, is_path, shape, weight_files
-from plugins.hf.tokens import LITERALS, Literals
+from plugins.hf.tokens import LITERALS, Literals, OnlineBias
 from plugins.hf.torch_backend import load
 
 _DTYPE_BYTES = {"float32": 4, "float64": 8, "bfloat16": 2, "float16": 2}
@@ -101,6 +101,13 @@ class HF(SequenceCoder):
             choices=("restart", "shift"),
             added_later=True,
         ),
+        "bias_lr": Option(
+            0.0,
+            "learning rate of a bias per token on the model's log-probabilities, learnt on the coded text (0: off)",
+            0.0,
+            10.0,
+            added_later=True,
+        ),
         "code": Option(
             "tokens",
             "tokens (each symbol whole) or bytes (a byte at a time through the token table's trie: the same bits)",
@@ -119,7 +126,8 @@ moves their positions back, instead of reading those tokens again: the same wind
 the re-read (half the work of a long stream), the kept tokens still carrying what they saw;
 code=bytes codes each symbol as its bytes, end-of-token decisions and (where ids share bytes)
 a choice, by the chain rule over the table (`byte_view`): exact, so the same bits within the
-coder's rounding, and the form in which a token model can join byte-level mixing."""
+coder's rounding, and the form in which a token model can join byte-level mixing; bias_lr > 0
+corrects the frozen model online with a bias per token (`tokens.OnlineBias`)."""
 
     def __init__(self, **settings: Any) -> None:
         super().__init__(**settings)
@@ -327,17 +335,19 @@ coder's rounding, and the form in which a token model can join byte-level mixing
         position, end = (np.array(column) for column in zip(*streams, strict=True))
         batch = len(position)
         literals = [Literals(vocab) for _ in range(batch)]
+        biases = [OnlineBias(vocab, self.settings["bias_lr"]) for _ in range(batch)]
         history = np.zeros((batch, 0), dtype=np.int64)  # the tokens of the current window
         token_probs = self.runner.restart(history)
         while True:
             fed = np.full(batch, self.m.start)
             for b in range(batch):
                 while position[b] < end[b]:
-                    symbol = code(int(position[b]), literals[b].mixture(token_probs[b]))
+                    symbol = code(int(position[b]), literals[b].mixture(biases[b].apply(token_probs[b])))
                     literals[b].observe(symbol)
                     position[b] += 1
                     progress(1)
                     if symbol < vocab:  # the model sees tokens only: a literal leaves its prediction as it was
+                        biases[b].learn(symbol)
                         fed[b] = symbol
                         break
             if (position >= end).all():
@@ -374,8 +384,8 @@ coder's rounding, and the form in which a token model can join byte-level mixing
         token by token, and nothing is coded or decoded. Unverified: it agrees with the coded
         path's ideal bits only up to float rounding (about 1e-4 bits per symbol).
         """
-        if not isinstance(self.runner, torch_backend.Runner):
-            raise HarnessError("hf: the batched fast path runs on the torch backend only")
+        if not isinstance(self.runner, torch_backend.Runner) or self.settings["bias_lr"]:
+            raise HarnessError("hf: the batched fast path runs on the torch backend only, without bias_lr")
         symbols = np.asarray(symbols)
         with self.runner.pinned():
             streams = [

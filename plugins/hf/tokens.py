@@ -139,3 +139,29 @@ class Literals:
         if symbol >= self.vocab:
             self.literals += 1
             self.counts[symbol - self.vocab] += 1.0
+
+
+class OnlineBias:
+    """A bias per token on the model's log-probabilities, learnt on the coded stream, one per
+    stream: p(t) = q(t) e^b_t / Z over the model's q, and after token s each b_t takes a step
+    on -ln p(s), b += lr (onehot(s) - p). The frozen model's view, adapted to this text: tokens
+    it uses more than the model expects (its names, its style) gain mass, as a cache would
+    give them, in the model's own terms. lr = 0 leaves q as it is."""
+
+    def __init__(self, vocab: int, lr: float) -> None:
+        self.lr = lr
+        self.bias = np.zeros(vocab)
+        self.probs = np.zeros(vocab)
+
+    def apply(self, token_probs: np.ndarray) -> np.ndarray:
+        if not self.lr:
+            return token_probs
+        weighted = token_probs * np.exp(self.bias - self.bias.max())
+        self.probs = weighted / weighted.sum()
+        return self.probs
+
+    def learn(self, token: int) -> None:
+        """Learn the token coded under the last `apply`."""
+        if self.lr:
+            self.bias -= self.lr * self.probs
+            self.bias[token] += self.lr
