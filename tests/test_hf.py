@@ -15,6 +15,7 @@ from harness import cli, container, measure, results, sweep, wire
 from harness.conformance import check_predictor
 from harness.errors import HarnessError
 from plugins.hf.tokens import OnlineBias
+from plugins.mix import Mix
 from tests.conftest import SHARED, run_cli
 
 pytest.importorskip("transformers")
@@ -236,6 +237,10 @@ def test_conformance(tiny):
     check_predictor(hf.HF, {"model": tiny.partition(":")[2]}, long_bytes=400)
 
 
+def test_a_hybrid_conforms(tiny):
+    check_predictor(Mix, {"members": f"{_member(tiny)}+cm(memory_mib=1;history_mib=1)"}, long_bytes=400)
+
+
 def test_window_restarts_round_trip_and_the_batched_fast_path_agrees(registry, tiny):
     """Past the 16-token window the model restarts from the last 4 tokens, the same on both sides.
 
@@ -364,6 +369,19 @@ def test_a_changed_model_is_refused_at_decode(registry, tmp_path):
     hf.load.cache_clear()
     with pytest.raises(HarnessError, match="model_sha256"):
         container.decode(wire.unpack(encoded.container), registry.build(spec))
+
+
+def test_a_hybrid_whose_model_changed_is_refused_at_decode_naming_the_key(registry, tmp_path):
+    """A mix:hf+cm file, decoded as `harness decompress` does, after the model's weights changed."""
+    if not GPT2_TOKENIZER.is_dir():
+        pytest.skip("../shared/models/gpt2-tokenizer is absent")
+    _save_tiny_gpt2(tmp_path, seed=0)
+    spec = f"mix:hf({tmp_path})+cm(memory_mib=1;history_mib=1)"
+    header = wire.unpack(container.encode(TEXT, spec, registry.build(spec)).container)
+    _save_tiny_gpt2(tmp_path, seed=1)
+    hf.load.cache_clear()
+    with pytest.raises(HarnessError, match="model_sha256"):
+        container.decode(header, registry.decoder(header))
 
 
 def test_size_and_compute_are_reported(registry, tiny):
