@@ -152,16 +152,20 @@ class OnlineBias:
         self.lr = lr
         self.bias = np.zeros(vocab)
         self.probs = np.zeros(vocab)
+        self._step = np.zeros(vocab)
 
     def apply(self, token_probs: np.ndarray) -> np.ndarray:
         if not self.lr:
             return token_probs
-        weighted = token_probs * np.exp(self.bias - self.bias.max())
-        self.probs = weighted / weighted.sum()
-        return self.probs
+        probs = self.probs  # in place: a step is a few passes over the vocabulary, no allocation
+        np.subtract(self.bias, self.bias.max(), out=probs)
+        np.exp(probs, out=probs)
+        probs *= token_probs
+        probs /= probs.sum()
+        return probs
 
     def learn(self, token: int) -> None:
         """Learn the token coded under the last `apply`."""
         if self.lr:
-            self.bias -= self.lr * self.probs
+            self.bias -= np.multiply(self.probs, self.lr, out=self._step)
             self.bias[token] += self.lr
