@@ -212,3 +212,11 @@ def test_with_registered_corpora_in_the_store_a_local_file_is_published_only_whe
     assert {r.corpus for r in results.read(out / "results.jsonl")} == {"python/topics", "python/stdlib"}
     assert cli.main(["publish", "--from", str(store), "-o", str(out), "-c", "/tmp/throwaway.txt"]) == 0
     assert {r.corpus for r in results.read(out / "results.jsonl")} == {"/tmp/throwaway.txt"}
+
+
+def test_a_headline_keeps_one_row_per_model_and_members_not_per_option():
+    assert publish.family("hf:./m,batch=4") == publish.family("hf:./m") == "hf:./m"
+    hybrids = ["mix:hf(./m;window=shift;bias_lr=0.2)+cm", "mix:hf(./m;window=shift)+cm", "mix:hf(./m)+cm"]
+    assert {publish.family(spec) for spec in hybrids} == {"mix:hf(./m)+cm"}
+    assert publish.family("mix:gpt(width=128;lr=1e-3)+ngram(order=5)") == "mix:gpt+ngram"
+    assert publish.family("mix:hf(./m)+cm") != publish.family("mix:hf(./other)+cm")
