@@ -33,6 +33,8 @@ WRITTEN = {  # file: the commit that wrote it (`git show COMMIT` has that versio
     "hf-stories260K-batch2-7c79294.hz": "7c79294",
     "hf-stories260K-batch2-524a0e6.hz": "524a0e6",
     "hf-stories260K-chunk400.hz": "a44b1e4",
+    "hf-stories260K-bias-cd43fd2.hz": "cd43fd2",  # bias_lr=0.2, batch=2: two streams' biases
+    "hf-stories260K-mix-cm-bias-cd43fd2.hz": "cd43fd2",  # mix:hf(./stories260K;bias_lr=0.2)+cm: a hybrid
     "llamacpp-smollm2-524a0e6.hz": "524a0e6",
     "llamacpp-smollm2-shift-524a0e6.hz": "524a0e6",
     "cm-7082fa0.hz": "7082fa0",  # cm v4
