@@ -15,6 +15,8 @@ from typing import Any
 import pandas as pd
 
 from harness import record
+from harness.errors import HarnessError
+from harness.predictor import member_specs
 
 SCOPES = ("both", "group", "file")
 COLUMNS = {
@@ -91,7 +93,10 @@ def display_name(spec: str) -> str:
     name, _, options = spec.partition(":")
     if name == "mix" and options:  # its members, each as short as it is alone
         members, comma, own = options.partition(",")
-        specs = [member.replace("(", ":", 1).rstrip(")").replace(";", ",") for member in members.split("+")]
+        try:
+            specs = member_specs(members)
+        except HarnessError:
+            return spec
         shown = [display_name(member) for member in specs]
         return f"mix: {' + '.join(shown)}{comma}{own}" if shown != specs else spec
     if name != "hf" or not options:

@@ -381,6 +381,29 @@ def optional_import(module: str, extra: str, needed_by: str) -> ModuleType:
         ) from None
 
 
+_MIX_MEMBER = re.compile(r"([\w.\-]+)(?:\(([^()]*)\))?")
+
+
+def member_specs(members: str) -> list[str]:
+    """A mix's members as specs: 'gpt(width=128;lr=1e-3)+ngram' -> ['gpt:width=128,lr=1e-3',
+    'ngram']. Part of the spec grammar (a mix spec's positional value), so that what names or
+    groups results (leaderboard, publish) reads members as `mix` does."""
+    specs = []
+    for part in members.split("+"):
+        match = _MIX_MEMBER.fullmatch(part.strip())
+        if not match:
+            raise HarnessError(f"mix: bad member {part!r}: expected name or name(key=value;key=value)")
+        name, options = match.groups()
+        specs.append(f"{name}:{options.replace(';', ',')}" if options else name)
+    return specs
+
+
+def member_text(spec: str) -> str:
+    """'gpt:width=128,lr=1e-3' -> 'gpt(width=128;lr=1e-3)', as `member_specs` reads it."""
+    name, _, options = spec.partition(":")
+    return f"{name}({options.replace(',', ';')})" if options else name
+
+
 def parse_spec(spec: str) -> tuple[str, dict[str, str]]:
     """Split 'name:key=value,key=value' into the name and raw option strings. A first item with
     no '=' outside parentheses is the positional value ('hf:gpt2', 'mix:gpt(width=64)+ngram')."""

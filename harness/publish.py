@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import html as html_text
 import json
-import re
 import shlex
 from typing import TYPE_CHECKING
 
@@ -18,7 +17,7 @@ import pandas as pd
 
 from harness import html, leaderboard, plots, tables
 from harness.errors import HarnessError
-from harness.predictor import check_settings, parse_spec
+from harness.predictor import check_settings, member_specs, member_text, parse_spec
 from harness.record import Record
 
 if TYPE_CHECKING:
@@ -64,16 +63,6 @@ def _header(env: dict[str, str], groups: list[str]) -> str:
     return "\n".join(lines) + "\n"
 
 
-_MEMBER_OPTIONS = re.compile(r"\(([^()]*)\)")
-
-
-def _positional_only(options: re.Match[str]) -> str:
-    """A member's options in parentheses, down to its positional value: '(./m;bias_lr=0.2)' ->
-    '(./m)', '(order=5)' -> ''."""
-    first = options[1].split(";")[0]
-    return f"({first})" if first and "=" not in first else ""
-
-
 def family(spec: str) -> str:
     """What a headline table keeps one row of: the predictor, with its positional argument (the
     model of 'hf:MODEL,...', the members of 'mix:A+B', each with its own positional value only),
@@ -81,9 +70,11 @@ def family(spec: str) -> str:
     A stored spec the grammar does not parse is a family of its own."""
     try:
         name, raw = parse_spec(spec)
+        if name == "mix" and "" in raw:
+            return "mix:" + "+".join(member_text(family(member)) for member in member_specs(raw[""]))
     except HarnessError:
         return spec
-    return f"{name}:{_MEMBER_OPTIONS.sub(_positional_only, raw[''])}" if "" in raw else name
+    return f"{name}:{raw['']}" if "" in raw else name
 
 
 def without_paths(registry: Registry, record: Record) -> Record:

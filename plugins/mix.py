@@ -56,7 +56,6 @@ measured, with the commands).
 from __future__ import annotations
 
 import io
-import re
 from collections.abc import Callable
 from typing import Any, cast
 
@@ -79,6 +78,8 @@ from harness.predictor import (
     canonical_spec,
     decode_in_any_order,
     encode_in_any_order,
+    member_specs,
+    member_text,
     no_progress,
 )
 
@@ -86,30 +87,11 @@ FINAL_LR = 0.005
 """The final stage's learning rate (a token member's): of 0, 0.002, 0.006 and 0.02, tried on
 alice29's first 5,000 and 20,000 bytes with SmolLM2, 0.002 to 0.006 coded best, the higher rate
 on the longer input."""
-_MEMBER = re.compile(r"([\w.\-]+)(?:\(([^()]*)\))?")
 
 
 CodeMixed = Callable[[int, int, list[np.ndarray]], int]
 """`code(position, stream, distributions)`: mix the byte members' distributions for the symbol at
 a file position (on that stream of the online member), code it and return it."""
-
-
-def member_specs(members: str) -> list[str]:
-    """'gpt(width=128;lr=1e-3)+ngram' -> ['gpt:width=128,lr=1e-3', 'ngram']."""
-    specs = []
-    for part in members.split("+"):
-        match = _MEMBER.fullmatch(part.strip())
-        if not match:
-            raise HarnessError(f"mix: bad member {part!r}: expected name or name(key=value;key=value)")
-        name, options = match.groups()
-        specs.append(f"{name}:{options.replace(';', ',')}" if options else name)
-    return specs
-
-
-def _member_text(spec: str) -> str:
-    """'gpt:width=128,lr=1e-3' -> 'gpt(width=128;lr=1e-3)', as `member_specs` reads it."""
-    name, _, options = spec.partition(":")
-    return f"{name}({options.replace(',', ';')})" if options else name
 
 
 class Mix(SequenceCoder):
@@ -167,7 +149,7 @@ class Mix(SequenceCoder):
         if all(member.portable(own) == own for member, own, _ in entries):
             return settings
         specs = [canonical_spec(member.name, member.portable(own), member) for member, own, _ in entries]
-        return {**settings, "members": "+".join(map(_member_text, specs))}
+        return {**settings, "members": "+".join(map(member_text, specs))}
 
     @classmethod
     def local_models(cls, settings: dict[str, Any]) -> tuple[str, ...]:
