@@ -150,9 +150,10 @@ class OnlineBias:
 
     def __init__(self, vocab: int, lr: float) -> None:
         self.lr = lr
-        self.bias = np.zeros(vocab)
-        self.probs = np.zeros(vocab)
-        self._step = np.zeros(vocab)
+        size = vocab if lr else 0  # off (the default): no tables, at any batch
+        self.bias = np.zeros(size)
+        self.probs = np.zeros(size)
+        self._step = np.zeros(size)
 
     def apply(self, token_probs: np.ndarray) -> np.ndarray:
         if not self.lr:
