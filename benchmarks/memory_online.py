@@ -48,10 +48,11 @@ def child(spec: str, length: int) -> None:
     import numpy as np
     import torch
 
+    from harness.predictor import memory_need
     from harness.registry import load_registry
 
     cls, settings, _ = load_registry().predictor(spec)
-    estimate = cls.memory_estimate(settings, length)
+    estimate = memory_need(cls, settings, length)
     torch.zeros(1)  # torch loaded and initialised before the reset
     Path("/proc/self/clear_refs").write_text("5")  # peak RSS := RSS now
     before = status_kib("VmRSS")

@@ -49,11 +49,12 @@ SYMBOL_BYTES = 16
 """What a predictor that codes its whole input at once holds per symbol, besides its model: the
 symbol (int64) and its code length (float64); its `memory_estimate` counts them."""
 
-# 50-95 MiB measured for order0, ngram and cm with an empty numba cache (and about 25 loading
-# it): benchmarks/memory_online.py with NUMBA_CACHE_DIR a new folder.
-COMPILE_BYTES = 128 << 20
-"""What compiling a predictor's numba kernels can take on their first call, where the cache has
-none (LLVM's own memory): the `memory_estimate` of a compiled predictor counts it."""
+# order0 at 1 MiB, numba's share (benchmarks/memory_online.py): 125 MiB here with the cache
+# warm, 130 with NUMBA_CACHE_DIR a new folder (importing numba alone: 55), about 146 on CI's machine.
+COMPILE_BYTES = 256 << 20
+"""What numba takes in a process that codes: importing it, and compiling the coder's and the
+predictors' kernels (LLVM's own memory) or loading them from the cache. Once per process,
+whatever the predictors, so `memory_need` adds it rather than each `memory_estimate`."""
 
 
 def no_progress(_: int) -> None:
@@ -184,7 +185,8 @@ class SequenceCoder(ABC):
     @classmethod
     def memory_estimate(cls, settings: dict[str, Any], symbols: int) -> int:
         """Bytes an instance with `settings` needs to code `symbols` symbols, roughly (0: unknown
-        but small). Decoding an untrusted file refuses to build a predictor above its limit."""
+        but small), besides numba's share of the process (`COMPILE_BYTES`). Decoding an
+        untrusted file refuses to build a predictor whose `memory_need` is above its limit."""
         return 0
 
     def config(self) -> dict[str, Any]:
@@ -437,6 +439,12 @@ def declared(cls: type[SequenceCoder]) -> dict[str, Option]:
 def defaults(cls: type[SequenceCoder]) -> dict[str, Any]:
     """Each option's default value."""
     return {key: option.default for key, option in declared(cls).items()}
+
+
+def memory_need(cls: type[SequenceCoder], settings: dict[str, Any], symbols: int) -> int:
+    """What building `cls` with `settings` and coding `symbols` symbols adds to a process: its
+    own estimate and numba's share."""
+    return cls.memory_estimate(settings, symbols) + COMPILE_BYTES
 
 
 def check_settings(cls: type[SequenceCoder], settings: dict[str, Any]) -> None:

@@ -29,7 +29,7 @@ import harness.trust
 from harness import corpus, hookspecs, setup_check, wire
 from harness.corpus import CorpusFile
 from harness.errors import HarnessError
-from harness.predictor import SequenceCoder, canonical_spec, defaults, parse_spec, typed_options
+from harness.predictor import SequenceCoder, canonical_spec, defaults, memory_need, parse_spec, typed_options
 
 ENTRY_POINT_GROUP = "harness"
 DEFAULT_PLUGINS = (
@@ -109,7 +109,7 @@ class Registry:
         when by its own estimate it needs more memory than the current `Trust` allows or this
         machine has."""
         cls, settings, _ = self.predictor(spec)
-        need = cls.memory_estimate(settings, symbols)
+        need = memory_need(cls, settings, symbols)
         limit = harness.trust.current().max_memory
         if limit is not None and need > limit:
             raise HarnessError(

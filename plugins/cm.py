@@ -97,7 +97,7 @@ import numpy as np
 from harness import bitmix, coder, wire
 from harness.hookspecs import hookimpl
 from harness.jit import jit
-from harness.predictor import COMPILE_BYTES, Option, Progress, SequenceCoder, no_progress
+from harness.predictor import Option, Progress, SequenceCoder, no_progress
 
 # ---- bit-history states ------------------------------------------------------------------------
 # A state stands for a pair of bit counts (n0, n1) seen in one context. With a = min and b = max,
@@ -706,7 +706,7 @@ class ContextMixing(SequenceCoder):
         tables += _SM_STATE - _SM_IMG + _COST.nbytes  # the image templates' states, the cost table
         segment = min(symbols, wire.SEGMENT_SYMBOLS)  # coder output, code lengths and input
         coding = coder.encoder_capacity(8 * segment) + 13 * segment
-        fixed = _DIRECT_ROWS * _SLOT + tables + (1 << 16) + COMPILE_BYTES
+        fixed = _DIRECT_ROWS * _SLOT + tables + (1 << 16)
         return (settings["memory_mib"] << 20) + 2 * history + coding + fixed
 
     def __init__(self, **settings: Any) -> None:

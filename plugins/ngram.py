@@ -40,7 +40,7 @@ import numpy as np
 from harness import coder, container
 from harness.hookspecs import hookimpl
 from harness.jit import jit
-from harness.predictor import COMPILE_BYTES, Option, Predictor, Progress, no_progress
+from harness.predictor import Option, Predictor, Progress, no_progress
 
 # Discounts D(1), D(2), D(3+) for orders 0, 1, 2 and 3+, tuned on calgary book2, paper2, news
 # and canterbury asyoulik.txt (not on alice29 or book1, whose figures NGram's docstring quotes).
@@ -352,8 +352,8 @@ class NGram(Predictor):
     @classmethod
     def memory_estimate(cls, settings: dict[str, Any], symbols: int) -> int:
         """The budget for contexts and counts, coding a segment (its symbols as bytes and int64,
-        their code lengths, the coder's output) and compiling the kernels."""
-        return (settings["memory_mib"] << 20) + container.segment_coding_bytes(symbols) + COMPILE_BYTES
+        their code lengths, the coder's output)."""
+        return (settings["memory_mib"] << 20) + container.segment_coding_bytes(symbols)
 
     def __init__(self, **settings: Any) -> None:
         super().__init__(**settings)

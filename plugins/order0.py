@@ -28,7 +28,7 @@ import numpy as np
 from harness import coder, container
 from harness.hookspecs import hookimpl
 from harness.jit import jit
-from harness.predictor import COMPILE_BYTES, Predictor, Progress, no_progress
+from harness.predictor import Predictor, Progress, no_progress
 
 _UNIT_BITS = 30
 _UNIT = float(1 << _UNIT_BITS)
@@ -115,8 +115,8 @@ class Order0(Predictor):
 
     @classmethod
     def memory_estimate(cls, settings: dict[str, Any], symbols: int) -> int:
-        """256 counts, coding a segment and compiling the kernels."""
-        return container.segment_coding_bytes(symbols) + COMPILE_BYTES
+        """256 counts and coding a segment."""
+        return container.segment_coding_bytes(symbols)
 
     def __init__(self, **settings: object) -> None:
         super().__init__(**settings)

@@ -15,6 +15,7 @@ import pytest
 
 from harness import cli, container, wire
 from harness.errors import HarnessError
+from harness.predictor import memory_need
 from tests.conftest import SHARED
 
 TEXT = b"Alice was beginning to get very tired of sitting by her sister on the bank.\n" * 3
@@ -99,7 +100,7 @@ def test_max_memory_lets_the_user_allow_more(registry, tmp_path, capsys):
     cls, settings, _ = registry.predictor(spec)
     path = tmp_path / "small.hz"
     path.write_bytes(container.encode(TEXT, spec, registry.build(spec)).container)
-    need = cls.memory_estimate(settings, len(TEXT))
+    need = memory_need(cls, settings, len(TEXT))
     assert need > 1 << 20  # so that --max-memory 1 refuses it
     assert decompress(capsys, path, "--max-memory", "1")[0] == 2
     assert decompress(capsys, path)[0] == 0
