@@ -18,15 +18,18 @@ times the log-odds and squash(x) = 4096 / (1 + e^(-x/256)) (integer tables compu
 Models (each gives the mixer one input, st of its probability):
 
 - Context models: orders 0 and 1 (indexed directly), hashed orders 2, 3, 4, 6 and 8; the current
-  word (hash of its letters, case folded); the word and the word before; sparse contexts c2c3 and
-  c2c4 (skipping c1, for binary data of 2- and 4-byte fields); record contexts (the bytes one and
+  word (hash of its letters, case folded); the word with the word before, with the one before
+  that, and with both; sparse contexts c2c3, c2c4, c3c4, c1c3 and c2 alone (skipping bytes, for
+  binary data of 2- and 4-byte fields and instructions); indirect contexts, c1 and c2c1 each with
+  the two bytes that followed their last two occurrences (what came next the last times this
+  context was seen: a table of 2 bytes per byte value and per pair); record contexts (the bytes one and
   two records above, and the byte above with c1); an image context for bilevel pictures whose
   rows are records (the bytes above and above-right whole, the 3 pixels nearest to this byte of the
   byte above-left and of c1); a text-column context (the byte in the same column of the previous
   line, and the column). Each context keeps a bit-history state per node
   of its byte's binary tree: a state stands for a pair of counts (n0, n1), at most 182 of them
   (long one-sided runs exact, mixed histories coarse); after a bit the opposite count n > 2
-  becomes 2 + (n - 2) // 4, so a context that changed its mind is believed again soon. A state
+  becomes 2 + (n - 2) // 2, so a context that changed its mind is believed again soon. A state
   becomes a probability through an adaptive statemap per context kind: sm[s] starts at
   (n1 + 1/2) / (n + 1) and after each bit y moves sm[s] += (y - sm[s]) / (k + 1.5), k the number
   of updates so far (capped at 1023), so it converges to the real frequency of 1s in state s.
@@ -70,13 +73,17 @@ Models (each gives the mixer one input, st of its probability):
   (`_hint`), 0 when cm codes alone (an input of 0 adds nothing and its weights never move, so
   alone cm codes as if it had no such inputs).
 
-Mixing: three mixers each compute x = sum_i w_i * s_i over the inputs s_i with a weight set
-chosen by a small context (c0 with the record run, up to 7; match length bucket and bit position;
-c1 and bit position), and p_k = squash(x). A final mixer of the
-same kind (weights per c0) mixes the three x's. Every mixer learns online by gradient descent on
-the coding loss: after bit y, w_i += lr * (y - p_k) * s_i (the derivative of -ln P(y) in the
-stretch domain), with a first-layer rate that starts 5 times higher and decays with the bytes
-seen (1 + 4 * 65536 / (65536 + bytes)), so small files learn fast.
+Mixing: seven mixers each compute x = sum_i w_i * s_i over the inputs s_i with a weight set
+chosen by a small context, and p_k = squash(x). The contexts: c0 with the record run, up to 7;
+match length bucket and bit position; c1 and bit position; c0 with how many of the long contexts
+(hashed orders 2-8 and the word pair) have a state other than the empty one at this bit's node
+(0..6, how much of the past this bit's contexts have seen); c2 and bit position; c0 with the
+letters of the current word so far (up to 7); the column in the line (up to 127) and bit
+position. A final mixer of the same kind (weights per c0) mixes the seven x's. Every mixer
+learns online by gradient descent on the coding loss: after bit y, w_i += lr * (y - p_k) * s_i
+(the derivative of -ln P(y) in the stretch domain), with a first-layer rate that starts 7 times
+higher and decays with the bytes seen (1 + 6 * 65536 / (65536 + bytes)), so small files learn
+fast.
 
 SSE (lpaq's APM): two tables refine the mixed p by context (c0 with c1; c0 with a hash of c1c2),
 each a row of 33 probabilities over st(p) in steps of 128,
@@ -108,7 +115,7 @@ _LIMITS = (48, 24, 12, 8, 6, 5)
 def _discount(n: int) -> int:
     """The opposite count after a bit: old evidence against the newest bit is partly forgotten,
     so a context that changed its mind is believed again soon."""
-    return n if n < 3 else 2 + (n - 2) // 4
+    return n if n < 3 else 2 + (n - 2) // 2
 
 
 def _state_tables() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -158,7 +165,7 @@ _STRETCH = _stretch_table(_SQUASH)
 _COST = np.rint(-np.log2(np.maximum(np.arange(4097), 1) / 4096) * 64).astype(np.int64)
 
 # ---- layout ------------------------------------------------------------------------------------
-_N_HASHED = 13  # hashed contexts, see _end_byte
+_N_HASHED = 20  # hashed contexts, see _end_byte
 _O0, _O1 = _N_HASHED, _N_HASHED + 1  # the order-0 and order-1 contexts, indexed directly
 _N_CTX = _N_HASHED + 2
 _IN_MATCH, _IN_EXPECT, _IN_RECORD = _N_CTX, _N_CTX + 1, _N_CTX + 2
@@ -176,7 +183,7 @@ _N_BASE = _IN_HINT + _N_HINTS  # the inputs mixed always; the image model's foll
 # the first's p - 1/2 (linear, not stretched).
 _IN_IMG, _IN_STATE, _IN_LINEAR = _N_BASE, _N_BASE + _N_IMG, _N_BASE + 2 * _N_IMG
 _N_IN = _N_BASE + 3 * _N_IMG
-_N_MIX = 3  # first-layer mixers (weight sets chosen by c0, by match length, by c1)
+_N_MIX = 7  # first-layer mixers (weight sets by c0, match length, c1, orders seen, c2, word, column)
 _SETS = 2048  # weight sets per mixer, at most
 # Slots are 16 bytes: a check byte, then the states of the 15 nodes of a nibble's binary tree.
 _SLOT = 16
@@ -195,7 +202,7 @@ _SM_IDLE = _SM_STATE + 256 * _N_IMG
 _SM_SIZE = _SM_IDLE + 1
 _APM_ROWS = 65536
 _LIMIT = 1023  # statemap counts stop here: the rate stays >= 1 / 1024.5
-_MIX_RATE = 12  # the mixers' learning rate in the long run...
+_MIX_RATE = 8  # the mixers' learning rate in the long run...
 _MIX_BOOST = 48  # ...plus this much while few bytes are seen, halved after _MIX_HALF bytes
 _MIX_HALF = 1 << 16
 _FINAL_RATE = 14
@@ -207,9 +214,10 @@ _IMAGE_MARGIN = 1024  # the image model goes on where its template beats order 1
 _MIN_ROW = 8  # and the rows are this many bytes (64 pixels) or more
 
 # Registers (slots of `reg`): the partial byte c0 (with a leading 1), bits of it done, the last 4
-# bytes and the 4 before, bytes done; word hashes and line starts; match pointer, length and
+# bytes and the 4 before, bytes done; word hashes (this word, the two before) and line starts; match pointer, length and
 # predicted bit; record length, candidate, votes and run; the two SSE contexts; the image model's
-# rows above (pixels), whether it is on and its average gain over order 1; the hints.
+# rows above (pixels), whether it is on and its average gain over order 1; the hints; the word
+# before the word before, and the letters of this word so far.
 _C0, _BITPOS, _C4, _C8, _POS = range(5)
 _W0, _W1, _LINE, _LINE2 = range(5, 9)
 _MPTR, _MLEN, _MBIT = range(9, 12)
@@ -218,7 +226,10 @@ _A1, _A2 = range(16, 18)
 _ROW = 18  # 4 slots: the pixels of the rows 1..4 above around the next byte, 24 each
 _IMAGE, _IMG_COST = 22, 23  # the image model on; the smallest template's cost minus order 1's, averaged
 _HINT = 24
-_N_REG = _HINT + _N_HINTS
+_W2, _WLEN = _HINT + _N_HINTS, _HINT + _N_HINTS + 1
+_N_REG = _WLEN + 1
+_ORDERS = (0, 1, 2, 3, 10, 5)  # the hashed orders 2, 3, 4, 6, 8 and the word pair: the "orders seen" mixer
+_IND_SIZE = 256 + 65536  # the indirect contexts' table: an entry per byte, then per pair of bytes
 _CHUNK = 1 << 14  # bytes per compiled call: between them come progress reports and signals (Ctrl-C, kill)
 _STREAM_FIELDS = ("h", "slot", "adr", "smi", "st", "mset", "md", "rpos", "reg")  # what each stream has of its own
 
@@ -241,6 +252,7 @@ class _Model(NamedTuple):
     apm: np.ndarray  # uint16 (2 * _APM_ROWS * 33,): two SSE tables
     buf: np.ndarray  # uint8: history, a ring
     mt: np.ndarray  # int32: hash of the last match_min bytes -> position after them
+    ind: np.ndarray  # int64 (_IND_SIZE,): the two bytes that followed each byte, each pair of bytes, last
     rpos: np.ndarray  # int64 (256, 2): last position of each byte value and the distance before it
     reg: np.ndarray  # int64 (_N_REG,)
     match_min: int
@@ -378,6 +390,14 @@ def _predict(m: _Model) -> int:
     m.mset[0] = c0 | min(r[_RRUN], 7) << 8
     m.mset[1] = _SETS + (mctx >> 1) * 8 + bitpos
     m.mset[2] = 2 * _SETS + c1 * 8 + bitpos
+    seen = 0  # how many of the long contexts have seen this bit's node: 0..6
+    for k in _ORDERS:
+        if t[adr[k]] != 0:
+            seen += 1
+    m.mset[3] = 3 * _SETS + seen * 256 + c0
+    m.mset[4] = 4 * _SETS + ((r[_C4] >> 8) & 255) * 8 + bitpos
+    m.mset[5] = 5 * _SETS + min(r[_WLEN], 7) * 256 + c0
+    m.mset[6] = 6 * _SETS + min(r[_POS] - r[_LINE], 127) * 8 + bitpos
     w = m.w
     for k in range(_N_MIX):
         base = m.mset[k] * _N_IN
@@ -544,9 +564,11 @@ def _end_byte(m: _Model, c: int) -> None:
     letter = c + 32 if 65 <= c <= 90 else c
     if 97 <= letter <= 122:
         r[_W0] = _hash(r[_W0], letter)
-    elif r[_W0] != 0:
-        r[_W1] = r[_W0]
-        r[_W0] = 0
+        r[_WLEN] += 1
+    else:
+        r[_WLEN] = 0
+        if r[_W0] != 0:
+            r[_W2], r[_W1], r[_W0] = r[_W1], r[_W0], 0
     if c == 10:  # lines: where this one and the one before start
         r[_LINE2], r[_LINE] = r[_LINE], pos
     column = pos - r[_LINE]
@@ -610,6 +632,18 @@ def _end_byte(m: _Model, c: int) -> None:
     hs[9] = _hash(above | c << 8 | rlen << 16, 9)
     hs[10] = _hash(_hash(c4, 10), r[_C8])
     hs[11] = _hash(up << 8 | min(column, 255), 11)
+    # Indirect: c1, and c2c1, with the two bytes that followed their last two occurrences.
+    ind = m.ind
+    pair = 256 + ((c4 >> 8) & 0xFFFF)  # c3c2: c2 is followed by c, and so is c3c2
+    ind[(c4 >> 8) & 255] = (ind[(c4 >> 8) & 255] << 8 | c) & 0xFFFF
+    ind[pair] = (ind[pair] << 8 | c) & 0xFFFF
+    hs[13] = _hash(c | ind[c] << 8, 13)
+    hs[14] = _hash(c4 & 0xFFFF | ind[256 + (c4 & 0xFFFF)] << 16, 14)
+    hs[15] = _hash(_hash(r[_W0], 15), r[_W2])
+    hs[16] = _hash(_hash(_hash(r[_W0], 16), r[_W1]), r[_W2])
+    hs[17] = _hash(c4 & 0xFFFF0000, 17)  # sparse: c3c4, c1c3, c2
+    hs[18] = _hash(c4 & 0x00FF00FF, 18)
+    hs[19] = _hash(c4 & 0x0000FF00, 19)
     # A bilevel image's pixel neighbourhood (pic: a record is a row): the bytes above, above-left
     # and above-right, the byte to the left; the nearest three pixels of each side byte only.
     above_left = buf[(pos - rlen - 1) & mask] if rlen > 0 else 0
@@ -668,28 +702,32 @@ def _decode_chunk(
 
 
 class ContextMixing(SequenceCoder):
-    """Bitwise context mixing: orders 0-4, 6, 8, word, sparse, record, image, column, match models, a
-    bilevel image model, three mixers and a final one, two SSE stages (see the module docstring).
+    """Bitwise context mixing: orders 0-4, 6, 8, word, sparse, indirect, record, image, column, match
+    models, a bilevel image model, seven mixers and a final one, two SSE stages (see the module
+    docstring).
 
     Defaults: memory_mib 128, history_mib 16, match_min 5; what they measure, with the commands,
     is in results/cm/README.md. v2 sized the tables to a short input (inputs under 128 KiB code
     differently); v3 added the image context and the record run in the first mixer's weight set;
-    v4 the bilevel image model.
+    v4 the bilevel image model; v5 word, sparse and indirect contexts, four more mixers, a
+    slower discount of the opposite count and a lower mixer rate.
 
     `params` counts the table entries: context states (one byte each), statemap entries, mixer
     weights, SSE entries and match positions. `flops_per_symbol` estimates the integer operations
-    per byte: 8 bits x (19 inputs read and stretched, 21 mixed by 3 mixers, ~230 operations for the
-    dot products and their training, ~90 for the statemap and state updates, ~40 for the final
-    mixer and SSE), plus ~430 per byte for 26 slot lookups, the hashes and the match model. In a
+    per byte: 8 bits x (26 inputs read and stretched, 28 mixed by 7 mixers, ~790 operations for the
+    dot products and their training, ~130 for the statemap and state updates, ~60 for the final
+    mixer and SSE), plus ~650 per byte for 40 slot lookups, the hashes, the indirect table and the
+    match model. In a
     bilevel image the image model adds 24 inputs and about as many operations again (not counted:
     the figure is for the data it is published on, text).
     """
 
     name = "cm"
-    version = 4  # 4: a bilevel image model (per-pixel templates as more mixer inputs)
+    version = 5  # 5: more word, sparse and indirect contexts and mixers (see the class docstring)
+    # 4: a bilevel image model (per-pixel templates as more mixer inputs)
     # 3: an image-neighbourhood context, the first mixer's weights by record run too
     # 2: tables sized to a short input (inputs under 128 KiB code differently)
-    description = "bitwise context mixing (lpaq class): orders 0-8, word, sparse, record, match; 2-layer mixer, SSE"
+    description = "bitwise context mixing (lpaq class): orders 0-8, word, sparse, indirect, record, match; mixers, SSE"
     options = {
         "memory_mib": Option(128, "MiB of hashed context slots (16 bytes each)", 1, 4096),
         "history_mib": Option(16, "MiB of history for the match model (rounded down to a power of 2)", 1, 1024),
@@ -697,13 +735,13 @@ class ContextMixing(SequenceCoder):
     }
     test_options = {"memory_mib": 1, "history_mib": 1}
     model_bytes = 0
-    flops_per_symbol = 3300.0
+    flops_per_symbol = 8500.0
 
     @classmethod
     def memory_estimate(cls, settings: dict[str, Any], symbols: int) -> int:
         history = _power_of_two(settings["history_mib"] << 20)  # the ring, and as many bytes of positions
         tables = _SM_SIZE * 8 + (_N_MIX * _SETS * _N_IN + 256 * (_N_MIX + 1)) * 4 + 2 * _APM_ROWS * 33 * 2
-        tables += _SM_STATE - _SM_IMG + _COST.nbytes  # the image templates' states, the cost table
+        tables += _SM_STATE - _SM_IMG + _COST.nbytes + 8 * _IND_SIZE  # image states, cost table, indirect table
         segment = min(symbols, wire.SEGMENT_SYMBOLS)  # coder output, code lengths and input
         coding = coder.encoder_capacity(8 * segment) + 13 * segment
         fixed = _DIRECT_ROWS * _SLOT + tables + (1 << 16)
@@ -729,7 +767,7 @@ class ContextMixing(SequenceCoder):
     @staticmethod
     def _params(slots: int, history: int, positions: int) -> int:
         tables = _SM_SIZE + _N_MIX * _SETS * _N_IN + 256 * (_N_MIX + 1) + 2 * _APM_ROWS * 33
-        tables += _SM_STATE - _SM_IMG
+        tables += _SM_STATE - _SM_IMG + _IND_SIZE
         return int((_DIRECT_ROWS + slots) * _SLOT + tables + positions)
 
     def _model_for(self, count: int) -> _Model:
@@ -760,6 +798,7 @@ class ContextMixing(SequenceCoder):
             apm=np.tile(apm_row.astype(np.uint16), 2 * _APM_ROWS),
             buf=np.zeros(history, dtype=np.uint8),
             mt=np.zeros(positions, dtype=np.int32),
+            ind=np.zeros(_IND_SIZE, dtype=np.int64),
             rpos=np.zeros((256, 2), dtype=np.int64),
             reg=np.zeros(_N_REG, dtype=np.int64),
             match_min=int(self.settings["match_min"]),
