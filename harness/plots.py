@@ -132,10 +132,15 @@ FIT_STYLES = [("tab:green", "--"), ("tab:purple", "-."), ("tab:orange", ":"), ("
 """Colour and dash pattern of each fitted power law, so that each has its own legend entry."""
 
 
+LEADER = {"arrowstyle": "-", "color": "silver", "linewidth": 0.6, "shrinkA": 1, "shrinkB": 3}
+"""How a name moved away from its point is tied to it."""
+
+
 def _label_points(ax, rows: pd.DataFrame, column: str) -> None:
     """Name each point (baselines in grey), to its right, or to its left in the right part of
     the axes so that no name runs past them; a name that would sit on an earlier one (in display
-    space) moves to the nearest free line above or below, so that none overlap."""
+    space) moves to the nearest free line above or below, so that none overlap, and one moved
+    further than a line away is tied to its point by a thin leader line."""
     ax.get_xlim(), ax.get_ylim()  # settles the autoscaled limits the positions depend on
     placed: list[tuple[float, float, float]] = []
     line = 9.0  # points: a 7-point font and its leading
@@ -162,7 +167,9 @@ def _label_points(ax, rows: pd.DataFrame, column: str) -> None:
             xytext=(-4 if left else 4, offset),
             textcoords="offset points",
             ha="right" if left else "left",
+            va="center" if abs(offset) > line else "baseline",
             color=color,
+            arrowprops=LEADER if abs(offset) > line else None,
         )
 
 

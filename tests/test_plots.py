@@ -125,3 +125,15 @@ def test_plot_writes_svg_and_pdf_and_takes_labels(tmp_path):
     assert b"small net" in (tmp_path / "svg" / "x-size.svg").read_bytes()
     result = run_cli("plot", "size", "--results", str(store), "-o", str(tmp_path), "--label", "nolabel")
     assert result.returncode == 2 and "SPEC=NAME" in result.stderr
+
+
+def test_a_name_moved_away_from_its_point_is_tied_to_it_by_a_leader_line():
+    """Four predictors on one point: the first name sits beside it, the next ones a line away
+    each, and those more than a line away lead back to the point (they once stood unattached)."""
+    rows = [record(f"model-{k}", "x", 30_000, 8000, params=1000, flops=100) for k in range(4)]
+    ax = plots.chart(leaderboard.frame(rows), "size", "x").axes[0]
+    names = {t.get_text(): t for t in ax.texts if t.get_text().startswith("model-")}
+    assert len(names) == 4
+    led = [name for name, text in names.items() if text.arrow_patch is not None]
+    assert len(led) == 2  # not the first two: beside the point, and a line above it
+    assert all(tuple(names[name].xy) == (1000, 8000 * 8 / 30_000) for name in led)
