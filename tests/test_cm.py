@@ -173,3 +173,41 @@ def test_a_hint_is_an_input_its_mixers_learn_to_trust():
             bits -= np.log2(p if y else 1 - p)
             cm._update(model, y)
     assert bits < 2 * len(data)
+
+
+def _x86_code(instructions: int) -> bytes:
+    """Machine code's shape: random instructions of 1-7 bytes (E8s among them by chance), one in 6
+    a CALL (E8) of one of 40 functions, as x86 writes it: the target less the address after it."""
+    functions = RNG.integers(0, 1 << 20, 40)
+    out = bytearray()
+    for _ in range(instructions):
+        if RNG.random() < 1 / 6:
+            offset = (int(RNG.choice(functions)) - (len(out) + 5)) & 0xFFFFFFFF
+            out += b"\xe8" + offset.to_bytes(4, "little")
+        else:
+            out += RNG.bytes(int(RNG.integers(1, 8)))
+    return bytes(out)
+
+
+@pytest.mark.parametrize("seed", range(20))
+def test_x86_offsets_become_targets_and_come_back_whatever_the_bytes(seed):
+    """Dense E8/E9, 00 and FF bytes: operands overlapping candidates everywhere (a first version
+    let one rewrite change the byte that decided an earlier candidate, and did not come back)."""
+    rng = np.random.default_rng(seed)
+    data = rng.choice(np.array([0x00, 0xFF, 0xE8, 0xE9, 0x5A], dtype=np.uint8), 4000)
+    forward = data.copy()
+    cm._x86_targets(forward, True)
+    assert (forward != data).any()
+    back = forward.copy()
+    cm._x86_targets(back, False)
+    assert (back == data).all()
+
+
+def test_x86_code_is_coded_with_call_targets_and_other_data_without(monkeypatch):
+    code = _x86_code(20_000)
+    assert cm._looks_x86(np.frombuffer(code, dtype=np.uint8))
+    assert not any(cm._looks_x86(np.frombuffer(d, dtype=np.uint8)) for d in (TEXT, _records(300), _picture()))
+    rewritten, _ = _code(code)  # decoded and compared
+    monkeypatch.setattr(cm, "_X86_SHARE", 0)  # no input looks like x86 code
+    plain, _ = _code(code)
+    assert rewritten.payload_bytes < 0.95 * plain.payload_bytes  # 72,110 against 78,257 measured
