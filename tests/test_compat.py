@@ -36,6 +36,7 @@ WRITTEN = {  # file: the commit that wrote it (`git show COMMIT` has that versio
     "hf-stories260K-bias-cd43fd2.hz": "cd43fd2",  # bias_lr=0.2, batch=2: two streams' biases
     "llamacpp-smollm2-524a0e6.hz": "524a0e6",
     "llamacpp-smollm2-shift-524a0e6.hz": "524a0e6",
+    "cm-0e3f51d.hz": "0e3f51d",  # cm v5
     "mix-cm-ngram-fbb6918.hz": "fbb6918",
     "hf-stories260K-mix-cm-bias-fbb6918.hz": "fbb6918",  # mix:hf(./stories260K;bias_lr=0.2)+cm: a hybrid
 }
