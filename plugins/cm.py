@@ -22,8 +22,8 @@ Models (each gives the mixer one input, st of its probability):
   that, and with both; sparse contexts c2c3, c2c4, c3c4, c1c3 and c2 alone (skipping bytes, for
   binary data of 2- and 4-byte fields and instructions); indirect contexts, c1 and c2c1 each with
   the two bytes that followed their last two occurrences (what came next the last times this
-  context was seen: a table of 2 bytes per byte value and per pair); record contexts (the bytes one and
-  two records above, and the byte above with c1); an image context for bilevel pictures whose
+  context was seen: a table of 2 bytes per byte value and per pair); record contexts (the bytes
+  one and two records above, and the byte above with c1); an image context for bilevel pictures whose
   rows are records (the bytes above and above-right whole, the 3 pixels nearest to this byte of the
   byte above-left and of c1); a text-column context (the byte in the same column of the previous
   line, and the column). Each context keeps a bit-history state per node
@@ -228,10 +228,10 @@ _IMAGE_MARGIN = 1024  # the image model goes on where its template beats order 1
 _MIN_ROW = 8  # and the rows are this many bytes (64 pixels) or more
 
 # Registers (slots of `reg`): the partial byte c0 (with a leading 1), bits of it done, the last 4
-# bytes and the 4 before, bytes done; word hashes (this word, the two before) and line starts; match pointer, length and
-# predicted bit; record length, candidate, votes and run; the two SSE contexts; the image model's
-# rows above (pixels), whether it is on and its average gain over order 1; the hints; the word
-# before the word before, and the letters of this word so far.
+# bytes and the 4 before, bytes done; word hashes (this word, the one before) and line starts;
+# match pointer, length and predicted bit; record length, candidate, votes and run; the two SSE
+# contexts; the image model's rows above (pixels), whether it is on and its average gain over
+# order 1; the hints; the word before the word before, and the letters of this word so far.
 _C0, _BITPOS, _C4, _C8, _POS = range(5)
 _W0, _W1, _LINE, _LINE2 = range(5, 9)
 _MPTR, _MLEN, _MBIT = range(9, 12)
@@ -650,11 +650,11 @@ def _end_byte(m: _Model, c: int) -> None:
     hs[11] = _hash(up << 8 | min(column, 255), 11)
     # Indirect: c1, and c2c1, with the two bytes that followed their last two occurrences.
     ind = m.ind
-    pair = 256 + ((c4 >> 8) & 0xFFFF)  # c3c2: c2 is followed by c, and so is c3c2
-    ind[(c4 >> 8) & 255] = (ind[(c4 >> 8) & 255] << 8 | c) & 0xFFFF
-    ind[pair] = (ind[pair] << 8 | c) & 0xFFFF
+    before, pair_before, pair = (c4 >> 8) & 255, 256 + ((c4 >> 8) & 0xFFFF), 256 + (c4 & 0xFFFF)
+    ind[before] = (ind[before] << 8 | c) & 0xFFFF  # c followed c2, and c3c2
+    ind[pair_before] = (ind[pair_before] << 8 | c) & 0xFFFF
     hs[13] = _hash(c | ind[c] << 8, 13)
-    hs[14] = _hash(c4 & 0xFFFF | ind[256 + (c4 & 0xFFFF)] << 16, 14)
+    hs[14] = _hash(c4 & 0xFFFF | ind[pair] << 16, 14)
     hs[15] = _hash(_hash(r[_W0], 15), r[_W2])
     hs[16] = _hash(_hash(_hash(r[_W0], 16), r[_W1]), r[_W2])
     hs[17] = _hash(c4 & 0xFFFF0000, 17)  # sparse: c3c4, c1c3, c2
@@ -733,9 +733,8 @@ class ContextMixing(SequenceCoder):
     per byte: 8 bits x (26 inputs read and stretched, 28 mixed by 7 mixers, ~790 operations for the
     dot products and their training, ~130 for the statemap and state updates, ~60 for the final
     mixer and SSE), plus ~650 per byte for 40 slot lookups, the hashes, the indirect table and the
-    match model. In a
-    bilevel image the image model adds 24 inputs and about as many operations again (not counted:
-    the figure is for the data it is published on, text).
+    match model. In a bilevel image the image model adds 24 inputs and about as many operations
+    again (not counted: the figure is for the data it is published on, text).
     """
 
     name = "cm"

@@ -177,15 +177,17 @@ def test_a_hint_is_an_input_its_mixers_learn_to_trust():
 
 def _x86_code(instructions: int) -> bytes:
     """Machine code's shape: random instructions of 1-7 bytes (E8s among them by chance), one in 6
-    a CALL (E8) of one of 40 functions, as x86 writes it: the target less the address after it."""
-    functions = RNG.integers(0, 1 << 20, 40)
+    a CALL (E8) of one of 40 functions, as x86 writes it: the target less the address after it.
+    Its own generator: the same bytes whichever tests ran before in this process."""
+    rng = np.random.default_rng(86)
+    functions = rng.integers(0, 1 << 20, 40)
     out = bytearray()
     for _ in range(instructions):
-        if RNG.random() < 1 / 6:
-            offset = (int(RNG.choice(functions)) - (len(out) + 5)) & 0xFFFFFFFF
+        if rng.random() < 1 / 6:
+            offset = (int(rng.choice(functions)) - (len(out) + 5)) & 0xFFFFFFFF
             out += b"\xe8" + offset.to_bytes(4, "little")
         else:
-            out += RNG.bytes(int(RNG.integers(1, 8)))
+            out += rng.bytes(int(rng.integers(1, 8)))
     return bytes(out)
 
 
@@ -210,4 +212,4 @@ def test_x86_code_is_coded_with_call_targets_and_other_data_without(monkeypatch)
     rewritten, _ = _code(code)  # decoded and compared
     monkeypatch.setattr(cm, "_X86_SHARE", 0)  # no input looks like x86 code
     plain, _ = _code(code)
-    assert rewritten.payload_bytes < 0.95 * plain.payload_bytes  # 72,110 against 78,257 measured
+    assert rewritten.payload_bytes < 0.95 * plain.payload_bytes  # 72,062 against 78,341 measured
