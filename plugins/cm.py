@@ -19,8 +19,9 @@ Models (each gives the mixer one input, st of its probability):
 
 - Context models: orders 0 and 1 (indexed directly), hashed orders 2, 3, 4, 6 and 8; the current
   word (hash of its letters, case folded); the word with the word before, with the one before
-  that, and with both; sparse contexts c2c3, c2c4, c3c4, c1c3 and c2 alone (skipping bytes, for
-  binary data of 2- and 4-byte fields and instructions); indirect contexts, c1 and c2c1 each with
+  that, and with both; sparse contexts c2c3, c2c4, c3c4, c1c3, c2 alone, c4c5 and c5c6 (skipping
+  bytes, for binary data of 2- and 4-byte fields and instructions, and a table's column number a
+  few bytes back); indirect contexts, c1 and c2c1 each with
   the two bytes that followed their last two occurrences (what came next the last times this
   context was seen: a table of 2 bytes per byte value and per pair); record contexts (the bytes
   one and two records above, and the byte above with c1); an image context for bilevel pictures whose
@@ -67,8 +68,19 @@ Models (each gives the mixer one input, st of its probability):
   better than order 1 by 1/64 bit a bit) and off where g > 8192 (or r < 8); the hysteresis keeps
   it on across blank stretches of a page, where both cost nothing. While off, its inputs are not
   computed and not mixed (text, whose record lengths are chance distances, codes as without it).
-  While on, it only adds inputs: the weight sets and SSE contexts stay the byte model's, since
-  records that are not pictures (a spreadsheet's) turn it on too and need those.
+  While on, it adds inputs, and where the rows are a picture it also chooses weight sets and SSE
+  contexts: records that are not pictures (a spreadsheet's) turn it on too, but their bytes are
+  predicted better by the byte above than by pixels, so it also keeps q += (cost_T - cost_R) -
+  q / 65536, cost_R the bit's cost under the byte above with c1 (a record context), and the rows
+  are a picture where q < -32768 (pixels beat bytes by 1/128 bit a bit) once 32 KiB are seen (at
+  the start fresh contexts favour any small template), no longer where q > 65536. In a picture the
+  match-length and c2 mixers choose their weight sets by the 10- and 11-pixel patterns, the final
+  mixer by the 11-pixel one, and the two SSE contexts are the 14- and 16-pixel patterns.
+- Stationary maps: six of the contexts (c5c6, c4c5, orders 2 and 3, the word, the word with the
+  one before) also index, hashed with c0, a table of 2^20 adaptive probabilities each (no check:
+  a collision is noise), learnt as the statemaps (rate 1 / (n + 1.5)). A bit-history state
+  forgets; where a context's bits come from a fixed distribution (a column of survey answers,
+  the letters after a word) the frequency the map converges to predicts better.
 - A bias input (constant 256), and two hints: other models' st(p) for this bit, given by `mix`
   (`_hint`), 0 when cm codes alone (an input of 0 adds nothing and its weights never move, so
   alone cm codes as if it had no such inputs).
@@ -179,7 +191,7 @@ _STRETCH = _stretch_table(_SQUASH)
 _COST = np.rint(-np.log2(np.maximum(np.arange(4097), 1) / 4096) * 64).astype(np.int64)
 
 # ---- layout ------------------------------------------------------------------------------------
-_N_HASHED = 20  # hashed contexts, see _end_byte
+_N_HASHED = 22  # hashed contexts, see _end_byte
 _O0, _O1 = _N_HASHED, _N_HASHED + 1  # the order-0 and order-1 contexts, indexed directly
 _N_CTX = _N_HASHED + 2
 _IN_MATCH, _IN_EXPECT, _IN_RECORD = _N_CTX, _N_CTX + 1, _N_CTX + 2
@@ -189,7 +201,11 @@ _IMG_BITS = (10, 11, 16, 14, 11, 25, 38, 29)
 _IMG_HASHED = 21
 _IMG_MASK = (1 << _IMG_HASHED) - 1
 _N_IMG = len(_IMG_BITS)
-_N_SM = _N_CTX + 3  # the inputs that come from a statemap, then the bias and the hints
+_IN_STATIONARY = _N_CTX + 3  # the stationary maps' inputs: an adaptive p per context and bit, over
+_STATIONARY_CONTEXTS = (20, 21, 0, 4, 1, 5)  # the hashes of c5c6, c4c5, orders 2 and 3, the word and the word pair
+_N_STATIONARY = len(_STATIONARY_CONTEXTS)
+_STATIONARY_BITS = 20  # entries per stationary map: 2^20
+_N_SM = _IN_STATIONARY + _N_STATIONARY  # the inputs that come from a statemap, then the bias and the hints
 _N_HINTS = 2
 _IN_BIAS, _IN_HINT = _N_SM, _N_SM + 1
 _N_BASE = _IN_HINT + _N_HINTS  # the inputs mixed always; the image model's follow, mixed only in an image
@@ -198,7 +214,8 @@ _N_BASE = _IN_HINT + _N_HINTS  # the inputs mixed always; the image model's foll
 _IN_IMG, _IN_STATE, _IN_LINEAR = _N_BASE, _N_BASE + _N_IMG, _N_BASE + 2 * _N_IMG
 _N_IN = _N_BASE + 3 * _N_IMG
 _N_MIX = 7  # first-layer mixers (weight sets by c0, match length, c1, orders seen, c2, word, column)
-_SETS = 2048  # weight sets per mixer, at most
+_SETS = 4096  # weight sets per mixer, at most: 2048 for the byte contexts, then 2048 for a picture's
+_FINAL_ROWS = 256 + 2048  # final mixer weight sets: by c0, or in a picture by 11 pixels
 # Slots are 16 bytes: a check byte, then the states of the 15 nodes of a nibble's binary tree.
 _SLOT = 16
 _DIRECT = 256 + 65536  # states of the direct contexts, before the hashed slots
@@ -208,7 +225,8 @@ _DIRECT_ROWS = -(-_DIRECT // 64) * 4  # rounded up to whole cache lines
 _SM_MATCH = _N_CTX * 256
 _SM_EXPECT = _SM_MATCH + 64
 _SM_RECORD = _SM_EXPECT + 512 * 256
-_SM_IMG = _SM_RECORD + 33  # then one section per image template, and an entry no context uses
+_SM_STATIONARY = _SM_RECORD + 33  # then 2^_STATIONARY_BITS per stationary map
+_SM_IMG = _SM_STATIONARY + (_N_STATIONARY << _STATIONARY_BITS)  # then a section per image template, an idle entry
 _IMG_SIZES = tuple(1 << min(bits, _IMG_HASHED) for bits in _IMG_BITS)
 _IMG_OFFSETS = tuple(_SM_IMG + sum(_IMG_SIZES[:k]) for k in range(_N_IMG))
 _SM_STATE = _SM_IMG + sum(_IMG_SIZES)  # 256 per template
@@ -226,6 +244,9 @@ _VERIFY = 32  # bytes compared backwards when a match candidate is found
 _RECORD_VOTES = 8  # a record length is used once its vote count reaches this
 _IMAGE_MARGIN = 1024  # the image model goes on where its template beats order 1 by 1/64 bit a bit, on average
 _MIN_ROW = 8  # and the rows are this many bytes (64 pixels) or more
+_PICTURE_ON, _PICTURE_OFF = -32768, 65536  # a picture where its pixels beat the byte above by 1/128 bit a bit
+_PICTURE_AFTER = 1 << 15  # and this many bytes are seen (until then fresh contexts favour small templates)
+_PICTURE_ROW = 64  # and the rows are this many bytes (512 pixels) or more: records shorter are a table's
 
 # Registers (slots of `reg`): the partial byte c0 (with a leading 1), bits of it done, the last 4
 # bytes and the 4 before, bytes done; word hashes (this word, the one before) and line starts;
@@ -241,7 +262,8 @@ _ROW = 18  # 4 slots: the pixels of the rows 1..4 above around the next byte, 24
 _IMAGE, _IMG_COST = 22, 23  # the image model on; the smallest template's cost minus order 1's, averaged
 _HINT = 24
 _W2, _WLEN = _HINT + _N_HINTS, _HINT + _N_HINTS + 1
-_N_REG = _WLEN + 1
+_PICTURE, _PIXEL_GAIN, _FINAL_ROW = _WLEN + 1, _WLEN + 2, _WLEN + 3
+_N_REG = _WLEN + 4
 _ORDERS = (0, 1, 2, 3, 10, 5)  # the hashed orders 2, 3, 4, 6, 8 and the word pair: the "orders seen" mixer
 _IND_SIZE = 256 + 65536  # the indirect contexts' table: an entry per byte, then per pair of bytes
 _X86_SHARE = 200  # a segment is x86 code where 1 byte in this many (or more) opens a near CALL or JMP
@@ -262,7 +284,7 @@ class _Model(NamedTuple):
     smp: np.ndarray  # int32: statemap p(1), 22 bits
     smn: np.ndarray  # int32: statemap counts
     w: np.ndarray  # int32 (_N_MIX * _SETS * _N_IN,): first-layer weights, 16.16, a row per weight set
-    wf: np.ndarray  # int32 (256, _N_MIX + 1): final mixer weights
+    wf: np.ndarray  # int32 (_FINAL_ROWS, _N_MIX + 1): final mixer weights
     mset: np.ndarray  # int64 (_N_MIX,): the weight set (row of `w`) each mixer used
     md: np.ndarray  # int64 (_N_MIX + 1,): each mixer's output, stretched (last: the final mixer)
     apm: np.ndarray  # uint16 (2 * _APM_ROWS * 33,): two SSE tables
@@ -361,11 +383,15 @@ def _predict(m: _Model) -> int:
         if e >> (8 - bitpos) == c0:
             rctx = 1 + min(r[_RRUN], 15) * 2 + ((e >> (7 - bitpos)) & 1)
     smi[_IN_RECORD] = _SM_RECORD + rctx
-    for k in (_IN_MATCH, _IN_EXPECT, _IN_RECORD):
+    for k in range(_N_STATIONARY):
+        i = (m.h[_STATIONARY_CONTEXTS[k]] + c0 * 0x9E3779B1) >> 12 & ((1 << _STATIONARY_BITS) - 1)
+        smi[_IN_STATIONARY + k] = _SM_STATIONARY + (k << _STATIONARY_BITS) + i
+    for k in range(_IN_MATCH, _N_SM):
         st[k] = stretch[smp[smi[k]] >> 10]
     # Bilevel image model: pixel templates around this bit's pixel (rows of rlen bytes).
-    image = r[_IMAGE]
+    image, picture = r[_IMAGE], r[_PICTURE]
     smi[_IN_IMG] = _SM_IDLE
+    pattern, wide, square, column = 0, 0, 0, 0  # pixel patterns: in a picture, weight sets and SSE contexts
     if rlen >= _MIN_ROW:
         # left: the pixels coded before this one, the nearest in bit 0; r1..r4: the rows above,
         # the pixel above this one in bit 8, those to its left above it, to its right below it.
@@ -414,6 +440,9 @@ def _predict(m: _Model) -> int:
     m.mset[4] = 4 * _SETS + ((r[_C4] >> 8) & 255) * 8 + bitpos
     m.mset[5] = 5 * _SETS + min(r[_WLEN], 7) * 256 + c0
     m.mset[6] = 6 * _SETS + min(r[_POS] - r[_LINE], 127) * 8 + bitpos
+    if picture:
+        m.mset[1] = _SETS + 2048 + pattern
+        m.mset[4] = 4 * _SETS + 2048 + wide
     w = m.w
     for k in range(_N_MIX):
         base = m.mset[k] * _N_IN
@@ -424,15 +453,16 @@ def _predict(m: _Model) -> int:
             for i in range(_N_BASE, _N_IN):
                 dot += st[i] * w[base + i]
         m.md[k] = min(max(dot >> 16, -2047), 2047)
-    wf = m.wf[c0]
+    r[_FINAL_ROW] = 256 + wide if picture else c0
+    wf = m.wf[r[_FINAL_ROW]]
     dot = 256 * wf[_N_MIX]
     for k in range(_N_MIX):
         dot += m.md[k] * wf[k]
     m.md[_N_MIX] = min(max(dot >> 16, -2047), 2047)
     p = _squash(m.squash, m.md[_N_MIX])
-    # SSE: refine p by order-1 and (hashed) order-2 contexts.
-    r[_A1] = c0 | c1 << 8
-    r[_A2] = _hash(r[_C4] & 0xFFFF, c0) & (_APM_ROWS - 1)
+    # SSE: refine p by order-1 and (hashed) order-2 contexts, in a picture by two pixel templates.
+    r[_A1] = column if picture else c0 | c1 << 8
+    r[_A2] = square if picture else _hash(r[_C4] & 0xFFFF, c0) & (_APM_ROWS - 1)
     a1 = _apm(m.apm, 0, r[_A1], m.md[_N_MIX])
     a2 = _apm(m.apm, 1, r[_A2], m.md[_N_MIX])
     p = (p + a1 + 2 * a2 + 2) >> 2
@@ -482,6 +512,9 @@ def _update(m: _Model, y: int) -> None:
         cost = m.cost
         gain = cost[pi if y else 4096 - pi] - cost[po if y else 4096 - po]
         r[_IMG_COST] += gain - (r[_IMG_COST] >> 10)
+        pr = smp[smi[9]] >> 10  # the byte above with c1: what a table's rows predict
+        gain = cost[pi if y else 4096 - pi] - cost[pr if y else 4096 - pr]
+        r[_PIXEL_GAIN] += gain - (r[_PIXEL_GAIN] >> 16)
     image = r[_IMAGE]
     for k in range(_N_SM):
         _learn(smp, smn, dt, smi[k], y)
@@ -507,7 +540,7 @@ def _update(m: _Model, y: int) -> None:
                 w[base + i] += (st[i] * err) >> 16
     c0 = r[_C0]
     err = ((y << 12) - _squash(m.squash, m.md[_N_MIX])) * _FINAL_RATE
-    wf = m.wf[c0]
+    wf = m.wf[r[_FINAL_ROW]]
     for k in range(_N_MIX):
         wf[k] += (m.md[k] * err) >> 16
     wf[_N_MIX] += (256 * err) >> 16
@@ -608,6 +641,10 @@ def _end_byte(m: _Model, c: int) -> None:
         r[_IMAGE] = 0
     elif r[_IMG_COST] < -_IMAGE_MARGIN:
         r[_IMAGE] = 1
+    if not r[_IMAGE] or r[_PIXEL_GAIN] > _PICTURE_OFF or pos < _PICTURE_AFTER or rlen < _PICTURE_ROW:
+        r[_PICTURE] = 0
+    elif r[_PIXEL_GAIN] < _PICTURE_ON:
+        r[_PICTURE] = 1
     if rlen >= _MIN_ROW:
         for k in range(4):
             a = pos - (k + 1) * rlen
@@ -660,6 +697,8 @@ def _end_byte(m: _Model, c: int) -> None:
     hs[17] = _hash(c4 & 0xFFFF0000, 17)  # sparse: c3c4, c1c3, c2
     hs[18] = _hash(c4 & 0x00FF00FF, 18)
     hs[19] = _hash(c4 & 0x0000FF00, 19)
+    hs[20] = _hash(r[_C8] & 0xFFFF, 20)  # c5c6 and c4c5: 2-byte fields 4 and 5 bytes back (a table's column)
+    hs[21] = _hash(c4 >> 24 | (r[_C8] & 0xFF) << 8, 21)
     # A bilevel image's pixel neighbourhood (pic: a record is a row): the bytes above, above-left
     # and above-right, the byte to the left; the nearest three pixels of each side byte only.
     above_left = buf[(pos - rlen - 1) & mask] if rlen > 0 else 0
@@ -726,19 +765,21 @@ class ContextMixing(SequenceCoder):
     is in results/cm/README.md. v2 sized the tables to a short input (inputs under 128 KiB code
     differently); v3 added the image context and the record run in the first mixer's weight set;
     v4 the bilevel image model; v5 word, sparse and indirect contexts, four more mixers, a
-    slower discount of the opposite count and a lower mixer rate.
+    slower discount of the opposite count and a lower mixer rate; v6 stationary maps, sparse
+    c4c5 and c5c6, and a picture's own weight sets and SSE contexts.
 
     `params` counts the table entries: context states (one byte each), statemap entries, mixer
     weights, SSE entries and match positions. `flops_per_symbol` estimates the integer operations
-    per byte: 8 bits x (26 inputs read and stretched, 28 mixed by 7 mixers, ~790 operations for the
-    dot products and their training, ~130 for the statemap and state updates, ~60 for the final
-    mixer and SSE), plus ~650 per byte for 40 slot lookups, the hashes, the indirect table and the
+    per byte: 8 bits x (31 inputs read and stretched, 34 mixed by 7 mixers, ~950 operations for the
+    dot products and their training, ~190 for the statemap and state updates, ~60 for the final
+    mixer and SSE), plus ~720 per byte for 44 slot lookups, the hashes, the indirect table and the
     match model. In a bilevel image the image model adds 24 inputs and about as many operations
     again (not counted: the figure is for the data it is published on, text).
     """
 
     name = "cm"
-    version = 5  # 5: more word, sparse and indirect contexts and mixers (see the class docstring)
+    version = 6  # 6: stationary maps, c4c5 and c5c6, a picture's weight sets and SSE (see the class docstring)
+    # 5: more word, sparse and indirect contexts and mixers
     # 4: a bilevel image model (per-pixel templates as more mixer inputs)
     # 3: an image-neighbourhood context, the first mixer's weights by record run too
     # 2: tables sized to a short input (inputs under 128 KiB code differently)
@@ -750,12 +791,12 @@ class ContextMixing(SequenceCoder):
     }
     test_options = {"memory_mib": 1, "history_mib": 1}
     model_bytes = 0
-    flops_per_symbol = 8500.0
+    flops_per_symbol = 10600.0
 
     @classmethod
     def memory_estimate(cls, settings: dict[str, Any], symbols: int) -> int:
         history = _power_of_two(settings["history_mib"] << 20)  # the ring, and as many bytes of positions
-        tables = _SM_SIZE * 8 + (_N_MIX * _SETS * _N_IN + 256 * (_N_MIX + 1)) * 4 + 2 * _APM_ROWS * 33 * 2
+        tables = _SM_SIZE * 8 + (_N_MIX * _SETS * _N_IN + _FINAL_ROWS * (_N_MIX + 1)) * 4 + 2 * _APM_ROWS * 33 * 2
         tables += _SM_STATE - _SM_IMG + _COST.nbytes + 8 * _IND_SIZE  # image states, cost table, indirect table
         segment = min(symbols, wire.SEGMENT_SYMBOLS)  # coder output, code lengths and input
         coding = coder.encoder_capacity(8 * segment) + 13 * segment
@@ -781,7 +822,7 @@ class ContextMixing(SequenceCoder):
 
     @staticmethod
     def _params(slots: int, history: int, positions: int) -> int:
-        tables = _SM_SIZE + _N_MIX * _SETS * _N_IN + 256 * (_N_MIX + 1) + 2 * _APM_ROWS * 33
+        tables = _SM_SIZE + _N_MIX * _SETS * _N_IN + _FINAL_ROWS * (_N_MIX + 1) + 2 * _APM_ROWS * 33
         tables += _SM_STATE - _SM_IMG + _IND_SIZE
         return int((_DIRECT_ROWS + slots) * _SLOT + tables + positions)
 
@@ -793,7 +834,7 @@ class ContextMixing(SequenceCoder):
         smp[:_SM_MATCH] = np.tile(_STATE_P1, _N_CTX)
         smp[_SM_STATE:_SM_IDLE] = np.tile(_STATE_P1, _N_IMG)
         apm_row = _SQUASH[np.clip(np.arange(-16, 17) * 128, -2047, 2047) + 2047] * 16
-        wf = np.full((256, _N_MIX + 1), (1 << 16) // _N_MIX, dtype=np.int32)
+        wf = np.full((_FINAL_ROWS, _N_MIX + 1), (1 << 16) // _N_MIX, dtype=np.int32)
         wf[:, _N_MIX] = 0
         m = self._model = _Model(
             t=coder.aligned_zeros(_DIRECT_ROWS + slots, _SLOT // 4).view(np.uint8).reshape(-1),
@@ -927,6 +968,7 @@ def _power_of_two(n: int) -> int:
 @jit
 def _first_contexts(m: _Model) -> None:
     """The first byte's contexts (as after a byte 0 that is not in the history)."""
+    m.reg[_PIXEL_GAIN] = _PICTURE_OFF
     for k in range(_N_HASHED):
         m.h[k] = _hash(0, k)
         m.slot[k] = _find(m.t, m.slots, m.priority, m.h[k])
