@@ -197,7 +197,9 @@ def _distributions(
     if not predicts:
         predictor = cls(**settings)
         _, bits = predictor.encode_symbols(predictor.to_symbols(inputs["binary"]))
-        worst = coder.TOTAL_BITS  # a symbol given the smallest frequency, 1 of 2**30
+        # A sequence coder may code a symbol as several steps (cm: a byte as 8 binary decisions), each
+        # at worst given the smallest frequency, 1 of 2**30.
+        worst = 8 * coder.TOTAL_BITS
         _require(
             bool(np.isfinite(bits).all() and (bits >= 0).all() and (bits <= worst).all()),
             f"encode_symbols reports code lengths outside [0, {worst}] bits",
