@@ -201,8 +201,8 @@ _IMG_BITS = (10, 11, 16, 14, 11, 25, 38, 29)
 _IMG_HASHED = 21
 _IMG_MASK = (1 << _IMG_HASHED) - 1
 _N_IMG = len(_IMG_BITS)
-_IN_STATIONARY = _N_CTX + 3  # the stationary maps' inputs: an adaptive p per context and bit, over
-_STATIONARY_CONTEXTS = (20, 21, 0, 4, 1, 5)  # the hashes of c5c6, c4c5, orders 2 and 3, the word and the word pair
+_IN_STATIONARY = _N_CTX + 3  # the stationary maps' inputs: an adaptive p per context hash and c0
+_STATIONARY_CONTEXTS = (20, 21, 0, 4, 1, 5)  # hashed contexts c5c6, c4c5, orders 2 and 3, the word, the word pair
 _N_STATIONARY = len(_STATIONARY_CONTEXTS)
 _STATIONARY_BITS = 20  # entries per stationary map: 2^20
 _N_SM = _IN_STATIONARY + _N_STATIONARY  # the inputs that come from a statemap, then the bias and the hints
@@ -214,7 +214,8 @@ _N_BASE = _IN_HINT + _N_HINTS  # the inputs mixed always; the image model's foll
 _IN_IMG, _IN_STATE, _IN_LINEAR = _N_BASE, _N_BASE + _N_IMG, _N_BASE + 2 * _N_IMG
 _N_IN = _N_BASE + 3 * _N_IMG
 _N_MIX = 7  # first-layer mixers (weight sets by c0, match length, c1, orders seen, c2, word, column)
-_SETS = 4096  # weight sets per mixer, at most: 2048 for the byte contexts, then 2048 for a picture's
+_BYTE_SETS = 2048  # weight sets per mixer for the byte contexts, at most; a picture's follow them
+_SETS = 2 * _BYTE_SETS
 _FINAL_ROWS = 256 + 2048  # final mixer weight sets: by c0, or in a picture by 11 pixels
 # Slots are 16 bytes: a check byte, then the states of the 15 nodes of a nibble's binary tree.
 _SLOT = 16
@@ -441,8 +442,8 @@ def _predict(m: _Model) -> int:
     m.mset[5] = 5 * _SETS + min(r[_WLEN], 7) * 256 + c0
     m.mset[6] = 6 * _SETS + min(r[_POS] - r[_LINE], 127) * 8 + bitpos
     if picture:
-        m.mset[1] = _SETS + 2048 + pattern
-        m.mset[4] = 4 * _SETS + 2048 + wide
+        m.mset[1] = _SETS + _BYTE_SETS + pattern
+        m.mset[4] = 4 * _SETS + _BYTE_SETS + wide
     w = m.w
     for k in range(_N_MIX):
         base = m.mset[k] * _N_IN
@@ -509,12 +510,11 @@ def _update(m: _Model, y: int) -> None:
     r, t, st, smi, smp, smn, dt, adr, nex = m.reg, m.t, m.st, m.smi, m.smp, m.smn, m.dt, m.adr, m.nex
     if r[_RLEN] >= _MIN_ROW:  # how much better the smallest image template predicted than order 1, on average
         pi, po = smp[smi[_IN_IMG]] >> 10, smp[smi[_O1]] >> 10
-        cost = m.cost
-        gain = cost[pi if y else 4096 - pi] - cost[po if y else 4096 - po]
-        r[_IMG_COST] += gain - (r[_IMG_COST] >> 10)
         pr = smp[smi[9]] >> 10  # the byte above with c1: what a table's rows predict
-        gain = cost[pi if y else 4096 - pi] - cost[pr if y else 4096 - pr]
-        r[_PIXEL_GAIN] += gain - (r[_PIXEL_GAIN] >> 16)
+        cost = m.cost
+        pixels = cost[pi if y else 4096 - pi]
+        r[_IMG_COST] += pixels - cost[po if y else 4096 - po] - (r[_IMG_COST] >> 10)
+        r[_PIXEL_GAIN] += pixels - cost[pr if y else 4096 - pr] - (r[_PIXEL_GAIN] >> 16)
     image = r[_IMAGE]
     for k in range(_N_SM):
         _learn(smp, smn, dt, smi[k], y)
