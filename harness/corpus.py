@@ -124,9 +124,10 @@ def open_prefix(file: CorpusFile, max_bytes: int | None, part: Part | None = Non
         yield Prefix(stream, end - first)
 
 
-def prefix_sha256(file: CorpusFile, max_bytes: int | None) -> str:
-    """The sha256 of `file`'s first `max_bytes` bytes, read a MB at a time."""
-    with open_prefix(file, max_bytes) as prefix:
+def prefix_sha256(file: CorpusFile, max_bytes: int | None, part: Part | None = None) -> str:
+    """The sha256 of `file`'s first `max_bytes` bytes (of those, the bytes of `part` only), read
+    a MB at a time."""
+    with open_prefix(file, max_bytes, part) as prefix:
         while prefix.read(1 << 20):
             pass
         return prefix.sha256.hexdigest()

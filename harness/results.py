@@ -55,12 +55,23 @@ def store_path(explicit: str | None = None, *, write: bool = False) -> Path:
     return path
 
 
+def parts_path(store: Path, *, write: bool = False) -> Path:
+    """Where the finished parts of a chunked file wait beside `store` (results.jsonl ->
+    results.parts.jsonl) until the last one comes, so that a run stopped part way, even
+    across sessions, starts again from the parts it had; they are records of their own bytes
+    only, never leaderboard rows. With `write`, checked as `store_path` checks a store."""
+    path = store.with_name(f"{store.stem}.parts{store.suffix or '.jsonl'}")
+    if write:
+        _check_writable(path)
+    return path
+
+
 def _check_writable(path: Path) -> None:
     try:
         _refuse_special(path)
     except (FileNotFoundError, NotADirectoryError):
         folder = path.parent
-        if path == default_store() and not folder.exists():
+        if folder == default_store().parent and not folder.exists():
             return  # `append` makes the data directory's harness/ folder
         if not folder.is_dir():
             raise HarnessError(f"results store {path}: {folder} is not an existing folder") from None

@@ -2,7 +2,8 @@
 
 Each job measures one predictor (or baseline) on one corpus file and returns its record, loss
 curve included; only the calling process appends to the results store (which saves the curve),
-whole lines as jobs finish, so an interrupted sweep loses at most the jobs still running. Jobs
+whole lines as jobs finish, so an interrupted sweep loses at most the jobs still running (a
+chunked file's finished parts are kept too, in a store of their own: `results.parts_path`). Jobs
 run in a local process pool, or on a Ray cluster (`ray.init(address)`) once one machine is not
 enough: a job carries only names, so any worker with the harness installed (and the data dir or
 download cache) can run it.
@@ -211,7 +212,8 @@ def run_job(job: Job) -> Record | JobFailure:
 
 
 def stored_results(registry: Registry, jobs: list[Job], records: list[Record]) -> list[Record | None]:
-    """Each job's result in `records` (None: not there, the job must run). A file is read to
+    """Each job's result in `records` (None: not there, the job must run). A part of a chunked
+    job (`parts`) is found by its own bytes' sha256, as its record names them. A file is read to
     hash it only where a stored result could stand for its job: a first run reads it only to
     measure it."""
     index, digests = cache(records), {}
@@ -219,9 +221,9 @@ def stored_results(registry: Registry, jobs: list[Job], records: list[Record]) -
     for job in jobs:
         meant = meaning(registry, job.spec, job.baseline)
         candidates = index.get((job.spec, meant, job.corpus, job.max_bytes, harness.__version__), {})
-        key = (job.corpus, job.max_bytes)
+        key = (job.corpus, job.max_bytes, job.part)
         if candidates and key not in digests:  # files are streamed, never held whole
-            digests[key] = corpus.prefix_sha256(corpus_file(registry, job), job.max_bytes)
+            digests[key] = corpus.prefix_sha256(corpus_file(registry, job), job.max_bytes, job.part)
         found.append(candidates.get(digests.get(key, "")))
     return found
 

@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from harness import cli, container, measure, results, sweep, wire
+from harness import cli, container, curves, measure, results, sweep, wire
 from harness.conformance import check_predictor
 from harness.errors import HarnessError
 from plugins.hf.tokens import OnlineBias
@@ -340,6 +340,42 @@ def test_chunk_bytes_fans_a_file_out_in_parts_whose_records_add_up(registry, tin
     assert abs(sum(p.ideal_bits for p in pieces) - record.ideal_bits) < 1e-6 * record.ideal_bits
     assert cli.main([*args, "--chunk-bytes", "64"]) == 0  # reused: the same spec and file
     assert len(results.read(store)) == 1
+
+
+def test_a_stopped_chunked_run_keeps_its_finished_parts_and_resumes_from_them(tiny, tmp_path, monkeypatch):
+    """Ctrl-C as a file's third part starts: the two finished parts wait in store.parts.jsonl, the
+    store has nothing; run again, only the third part is coded, and the file's record (and its
+    loss curve) is the one an uninterrupted run makes."""
+    source = tmp_path / "text.txt"
+    source.write_bytes((TEXT + AWKWARD) * 3)
+    store, parts_store = tmp_path / "store.jsonl", tmp_path / "store.parts.jsonl"
+    args = ["run", "-p", tiny, "-c", str(source), "--no-baselines", "--chunk-bytes", "64", "--chunks-per-job", "4"]
+    measured = []
+    attempt = sweep.attempt
+
+    def stopped_at_third(registry, job, **streaming):
+        if len(measured) == 2:
+            raise KeyboardInterrupt
+        measured.append(job.part)
+        return attempt(registry, job, **streaming)
+
+    monkeypatch.setattr(sweep, "attempt", stopped_at_third)
+    assert cli.main([*args, "--results", str(store)]) == 130
+    assert results.read(store) == [] and measured == [(0, 256), (256, 512)]
+    assert [(p.raw_bytes, p.verified) for p in results.read(parts_store)] == [(256, True), (256, True)]
+
+    measured.clear()
+    counted = lambda registry, job, **streaming: measured.append(job.part) or attempt(registry, job, **streaming)  # noqa: E731
+    monkeypatch.setattr(sweep, "attempt", counted)
+    assert cli.main([*args, "--results", str(store)]) == 0
+    assert measured == [(512, source.stat().st_size)]
+    (resumed,) = results.read(store)
+    assert cli.main([*args, "--results", str(tmp_path / "fresh.jsonl")]) == 0  # its own parts store
+    (fresh,) = results.read(tmp_path / "fresh.jsonl")
+    assert resumed.verified and resumed.raw_bytes == source.stat().st_size
+    assert (resumed.compressed_bytes, resumed.symbols) == (fresh.compressed_bytes, fresh.symbols)
+    curve = curves.load(store, resumed)
+    assert len(curve) == resumed.symbols and np.allclose(curve, curves.load(tmp_path / "fresh.jsonl", fresh))
 
 
 def test_chunk_bytes_is_refused_for_a_predictor_that_codes_whole_inputs(tmp_path, capsys):

@@ -16,7 +16,7 @@ from typing import Any
 
 import pandas as pd
 
-from harness import corpus, leaderboard, provenance, results, sweep, tables, ui
+from harness import corpus, curves, leaderboard, provenance, results, sweep, tables, ui
 from harness.commands import DEFAULT_CORPUS, DEFAULT_PREDICTORS
 from harness.errors import HarnessError
 from harness.record import Record
@@ -65,7 +65,15 @@ def measure(
     done: list[Record] = [record for record in found if record is not None]
     reused, errors = len(done), []
     assembly = sweep.Assembly(registry, todo, args.chunks_per_job)
-    runs = list(assembly.whole)
+    pieces = [part for part in assembly.whole if part.part is not None]
+    parts_store = results.parts_path(store, write=True) if pieces else None
+    kept = {} if args.force or parts_store is None else _kept_parts(registry, pieces, parts_store)
+    for part, record in kept.items():
+        if (whole := assembly.add(part, record)) is not None:
+            done.append(results.append(store, whole))
+    runs = [part for part in assembly.whole if part not in kept]
+    if kept:
+        ui.console.print(f"{len(kept)} parts of chunked files already in {parts_store}")
     if executor != "inline" and todo:
         split = f" as {len(runs)} parts" if len(runs) > len(todo) else ""
         ui.console.print(f"{len(jobs)} jobs: {reused} already in {store}, {len(todo)} to run{split} ({executor})")
@@ -89,7 +97,7 @@ def measure(
                 finished += 1
                 if isinstance(outcome, sweep.JobFailure):
                     errors.append(f"{_named(part)}: {outcome.error}")
-                elif (record := assembly.add(part, outcome)) is not None:
+                elif (record := _add(assembly, part, outcome, parts_store)) is not None:
                     done.append(results.append(store, record))
                 if overall is not None:
                     progress.advance(overall)
@@ -97,7 +105,8 @@ def measure(
         except KeyboardInterrupt:
             ui.console.print(
                 f"interrupted after {finished} of {len(runs)} jobs: {len(done) - reused} results stored, "
-                f"{len(runs) - finished} dropped (running them again resumes from the store)"
+                f"{len(runs) - finished} dropped (running them again resumes from the store"
+                + (f" and the finished parts in {parts_store})" if parts_store else ")")
             )
             raise
     _show_results(done)
@@ -111,6 +120,26 @@ def measure(
     failed = [f"{r.spec} on {r.corpus}: decoded data differs from the original" for r in done if not r.verified]
     if errors or failed:
         raise HarnessError("; ".join(errors + failed))
+
+
+def _add(assembly: sweep.Assembly, part: sweep.Job, record: Record, parts_store: Path | None) -> Record | None:
+    """`assembly.add`, a part of a chunked file first kept in `parts_store` until its last one comes."""
+    if parts_store is not None and part.part is not None:
+        results.append(parts_store, record)
+    return assembly.add(part, record)
+
+
+def _kept_parts(registry: Registry, pieces: list[sweep.Job], parts_store: Path) -> dict[sweep.Job, Record]:
+    """The parts of chunked files that a stopped run finished (found by their bytes' sha256,
+    as whole results are), with their loss curves; a part whose curve cannot be read runs again."""
+    kept = {}
+    for part, record in zip(pieces, sweep.stored_results(registry, pieces, results.read(parts_store)), strict=True):
+        try:
+            if record is not None:
+                kept[part] = record.replace(curve_bits=curves.load(parts_store, record)) if record.curve else record
+        except HarnessError as error:
+            ui.console.print(f"{_named(part)}: runs again ({error})")
+    return kept
 
 
 LONG_JOB_SECONDS = 60
