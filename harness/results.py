@@ -56,10 +56,10 @@ def store_path(explicit: str | None = None, *, write: bool = False) -> Path:
 
 
 def parts_path(store: Path, *, write: bool = False) -> Path:
-    """Where the finished parts of a chunked file wait beside `store` (results.jsonl ->
-    results.parts.jsonl) until the last one comes, so that a run stopped part way, even
-    across sessions, starts again from the parts it had; they are records of their own bytes
-    only, never leaderboard rows. With `write`, checked as `store_path` checks a store."""
+    """Where the finished parts of chunked files are kept beside `store` (results.jsonl ->
+    results.parts.jsonl), so that a run stopped part way, even across sessions, starts again
+    from the parts it had; they are records of their own bytes only, never leaderboard rows.
+    With `write`, checked as `store_path` checks a store."""
     path = store.with_name(f"{store.stem}.parts{store.suffix or '.jsonl'}")
     if write:
         _check_writable(path)

@@ -63,10 +63,21 @@ def _written_with(
     header: wire.Header, cls: type[SequenceCoder], config: dict[str, Any], static_keys: Iterable[str], whole: bool
 ) -> str | None:
     """`setup_mismatch` for `config` as this version writes it or as an earlier one did (before
-    options `added_later` existed); the mismatch of this version's config when none matches."""
-    mismatches = (setup_mismatch(header, earlier, static_keys, whole) for earlier in cls.earlier_configs(config))
-    first = next(mismatches)
-    return None if first is None or None in mismatches else first
+    options `added_later` existed); when none matches, the mismatch of the first of them with as
+    many keys as the file's, which names the values that differ (else of this version's)."""
+    static = set(static_keys)
+    configs = list(cls.earlier_configs(config))
+    mismatches = [setup_mismatch(header, earlier, static, whole) for earlier in configs]
+    if None in mismatches:
+        return None
+    alike = [m for c, m in zip(configs, mismatches, strict=True) if _same_keys(header, static & c.keys())]
+    return (alike or mismatches)[0]
+
+
+def _same_keys(header: wire.Header, static: set[str]) -> bool:
+    """Whether the header's stream was written with as many static config keys as `static`."""
+    recorded = header.config.keys() & static if header.check is None else header.check.static
+    return len(recorded) == len(static)
 
 
 def _refuse_mismatch(mismatch: str | None) -> None:

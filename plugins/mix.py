@@ -51,6 +51,11 @@ it should sound. The weights start at 1. A bitwise member runs one model per str
 online member, all sharing one set of tables (`bit_streams`). Hints rather than a final mixer of
 mix's own over cm's p and the others': they code better (results/online/README.md has both
 measured, with the commands).
+
+With `chunk=N` each N bytes are coded by members built afresh, as if each chunk were a file of
+its own (LMIC's protocol, as hf's `chunk`): `harness run --chunk-bytes` can then fan a long file
+out as parts, and keep the parts finished when a sitting ends. The payload is each chunk's,
+their sizes leading them.
 """
 
 from __future__ import annotations
@@ -103,6 +108,13 @@ class Mix(SequenceCoder):
     options = {
         "members": Option("", "predictors joined by +, options in parentheses with ;", pattern=r"[\w.\-()=;+/]{1,500}"),
         "lr": Option(0.002, "learning rate of the mixing weights", 0.0, 1.0),
+        "chunk": Option(
+            0,
+            "bytes per independent chunk, each coded by freshly built members (0: one stream)",
+            0,
+            1 << 30,
+            added_later=True,
+        ),
     }
     test_options = {"members": "order0+ngram(order=2;memory_mib=1)"}
     whole_input = True  # with an online member it lays the input out in streams; step members need not
@@ -166,7 +178,9 @@ class Mix(SequenceCoder):
         streams = max((s.get("batch", 1) for c, s, _ in entries if not issubclass(c, Predictor)), default=1)
         copies = {c: streams if issubclass(c, Predictor) and not c.shares_streams else 1 for c, _, _ in entries}
         own = SYMBOL_BYTES * symbols  # the whole input at once (one segment)
-        return own + sum(c.memory_estimate(s, symbols) * copies[c] for c, s, _ in entries)
+        chunk = min(settings["chunk"] or symbols, symbols)
+        alive = 2 if chunk < symbols else 1  # the first chunk's members, and the chunk's being coded
+        return own + alive * sum(c.memory_estimate(s, chunk) * copies[c] for c, s, _ in entries)
 
     def config(self) -> dict[str, Any]:
         """The static config, and where a member's built config says more than its static one
@@ -177,7 +191,22 @@ class Mix(SequenceCoder):
         return static if built == static["members"] else {**static, "member_configs": built}
 
     def coding_order(self, count: int) -> np.ndarray | None:
-        return self.driver.coding_order(count) if self.driver else None
+        if self.driver is None:
+            return None
+        spans = self._chunks(count)
+        if len(spans) == 1:
+            return self.driver.coding_order(count)
+        orders = [(first, end, self.driver.coding_order(end - first)) for first, end in spans]
+        return np.concatenate([first + (np.arange(end - first) if o is None else o) for first, end, o in orders])
+
+    def _chunks(self, count: int) -> list[tuple[int, int]]:
+        """[first, end) of each chunk that freshly built members code: one, the whole, without `chunk`."""
+        step = self.settings["chunk"] or max(count, 1)
+        return [(first, min(first + step, count)) for first in range(0, max(count, 1), step)]
+
+    def _fresh(self, first: int) -> Mix:
+        """This mix for the chunk at `first`: the first chunk's is this one, the others' newly built."""
+        return self if first == 0 else Mix(**self.settings)
 
     def _mixed(self, distributions: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
         """(mixture, the members' log-probabilities)."""
@@ -190,6 +219,32 @@ class Mix(SequenceCoder):
         self.weights += self.settings["lr"] * (logs[:, symbol] - (logs * mixture).sum(axis=1))
 
     def encode_symbols(self, symbols: np.ndarray, progress: Progress = no_progress) -> tuple[bytes, np.ndarray]:
+        """Without `chunk`, one stream; with it, each chunk's payload, their sizes leading them."""
+        if not self.settings["chunk"]:
+            return self._encode_stream(symbols, progress)
+        coded = [
+            self._fresh(first)._encode_stream(symbols[first:end], progress) for first, end in self._chunks(len(symbols))
+        ]
+        sizes = b"".join(wire.varint(len(payload)) for payload, _ in coded)
+        return sizes + b"".join(payload for payload, _ in coded), np.concatenate([bits for _, bits in coded])
+
+    def decode_symbols(self, payload: bytes, count: int, progress: Progress = no_progress) -> np.ndarray:
+        if not self.settings["chunk"]:
+            return self._decode_stream(payload, count, progress)
+        reader = wire.Reader(io.BytesIO(payload), len(payload))
+        spans = self._chunks(count)
+        sizes = [reader.varint() for _ in spans]
+        if sum(sizes) != reader.left:
+            raise HarnessError("not a valid .hz file: the chunks' payload sizes do not add up")
+        ends = np.cumsum([len(payload) - reader.left, *sizes]).tolist()
+        return np.concatenate(
+            [
+                self._fresh(first)._decode_stream(payload[start:stop], end - first, progress)
+                for (first, end), start, stop in zip(spans, ends[:-1], ends[1:], strict=True)
+            ]
+        )
+
+    def _encode_stream(self, symbols: np.ndarray, progress: Progress) -> tuple[bytes, np.ndarray]:
         if self.token_member is not None:
             return self._encode_tokens(symbols, progress)
         if self.bit_member is not None:
@@ -198,7 +253,7 @@ class Mix(SequenceCoder):
             self.alphabet_size, symbols, lambda code: self._run(len(symbols), self._log_linear(code), progress)
         )
 
-    def decode_symbols(self, payload: bytes, count: int, progress: Progress = no_progress) -> np.ndarray:
+    def _decode_stream(self, payload: bytes, count: int, progress: Progress) -> np.ndarray:
         if self.token_member is not None:
             return self._decode_tokens(payload, count, progress)
         if self.bit_member is not None:
