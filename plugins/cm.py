@@ -17,9 +17,12 @@ times the log-odds and squash(x) = 4096 / (1 + e^(-x/256)) (integer tables compu
 
 Models (each gives the mixer one input, st of its probability):
 
-- Context models: orders 0 and 1 (indexed directly), hashed orders 2, 3, 4, 6 and 8; the current
-  word (hash of its letters, case folded); the word with the word before, with the one before
-  that, and with both; sparse contexts c2c3, c2c4, c3c4, c1c3, c2 alone, c4c5 and c5c6 (skipping
+- Context models: orders 0 and 1 (indexed directly), hashed orders 2, 3, 4, 5, 6, 8 and 12; the
+  current word (hash of its letters, case folded); the word with the word before, with the one
+  before that, and with both; the classes of the last 8 bytes (capital, small letter, digit,
+  space, newline, other control, phrase punctuation, other) with c1, the shape of the text
+  around a word whatever its letters; c1 with the position in a 4-byte word (instructions and
+  fields of 4 bytes); sparse contexts c2c3, c2c4, c3c4, c1c3, c2 alone, c4c5 and c5c6 (skipping
   bytes, for binary data of 2- and 4-byte fields and instructions, and a table's column number a
   few bytes back); indirect contexts, c1 and c2c1 each with
   the two bytes that followed their last two occurrences (what came next the last times this
@@ -27,7 +30,8 @@ Models (each gives the mixer one input, st of its probability):
   one and two records above, and the byte above with c1); an image context for bilevel pictures whose
   rows are records (the bytes above and above-right whole, the 3 pixels nearest to this byte of the
   byte above-left and of c1); a text-column context (the byte in the same column of the previous
-  line, and the column). Each context keeps a bit-history state per node
+  line, and the column). A context not yet seen at this bit's node gives 0 (says nothing),
+  whatever its statemap learnt of fresh contexts. Each context keeps a bit-history state per node
   of its byte's binary tree: a state stands for a pair of counts (n0, n1), at most 182 of them
   (long one-sided runs exact, mixed histories coarse); after a bit the opposite count n > 2
   becomes 2 + (n - 2) // 2, so a context that changed its mind is believed again soon. A state
@@ -91,7 +95,8 @@ match length bucket and bit position; c1 and bit position; c0 with how many of t
 (hashed orders 2-8 and the word pair) have a state other than the empty one at this bit's node
 (0..6, how much of the past this bit's contexts have seen); c2 and bit position; c0 with the
 letters of the current word so far (up to 7); the column in the line (up to 127) and bit
-position. A final mixer of the same kind (weights per c0) mixes the seven x's. Every mixer
+position. A final mixer of the same kind (weights per c0 and match length: none, under 16 bytes,
+under 4096, longer) mixes the seven x's. Every mixer
 learns online by gradient descent on the coding loss: after bit y, w_i += lr * (y - p_k) * s_i
 (the derivative of -ln P(y) in the stretch domain), with a first-layer rate that starts 7 times
 higher and decays with the bytes seen (1 + 6 * 65536 / (65536 + bytes)), so small files learn
@@ -186,12 +191,24 @@ def _stretch_table(squash: np.ndarray) -> np.ndarray:
     return (np.searchsorted(squash, np.arange(4096), side="left") - 2047).clip(-2047, 2047).astype(np.int32)
 
 
+def _char_class_table() -> np.ndarray:
+    """A byte's class for the class context: 0 capital, 1 small letter, 2 digit, 3 space,
+    4 newline, 5 other control or non-ASCII, 6 punctuation that ends a phrase, 7 any other."""
+    classes = np.full(256, 7, dtype=np.int64)
+    classes[:32] = classes[127:] = 5
+    classes[65:91], classes[97:123], classes[48:58] = 0, 1, 2
+    classes[32], classes[10] = 3, 4
+    classes[list(b".,;:!?")] = 6
+    return classes
+
+
+_CHAR_CLASS = _char_class_table()
 _SQUASH = _squash_table()
 _STRETCH = _stretch_table(_SQUASH)
 _COST = np.rint(-np.log2(np.maximum(np.arange(4097), 1) / 4096) * 64).astype(np.int64)
 
 # ---- layout ------------------------------------------------------------------------------------
-_N_HASHED = 22  # hashed contexts, see _end_byte
+_N_HASHED = 26  # hashed contexts, see _end_byte
 _O0, _O1 = _N_HASHED, _N_HASHED + 1  # the order-0 and order-1 contexts, indexed directly
 _N_CTX = _N_HASHED + 2
 _IN_MATCH, _IN_EXPECT, _IN_RECORD = _N_CTX, _N_CTX + 1, _N_CTX + 2
@@ -204,7 +221,7 @@ _N_IMG = len(_IMG_BITS)
 _IN_STATIONARY = _N_CTX + 3  # the stationary maps' inputs: an adaptive p per context hash and c0
 _STATIONARY_CONTEXTS = (20, 21, 0, 4, 1, 5)  # hashed contexts c5c6, c4c5, orders 2 and 3, the word, the word pair
 _N_STATIONARY = len(_STATIONARY_CONTEXTS)
-_STATIONARY_BITS = 20  # entries per stationary map: 2^20
+_STATIONARY_BITS = 20  # entries per stationary map: 2^20 (fewer for a short input, see `_sizes`)
 _N_SM = _IN_STATIONARY + _N_STATIONARY  # the inputs that come from a statemap, then the bias and the hints
 _N_HINTS = 2
 _IN_BIAS, _IN_HINT = _N_SM, _N_SM + 1
@@ -216,7 +233,7 @@ _N_IN = _N_BASE + 3 * _N_IMG
 _N_MIX = 7  # first-layer mixers (weight sets by c0, match length, c1, orders seen, c2, word, column)
 _BYTE_SETS = 2048  # weight sets per mixer for the byte contexts, at most; a picture's follow them
 _SETS = 2 * _BYTE_SETS
-_FINAL_ROWS = 256 + 2048  # final mixer weight sets: by c0, or in a picture by 11 pixels
+_FINAL_ROWS = 1024 + 2048  # final mixer weight sets: by c0 and the match length, or in a picture by 11 pixels
 # Slots are 16 bytes: a check byte, then the states of the 15 nodes of a nibble's binary tree.
 _SLOT = 16
 _DIRECT = 256 + 65536  # states of the direct contexts, before the hashed slots
@@ -226,14 +243,20 @@ _DIRECT_ROWS = -(-_DIRECT // 64) * 4  # rounded up to whole cache lines
 _SM_MATCH = _N_CTX * 256
 _SM_EXPECT = _SM_MATCH + 64
 _SM_RECORD = _SM_EXPECT + 512 * 256
-_SM_STATIONARY = _SM_RECORD + 33  # then 2^_STATIONARY_BITS per stationary map
-_SM_IMG = _SM_STATIONARY + (_N_STATIONARY << _STATIONARY_BITS)  # then a section per image template, an idle entry
+_SM_IMG = _SM_RECORD + 33  # then a section per image template, an idle entry
 _IMG_SIZES = tuple(1 << min(bits, _IMG_HASHED) for bits in _IMG_BITS)
 _IMG_OFFSETS = tuple(_SM_IMG + sum(_IMG_SIZES[:k]) for k in range(_N_IMG))
 _SM_STATE = _SM_IMG + sum(_IMG_SIZES)  # 256 per template
 _SM_IDLE = _SM_STATE + 256 * _N_IMG
-_SM_SIZE = _SM_IDLE + 1
+_SM_STATIONARY = _SM_IDLE + 1  # then 2^stationary_bits per stationary map
 _APM_ROWS = 65536
+
+
+def _sm_size(stationary_bits: int) -> int:
+    """Statemap entries, with stationary maps of 2^stationary_bits entries."""
+    return _SM_STATIONARY + (_N_STATIONARY << stationary_bits)
+
+
 _LIMIT = 1023  # statemap counts stop here: the rate stays >= 1 / 1024.5
 _MIX_RATE = 8  # the mixers' learning rate in the long run...
 _MIX_BOOST = 48  # ...plus this much while few bytes are seen, halved after _MIX_HALF bytes
@@ -264,7 +287,8 @@ _IMAGE, _IMG_COST = 22, 23  # the image model on; the smallest template's cost m
 _HINT = 24
 _W2, _WLEN = _HINT + _N_HINTS, _HINT + _N_HINTS + 1
 _PICTURE, _PIXEL_GAIN, _FINAL_ROW = _WLEN + 1, _WLEN + 2, _WLEN + 3
-_N_REG = _WLEN + 4
+_CLASSES = _WLEN + 4  # the classes of the last 8 bytes (_CHAR_CLASS), 3 bits each
+_N_REG = _WLEN + 5
 _ORDERS = (0, 1, 2, 3, 10, 5)  # the hashed orders 2, 3, 4, 6, 8 and the word pair: the "orders seen" mixer
 _IND_SIZE = 256 + 65536  # the indirect contexts' table: an entry per byte, then per pair of bytes
 _X86_SHARE = 200  # a segment is x86 code where 1 byte in this many (or more) opens a near CALL or JMP
@@ -277,6 +301,7 @@ class _Model(NamedTuple):
     t: np.ndarray  # uint8: direct states, then hashed slots
     it: np.ndarray  # uint8: a bit-history state per image template pattern (as the statemap sections)
     slots: int  # hashed slots
+    stationary_bits: int  # each stationary map has 2^stationary_bits entries
     h: np.ndarray  # int64 (_N_HASHED,): each hashed context's hash for this byte
     slot: np.ndarray  # int64 (_N_HASHED,): the address of its slot for this nibble
     adr: np.ndarray  # int64 (_N_CTX,): the address of each context's state for this bit
@@ -338,6 +363,13 @@ def _squash(table: np.ndarray, x: int) -> int:
 
 
 @jit
+def _match_class(bucket: int) -> int:
+    """The final mixer's match class of a length bucket (`_len_bucket`): no match, under 16
+    bytes, under 4096, longer."""
+    return 0 if bucket == 0 else 1 + (bucket >= 16) + (bucket >= 24)
+
+
+@jit
 def _len_bucket(n: int) -> int:
     if n < 16:
         return n
@@ -363,7 +395,7 @@ def _predict(m: _Model) -> int:
     for k in range(_N_CTX):
         i = k * 256 + t[adr[k]]
         smi[k] = i
-        st[k] = stretch[smp[i] >> 10]
+        st[k] = stretch[smp[i] >> 10] if t[adr[k]] != 0 else 0  # a context never seen here says nothing
     # Match model: the next bit of the byte that followed the last occurrence of this context.
     expected, mctx = 0, 0
     r[_MBIT] = -1
@@ -384,9 +416,10 @@ def _predict(m: _Model) -> int:
         if e >> (8 - bitpos) == c0:
             rctx = 1 + min(r[_RRUN], 15) * 2 + ((e >> (7 - bitpos)) & 1)
     smi[_IN_RECORD] = _SM_RECORD + rctx
+    bits = m.stationary_bits
     for k in range(_N_STATIONARY):
-        i = (m.h[_STATIONARY_CONTEXTS[k]] + c0 * 0x9E3779B1) >> 12 & ((1 << _STATIONARY_BITS) - 1)
-        smi[_IN_STATIONARY + k] = _SM_STATIONARY + (k << _STATIONARY_BITS) + i
+        i = (m.h[_STATIONARY_CONTEXTS[k]] + c0 * 0x9E3779B1) >> 12 & ((1 << bits) - 1)
+        smi[_IN_STATIONARY + k] = _SM_STATIONARY + (k << bits) + i
     for k in range(_IN_MATCH, _N_SM):
         st[k] = stretch[smp[smi[k]] >> 10]
     # Bilevel image model: pixel templates around this bit's pixel (rows of rlen bytes).
@@ -454,7 +487,7 @@ def _predict(m: _Model) -> int:
             for i in range(_N_BASE, _N_IN):
                 dot += st[i] * w[base + i]
         m.md[k] = min(max(dot >> 16, -2047), 2047)
-    r[_FINAL_ROW] = 256 + wide if picture else c0
+    r[_FINAL_ROW] = 1024 + wide if picture else c0 | _match_class(mctx >> 1) << 8
     wf = m.wf[r[_FINAL_ROW]]
     dot = 256 * wf[_N_MIX]
     for k in range(_N_MIX):
@@ -611,6 +644,7 @@ def _end_byte(m: _Model, c: int) -> None:
     r[_C4] = c4
     # Word: a hash of the letters of the current word (case folded), and of the one before.
     letter = c + 32 if 65 <= c <= 90 else c
+    r[_CLASSES] = (r[_CLASSES] << 3 | _CHAR_CLASS[c]) & 0xFFFFFF
     if 97 <= letter <= 122:
         r[_W0] = _hash(r[_W0], letter)
         r[_WLEN] += 1
@@ -699,6 +733,13 @@ def _end_byte(m: _Model, c: int) -> None:
     hs[19] = _hash(c4 & 0x0000FF00, 19)
     hs[20] = _hash(r[_C8] & 0xFFFF, 20)  # c5c6 and c4c5: 2-byte fields 4 and 5 bytes back (a table's column)
     hs[21] = _hash(c4 >> 24 | (r[_C8] & 0xFF) << 8, 21)
+    hs[22] = _hash(_hash(c4, 22), r[_C8] & 0xFF)  # order 5
+    older = np.int64(0)  # order 12: order 8 and the 4 bytes before
+    for k in range(9, 13):
+        older = older << 8 | buf[(pos - k) & mask]
+    hs[23] = _hash(hs[10], older)
+    hs[24] = _hash(r[_CLASSES], c | 24 << 8)  # the last 8 bytes' classes (letter, digit, space, ...), c1
+    hs[25] = _hash(c | (pos & 3) << 8, 25)  # c1 and the position in a 4-byte word (instructions, fields)
     # A bilevel image's pixel neighbourhood (pic: a record is a row): the bytes above, above-left
     # and above-right, the byte to the left; the nearest three pixels of each side byte only.
     above_left = buf[(pos - rlen - 1) & mask] if rlen > 0 else 0
@@ -766,19 +807,22 @@ class ContextMixing(SequenceCoder):
     differently); v3 added the image context and the record run in the first mixer's weight set;
     v4 the bilevel image model; v5 word, sparse and indirect contexts, four more mixers, a
     slower discount of the opposite count and a lower mixer rate; v6 stationary maps, sparse
-    c4c5 and c5c6, and a picture's own weight sets and SSE contexts.
+    c4c5 and c5c6, and a picture's own weight sets and SSE contexts; v7 orders 5 and 12, the
+    byte-class and 4-byte-position contexts, unseen contexts' inputs 0, the final mixer's rows by
+    match length, first weights halved, stationary maps sized to a short input.
 
     `params` counts the table entries: context states (one byte each), statemap entries, mixer
     weights, SSE entries and match positions. `flops_per_symbol` estimates the integer operations
-    per byte: 8 bits x (31 inputs read and stretched, 34 mixed by 7 mixers, ~950 operations for the
-    dot products and their training, ~190 for the statemap and state updates, ~60 for the final
-    mixer and SSE), plus ~720 per byte for 44 slot lookups, the hashes, the indirect table and the
-    match model. In a bilevel image the image model adds 24 inputs and about as many operations
+    per byte: 8 bits x (37 inputs read and stretched, 40 mixed by 7 mixers, ~1,120 operations for
+    the dot products and their training, ~220 for the statemap and state updates, ~60 for the
+    final mixer and SSE), plus ~850 per byte for 52 slot lookups, the hashes, the indirect table
+    and the match model. In a bilevel image the image model adds 24 inputs and about as many operations
     again (not counted: the figure is for the data it is published on, text).
     """
 
     name = "cm"
-    version = 6  # 6: stationary maps, c4c5 and c5c6, a picture's weight sets and SSE (see the class docstring)
+    version = 7  # 7: orders 5 and 12, class and position contexts, final rows by match (see the class docstring)
+    # 6: stationary maps, c4c5 and c5c6, a picture's weight sets and SSE
     # 5: more word, sparse and indirect contexts and mixers
     # 4: a bilevel image model (per-pixel templates as more mixer inputs)
     # 3: an image-neighbourhood context, the first mixer's weights by record run too
@@ -791,12 +835,16 @@ class ContextMixing(SequenceCoder):
     }
     test_options = {"memory_mib": 1, "history_mib": 1}
     model_bytes = 0
-    flops_per_symbol = 10600.0
+    flops_per_symbol = 12000.0
 
     @classmethod
     def memory_estimate(cls, settings: dict[str, Any], symbols: int) -> int:
         history = _power_of_two(settings["history_mib"] << 20)  # the ring, and as many bytes of positions
-        tables = _SM_SIZE * 8 + (_N_MIX * _SETS * _N_IN + _FINAL_ROWS * (_N_MIX + 1)) * 4 + 2 * _APM_ROWS * 33 * 2
+        tables = (
+            _sm_size(_STATIONARY_BITS) * 8
+            + (_N_MIX * _SETS * _N_IN + _FINAL_ROWS * (_N_MIX + 1)) * 4
+            + 2 * _APM_ROWS * 33 * 2
+        )
         tables += _SM_STATE - _SM_IMG + _COST.nbytes + 8 * _IND_SIZE  # image states, cost table, indirect table
         segment = min(symbols, wire.SEGMENT_SYMBOLS)  # coder output, code lengths and input
         coding = coder.encoder_capacity(8 * segment) + 13 * segment
@@ -808,29 +856,36 @@ class ContextMixing(SequenceCoder):
         self._model: _Model | None = None  # made by the first coding call, sized to its input
         self.params = self._params(*self._sizes(wire.SEGMENT_SYMBOLS))
 
-    def _sizes(self, count: int) -> tuple[int, int, int]:
-        """(hashed slots, history bytes, match positions) for coding `count` symbols in the first
-        call: the configured sizes, or less for a short input (per byte 2 KiB of slots, and 1
-        history byte and 4 match positions rounded up to a power of 2; a 4 KB file needs 16 MiB of
-        slots, not 128: the model touches its tables at random, and a page fault per slot was
-        most of the time on small files). Encoder and decoder see the same first count (a whole
-        input under a segment, or a full segment)."""
+    def _sizes(self, count: int) -> tuple[int, int, int, int]:
+        """(hashed slots, history bytes, match positions, bits of a stationary map's entries) for
+        coding `count` symbols in the first call: the configured sizes, or less for a short input
+        (per byte 2 KiB of slots, 1 history byte, 4 match positions and 8 entries of each
+        stationary map, rounded up to a power of 2; a 4 KB file needs 16 MiB of slots, not 128:
+        the model touches its tables at random, and a page fault per slot was most of the time on
+        small files). Encoder and decoder see the same first count (a whole input under a
+        segment, or a full segment)."""
         slots = max(4, (self.settings["memory_mib"] << 20) // _SLOT // 4 * 4)
         history = _power_of_two(self.settings["history_mib"] << 20)
         short = 1 << max(count - 1, 1).bit_length()  # the next power of 2
-        return min(slots, max(4096, 128 * short)), min(history, max(1 << 12, short)), min(history // 4, 4 * short)
+        stationary = min(_STATIONARY_BITS, max(12, (8 * short).bit_length() - 1))
+        return (
+            min(slots, max(4096, 128 * short)),
+            min(history, max(1 << 12, short)),
+            min(history // 4, 4 * short),
+            stationary,
+        )
 
     @staticmethod
-    def _params(slots: int, history: int, positions: int) -> int:
-        tables = _SM_SIZE + _N_MIX * _SETS * _N_IN + _FINAL_ROWS * (_N_MIX + 1) + 2 * _APM_ROWS * 33
+    def _params(slots: int, history: int, positions: int, stationary_bits: int) -> int:
+        tables = _sm_size(stationary_bits) + _N_MIX * _SETS * _N_IN + _FINAL_ROWS * (_N_MIX + 1) + 2 * _APM_ROWS * 33
         tables += _SM_STATE - _SM_IMG + _IND_SIZE
         return int((_DIRECT_ROWS + slots) * _SLOT + tables + positions)
 
     def _model_for(self, count: int) -> _Model:
         if self._model is not None:
             return self._model
-        slots, history, positions = self._sizes(count)
-        smp = np.full(_SM_SIZE, 1 << 21, dtype=np.int32)
+        slots, history, positions, stationary_bits = self._sizes(count)
+        smp = np.full(_sm_size(stationary_bits), 1 << 21, dtype=np.int32)
         smp[:_SM_MATCH] = np.tile(_STATE_P1, _N_CTX)
         smp[_SM_STATE:_SM_IDLE] = np.tile(_STATE_P1, _N_IMG)
         apm_row = _SQUASH[np.clip(np.arange(-16, 17) * 128, -2047, 2047) + 2047] * 16
@@ -840,14 +895,15 @@ class ContextMixing(SequenceCoder):
             t=coder.aligned_zeros(_DIRECT_ROWS + slots, _SLOT // 4).view(np.uint8).reshape(-1),
             it=np.zeros(_SM_STATE - _SM_IMG, dtype=np.uint8),
             slots=slots,
+            stationary_bits=stationary_bits,
             h=np.zeros(_N_HASHED, dtype=np.int64),
             slot=np.zeros(_N_HASHED, dtype=np.int64),
             adr=np.zeros(_N_CTX, dtype=np.int64),
             smi=np.zeros(_N_IN, dtype=np.int64),
             st=np.zeros(_N_IN, dtype=np.int64),
             smp=smp,
-            smn=np.zeros(_SM_SIZE, dtype=np.int32),
-            w=np.full(_N_MIX * _SETS * _N_IN, 1 << 13, dtype=np.int32),
+            smn=np.zeros(smp.shape[0], dtype=np.int32),
+            w=np.full(_N_MIX * _SETS * _N_IN, 1 << 12, dtype=np.int32),
             wf=wf,
             mset=np.zeros(_N_MIX, dtype=np.int64),
             md=np.zeros(_N_MIX + 1, dtype=np.int64),
@@ -868,7 +924,7 @@ class ContextMixing(SequenceCoder):
         m.reg[_C0] = 1
         m.reg[_W0] = 0
         _first_contexts(m)
-        self.params = self._params(slots, history, positions)
+        self.params = self._params(slots, history, positions, stationary_bits)
         return m
 
     bitwise = True
