@@ -293,7 +293,7 @@ _ORDERS = (0, 1, 2, 3, 10, 5)  # the hashed orders 2, 3, 4, 6, 8 and the word pa
 _IND_SIZE = 256 + 65536  # the indirect contexts' table: an entry per byte, then per pair of bytes
 _X86_SHARE = 200  # a segment is x86 code where 1 byte in this many (or more) opens a near CALL or JMP
 _FLAG_PROBS = np.array([4095 / 4096, 1 / 4096])  # the segment's first decision: are its x86 offsets rewritten
-_CHUNK = 1 << 14  # bytes per compiled call: between them come progress reports and signals (Ctrl-C, kill)
+_CHUNK = 1 << 13  # bytes per compiled call: between them come progress reports and signals (Ctrl-C, kill)
 _STREAM_FIELDS = ("h", "slot", "adr", "smi", "st", "mset", "md", "rpos", "reg")  # what each stream has of its own
 
 
