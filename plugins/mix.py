@@ -231,6 +231,8 @@ class Mix(SequenceCoder):
     def decode_symbols(self, payload: bytes, count: int, progress: Progress = no_progress) -> np.ndarray:
         if not self.settings["chunk"]:
             return self._decode_stream(payload, count, progress)
+        if -(-count // self.settings["chunk"]) > len(payload):  # a size byte each, at least: nothing is sized first
+            raise HarnessError("not a valid .hz file: more chunks than payload bytes")
         reader = wire.Reader(io.BytesIO(payload), len(payload))
         spans = self._chunks(count)
         sizes = [reader.varint() for _ in spans]

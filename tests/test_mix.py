@@ -152,8 +152,10 @@ def test_chunks_are_coded_by_fresh_members_as_files_of_their_own(registry, membe
     assert order is None or sorted(order) == list(range(len(data)))
 
 
-def test_chunks_whose_payload_sizes_do_not_add_up_are_refused(registry):
+def test_chunk_sizes_that_do_not_add_up_or_more_chunks_than_payload_bytes_are_refused(registry):
     spec = registry.predictor(f"mix:{CM}+ngram(order=2;memory_mib=1),chunk=500")[2]
     payload, _ = registry.build(spec).encode_symbols(np.frombuffer(TEXT[:1200], np.uint8))
     with pytest.raises(HarnessError, match="payload sizes do not add up"):
         registry.build(spec).decode_symbols(payload[:-1], 1200)
+    with pytest.raises(HarnessError, match="more chunks than payload bytes"):  # refused before a list of them
+        registry.build(spec).decode_symbols(payload, 500 * 10**12)
