@@ -26,7 +26,7 @@ from multiprocessing import get_context
 from typing import Any
 
 import harness
-from harness import corpus, measure, trust
+from harness import corpus, measure, provenance, trust
 from harness.errors import HarnessError
 from harness.predictor import definition
 from harness.record import Record
@@ -235,7 +235,11 @@ Outcome = tuple[Job, Record | JobFailure]
 def run_local(jobs: list[Job], workers: int | None = None) -> Iterator[Outcome]:
     """Run jobs in a pool of fresh processes (spawned: torch and numba do not survive fork well)."""
     workers = workers or os.cpu_count() or 1
-    pool = ProcessPoolExecutor(max_workers=min(workers, len(jobs)) or 1, mp_context=get_context("spawn"))
+    # Each worker names the checkout it imported as it starts, not HEAD when its record comes:
+    # a commit made during a run of hours had its rows name code they never ran.
+    pool = ProcessPoolExecutor(
+        max_workers=min(workers, len(jobs)) or 1, mp_context=get_context("spawn"), initializer=provenance.git_commit
+    )
     futures = {pool.submit(run_job, job): job for job in jobs}
     running = set(futures)
     try:
