@@ -233,7 +233,8 @@ _N_IN = _N_BASE + 3 * _N_IMG
 _N_MIX = 7  # first-layer mixers (weight sets by c0, match length, c1, orders seen, c2, word, column)
 _BYTE_SETS = 2048  # weight sets per mixer for the byte contexts, at most; a picture's follow them
 _SETS = 2 * _BYTE_SETS
-_FINAL_ROWS = 1024 + 2048  # final mixer weight sets: by c0 and the match length, or in a picture by 11 pixels
+_FINAL_BYTE_ROWS = 1024  # final mixer weight sets by c0 and the match length; a picture's 2048 (11 pixels) follow
+_FINAL_ROWS = _FINAL_BYTE_ROWS + 2048
 # Slots are 16 bytes: a check byte, then the states of the 15 nodes of a nibble's binary tree.
 _SLOT = 16
 _DIRECT = 256 + 65536  # states of the direct contexts, before the hashed slots
@@ -487,7 +488,7 @@ def _predict(m: _Model) -> int:
             for i in range(_N_BASE, _N_IN):
                 dot += st[i] * w[base + i]
         m.md[k] = min(max(dot >> 16, -2047), 2047)
-    r[_FINAL_ROW] = 1024 + wide if picture else c0 | _match_class(mctx >> 1) << 8
+    r[_FINAL_ROW] = _FINAL_BYTE_ROWS + wide if picture else c0 | _match_class(mctx >> 1) << 8
     wf = m.wf[r[_FINAL_ROW]]
     dot = 256 * wf[_N_MIX]
     for k in range(_N_MIX):
