@@ -89,18 +89,18 @@ Models (each gives the mixer one input, st of its probability):
   (`_hint`), 0 when cm codes alone (an input of 0 adds nothing and its weights never move, so
   alone cm codes as if it had no such inputs).
 
-Mixing: seven mixers each compute x = sum_i w_i * s_i over the inputs s_i with a weight set
+Mixing: eight mixers each compute x = sum_i w_i * s_i over the inputs s_i with a weight set
 chosen by a small context, and p_k = squash(x). The contexts: c0 with the record run, up to 7;
 match length bucket and bit position; c1 and bit position; c0 with how many of the long contexts
 (hashed orders 2-8 and the word pair) have a state other than the empty one at this bit's node
 (0..6, how much of the past this bit's contexts have seen); c2 and bit position; c0 with the
 letters of the current word so far (up to 7); the column in the line (up to 127) and bit
-position. A final mixer of the same kind (weights per c0 and match length: none, under 16 bytes,
-under 4096, longer) mixes the seven x's. Every mixer
-learns online by gradient descent on the coding loss: after bit y, w_i += lr * (y - p_k) * s_i
-(the derivative of -ln P(y) in the stretch domain), with a first-layer rate that starts 7 times
-higher and decays with the bytes seen (1 + 6 * 65536 / (65536 + bytes)), so small files learn
-fast.
+position; c1 with the record run, up to 7 (a table's cell whose byte above repeats). A final
+mixer of the same kind (weights per c0 and match length: none, under 16 bytes, under 4096,
+longer) mixes the eight x's. Every mixer learns online by gradient descent on the coding loss:
+after bit y, w_i += lr * (y - p_k) * s_i (the derivative of -ln P(y) in the stretch domain),
+with a first-layer rate that starts 7 times higher and decays with the bytes seen (1 + 6 * 65536
+/ (65536 + bytes)), so small files learn fast.
 
 SSE (lpaq's APM): two tables refine the mixed p by context (c0 with c1; c0 with a hash of c1c2),
 each a row of 33 probabilities over st(p) in steps of 128,
@@ -230,7 +230,7 @@ _N_BASE = _IN_HINT + _N_HINTS  # the inputs mixed always; the image model's foll
 # the first's p - 1/2 (linear, not stretched).
 _IN_IMG, _IN_STATE, _IN_LINEAR = _N_BASE, _N_BASE + _N_IMG, _N_BASE + 2 * _N_IMG
 _N_IN = _N_BASE + 3 * _N_IMG
-_N_MIX = 7  # first-layer mixers (weight sets by c0, match length, c1, orders seen, c2, word, column)
+_N_MIX = 8  # first-layer mixers (weight sets by c0, match length, c1, orders seen, c2, word, column, run)
 _BYTE_SETS = 2048  # weight sets per mixer for the byte contexts, at most; a picture's follow them
 _SETS = 2 * _BYTE_SETS
 _FINAL_BYTE_ROWS = 1024  # final mixer weight sets by c0 and the match length; a picture's 2048 (11 pixels) follow
@@ -475,6 +475,7 @@ def _predict(m: _Model) -> int:
     m.mset[4] = 4 * _SETS + ((r[_C4] >> 8) & 255) * 8 + bitpos
     m.mset[5] = 5 * _SETS + min(r[_WLEN], 7) * 256 + c0
     m.mset[6] = 6 * _SETS + min(r[_POS] - r[_LINE], 127) * 8 + bitpos
+    m.mset[7] = 7 * _SETS + (min(r[_RRUN], 7) << 8 | c1)
     if picture:
         m.mset[1] = _SETS + _BYTE_SETS + pattern
         m.mset[4] = 4 * _SETS + _BYTE_SETS + wide
@@ -800,7 +801,7 @@ def _decode_chunk(
 
 class ContextMixing(SequenceCoder):
     """Bitwise context mixing: orders 0-4, 6, 8, word, sparse, indirect, record, image, column, match
-    models, a bilevel image model, seven mixers and a final one, two SSE stages (see the module
+    models, a bilevel image model, eight mixers and a final one, two SSE stages (see the module
     docstring).
 
     Defaults: memory_mib 128, history_mib 16, match_min 5; what they measure, with the commands,
@@ -810,11 +811,12 @@ class ContextMixing(SequenceCoder):
     slower discount of the opposite count and a lower mixer rate; v6 stationary maps, sparse
     c4c5 and c5c6, and a picture's own weight sets and SSE contexts; v7 orders 5 and 12, the
     byte-class and 4-byte-position contexts, unseen contexts' inputs 0, the final mixer's rows by
-    match length, first weights halved, stationary maps sized to a short input.
+    match length, first weights halved, stationary maps sized to a short input; v8 an eighth
+    mixer, its weights by c1 and the record run.
 
     `params` counts the table entries: context states (one byte each), statemap entries, mixer
     weights, SSE entries and match positions. `flops_per_symbol` estimates the integer operations
-    per byte: 8 bits x (37 inputs read and stretched, 40 mixed by 7 mixers, ~1,120 operations for
+    per byte: 8 bits x (37 inputs read and stretched, 40 mixed by 8 mixers, ~1,280 operations for
     the dot products and their training, ~220 for the statemap and state updates, ~60 for the
     final mixer and SSE), plus ~850 per byte for 52 slot lookups, the hashes, the indirect table
     and the match model. In a bilevel image the image model adds 24 inputs and about as many operations
@@ -822,7 +824,8 @@ class ContextMixing(SequenceCoder):
     """
 
     name = "cm"
-    version = 7  # 7: orders 5 and 12, class and position contexts, final rows by match (see the class docstring)
+    version = 8  # 8: an eighth mixer, weights by c1 and the record run (see the class docstring)
+    # 7: orders 5 and 12, class and position contexts, final rows by match
     # 6: stationary maps, c4c5 and c5c6, a picture's weight sets and SSE
     # 5: more word, sparse and indirect contexts and mixers
     # 4: a bilevel image model (per-pixel templates as more mixer inputs)
@@ -836,7 +839,7 @@ class ContextMixing(SequenceCoder):
     }
     test_options = {"memory_mib": 1, "history_mib": 1}
     model_bytes = 0
-    flops_per_symbol = 12000.0
+    flops_per_symbol = 13600.0
 
     @classmethod
     def memory_estimate(cls, settings: dict[str, Any], symbols: int) -> int:
