@@ -36,6 +36,9 @@ WRITTEN = {  # file: the commit that wrote it (`git show COMMIT` has that versio
     "hf-stories260K-bias-cd43fd2.hz": "cd43fd2",  # bias_lr=0.2, batch=2: two streams' biases
     "llamacpp-smollm2-524a0e6.hz": "524a0e6",
     "llamacpp-smollm2-shift-524a0e6.hz": "524a0e6",
+    "cm-002ad23.hz": "002ad23",  # cm v8
+    "mix-cm-ngram-002ad23.hz": "002ad23",
+    "hf-stories260K-mix-cm-bias-002ad23.hz": "002ad23",  # mix:hf(./stories260K;bias_lr=0.2)+cm: a hybrid
 }
 REFUSED = {
     "order0-v1-0646742.hz": "version: file has 1, here 2",
