@@ -364,3 +364,32 @@ def test_a_long_job_is_announced_with_the_time_earlier_runs_here_took(tmp_path, 
     assert "expect about 12 min (17 B/s both ways, the median of 1 earlier runs" in err
     assert cli.main([*args, "--force", "-p", "ngram"]) == 0  # no run of ngram in the store: no forecast
     assert "ngram" not in "".join(line for line in capsys.readouterr().err.splitlines() if "expect about" in line)
+
+
+def test_a_forecast_goes_by_earlier_runs_with_the_same_settings_first(tmp_path, capsys):
+    """A hybrid (a mix whose hf member runs at batch 1) once read 8 minutes off the store's
+    faster mixes, and took 50: runs with other settings count only where none has the same."""
+    from harness import cli
+    from harness.predictor import defaults
+    from plugins.ngram import NGram
+
+    data = tmp_path / "in.txt"
+    data.write_bytes(b"the cat sat on the mat. " * 500)  # 12,000 bytes
+    store = tmp_path / "results.jsonl"
+
+    def stored_run(seconds: float, **options) -> Record:
+        run = record("ngram", "elsewhere/x.txt", 1000, 600, encode_seconds=seconds, decode_seconds=seconds)
+        return run.replace(settings={**defaults(NGram), **options}, predictor_version=NGram.version)
+
+    args = ["run", "-p", "ngram:order=5", "-c", str(data), "--no-baselines", "--results", str(store)]
+    store.write_text(store_text([stored_run(5.0), stored_run(5.0), stored_run(30.0, order=5, chunk=4096)]))
+    assert cli.main(args) == 0
+    assert (
+        "expect about 12 min (17 B/s both ways, the median of 1 earlier runs in the store with the same settings)"
+        in (capsys.readouterr().err)
+    )
+    store.write_text(store_text([stored_run(5.0)]))  # none alike: by batch and backend (ngram has neither)
+    assert cli.main([*args, "--force"]) == 0
+    assert "expect about 2 min (100 B/s both ways, the median of 1 earlier runs in the store with the same batch" in (
+        capsys.readouterr().err
+    )
