@@ -368,7 +368,7 @@ def test_a_long_job_is_announced_with_the_time_earlier_runs_here_took(tmp_path, 
 
 def test_a_forecast_goes_by_earlier_runs_with_the_same_settings_first(tmp_path, capsys):
     """A hybrid (a mix whose hf member runs at batch 1) once read 8 minutes off the store's
-    faster mixes, and took 50: runs with other settings count only where none has the same."""
+    faster mixes, and took 95: runs with other settings count only where none has the same."""
     from harness import cli
     from harness.predictor import defaults
     from plugins.ngram import NGram

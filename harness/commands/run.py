@@ -170,7 +170,7 @@ def _earlier_speeds(name: str, settings: dict[str, Any], stored: list[Record]) -
     (a chunk's size aside), or failing those with the same batch and backend (an hf model at
     batch=1 codes a few hundred bytes a second), and which of the two they are. The same settings
     come first: a hybrid (a mix whose hf member runs at batch 1) once read 8 minutes off the
-    store's faster mixes, and took 50."""
+    store's faster mixes, and took 95 (5,679 s, beside three other runs)."""
     timed = [
         r for r in stored if r.predictor == name and r.settings is not None and r.encode_seconds and r.decode_seconds
     ]
