@@ -80,6 +80,16 @@ Models (each gives the mixer one input, st of its probability):
   the start fresh contexts favour any small template), no longer where q > 65536. In a picture the
   match-length and c2 mixers choose their weight sets by the 10- and 11-pixel patterns, the final
   mixer by the 11-pixel one, and the two SSE contexts are the 14- and 16-pixel patterns.
+- Lagged pairs, in binary data: for each lag L from 2 to 7, the pair of bytes L and L + 1 back,
+  hashed with the byte that came L after the last occurrence of that pair (a table of one byte
+  per lag and pair). In a table whose rows are records with a 2-byte column number, the pair is
+  the column and the byte is this field in the row above, however long the rows; in code, the
+  pair is an instruction's opcode and the byte the operand that followed it last time. They are
+  on where control bytes (0-8, 11, 14-31 and 127: bytes that text does not have) are at least 1
+  in 64 of the recent bytes (a += (x * 65536 - a) / 1024 after each byte, x 1 for a control
+  byte, else 0; on where a >= 1024), and not in a picture (whose rows the image model has).
+  Off, each of their contexts hashes to a constant and its input is 0, so text codes as without
+  them and their slots do not crowd the hash table.
 - Stationary maps: six of the contexts (c5c6, c4c5, orders 2 and 3, the word, the word with the
   one before) also index, hashed with c0, a table of 2^20 adaptive probabilities each (no check:
   a collision is noise), learnt as the statemaps (rate 1 / (n + 1.5)). A bit-history state
@@ -203,12 +213,15 @@ def _char_class_table() -> np.ndarray:
 
 
 _CHAR_CLASS = _char_class_table()
+_CONTROL_BYTE = np.array([1 if b < 9 or b == 11 or 13 < b < 32 or b == 127 else 0 for b in range(256)], dtype=np.int64)
 _SQUASH = _squash_table()
 _STRETCH = _stretch_table(_SQUASH)
 _COST = np.rint(-np.log2(np.maximum(np.arange(4097), 1) / 4096) * 64).astype(np.int64)
 
 # ---- layout ------------------------------------------------------------------------------------
-_N_HASHED = 26  # hashed contexts, see _end_byte
+_LAGS = (2, 3, 4, 5, 6, 7)  # lagged pairs: a pair of bytes this far back, and what came this far after it last time
+_IN_LAGGED = 26  # their hashed contexts and inputs, the last ones
+_N_HASHED = _IN_LAGGED + len(_LAGS)  # hashed contexts, see _end_byte
 _O0, _O1 = _N_HASHED, _N_HASHED + 1  # the order-0 and order-1 contexts, indexed directly
 _N_CTX = _N_HASHED + 2
 _IN_MATCH, _IN_EXPECT, _IN_RECORD = _N_CTX, _N_CTX + 1, _N_CTX + 2
@@ -289,7 +302,9 @@ _HINT = 24
 _W2, _WLEN = _HINT + _N_HINTS, _HINT + _N_HINTS + 1
 _PICTURE, _PIXEL_GAIN, _FINAL_ROW = _WLEN + 1, _WLEN + 2, _WLEN + 3
 _CLASSES = _WLEN + 4  # the classes of the last 8 bytes (_CHAR_CLASS), 3 bits each
-_N_REG = _WLEN + 5
+_CONTROL = _WLEN + 5  # the share of control bytes among the last ~1024, 16.16: binary data or text
+_N_REG = _WLEN + 6
+_BINARY = 1024  # binary data: 1 byte in 64 or more is a control byte (text has none)
 _ORDERS = (0, 1, 2, 3, 10, 5)  # the hashed orders 2, 3, 4, 6, 8 and the word pair: the "orders seen" mixer
 _IND_SIZE = 256 + 65536  # the indirect contexts' table: an entry per byte, then per pair of bytes
 _X86_SHARE = 200  # a segment is x86 code where 1 byte in this many (or more) opens a near CALL or JMP
@@ -318,6 +333,7 @@ class _Model(NamedTuple):
     buf: np.ndarray  # uint8: history, a ring
     mt: np.ndarray  # int32: hash of the last match_min bytes -> position after them
     ind: np.ndarray  # int64 (_IND_SIZE,): the two bytes that followed each byte, each pair of bytes, last
+    after: np.ndarray  # uint8 (len(_LAGS), 65536): the byte that came lag bytes after each pair of bytes, last
     rpos: np.ndarray  # int64 (256, 2): last position of each byte value and the distance before it
     reg: np.ndarray  # int64 (_N_REG,)
     match_min: int
@@ -397,6 +413,9 @@ def _predict(m: _Model) -> int:
         i = k * 256 + t[adr[k]]
         smi[k] = i
         st[k] = stretch[smp[i] >> 10] if t[adr[k]] != 0 else 0  # a context never seen here says nothing
+    if r[_CONTROL] < _BINARY or r[_PICTURE]:  # text or a picture: the lagged pairs say nothing
+        for k in range(_IN_LAGGED, _N_HASHED):
+            st[k] = 0
     # Match model: the next bit of the byte that followed the last occurrence of this context.
     expected, mctx = 0, 0
     r[_MBIT] = -1
@@ -647,6 +666,7 @@ def _end_byte(m: _Model, c: int) -> None:
     # Word: a hash of the letters of the current word (case folded), and of the one before.
     letter = c + 32 if 65 <= c <= 90 else c
     r[_CLASSES] = (r[_CLASSES] << 3 | _CHAR_CLASS[c]) & 0xFFFFFF
+    r[_CONTROL] += ((_CONTROL_BYTE[c] << 16) - r[_CONTROL]) >> 10
     if 97 <= letter <= 122:
         r[_W0] = _hash(r[_W0], letter)
         r[_WLEN] += 1
@@ -728,6 +748,15 @@ def _end_byte(m: _Model, c: int) -> None:
     ind[pair_before] = (ind[pair_before] << 8 | c) & 0xFFFF
     hs[13] = _hash(c | ind[c] << 8, 13)
     hs[14] = _hash(c4 & 0xFFFF | ind[pair] << 16, 14)
+    # Lagged pairs, in binary data: the pair of bytes `lag` back, with the byte that came `lag` after
+    # its last occurrence (a table's column number and the cell above, an instruction's fields).
+    # Off, each hashes to a constant: text's tables stay as they were.
+    lagged = r[_CONTROL] >= _BINARY and not r[_PICTURE]
+    for j in range(len(_LAGS)):
+        lag = _LAGS[j]
+        m.after[j, buf[(pos - 2 - lag) & mask] << 8 | buf[(pos - 1 - lag) & mask]] = c
+        pair = buf[(pos - 1 - lag) & mask] << 8 | buf[(pos - lag) & mask]
+        hs[_IN_LAGGED + j] = _hash(pair << 8 | m.after[j, pair], _IN_LAGGED + j) if lagged else _IN_LAGGED + j
     hs[15] = _hash(_hash(r[_W0], 15), r[_W2])
     hs[16] = _hash(_hash(_hash(r[_W0], 16), r[_W1]), r[_W2])
     hs[17] = _hash(c4 & 0xFFFF0000, 17)  # sparse: c3c4, c1c3, c2
@@ -812,19 +841,20 @@ class ContextMixing(SequenceCoder):
     c4c5 and c5c6, and a picture's own weight sets and SSE contexts; v7 orders 5 and 12, the
     byte-class and 4-byte-position contexts, unseen contexts' inputs 0, the final mixer's rows by
     match length, first weights halved, stationary maps sized to a short input; v8 an eighth
-    mixer, its weights by c1 and the record run.
+    mixer, its weights by c1 and the record run; v9 the lagged-pair contexts, in binary data.
 
     `params` counts the table entries: context states (one byte each), statemap entries, mixer
     weights, SSE entries and match positions. `flops_per_symbol` estimates the integer operations
-    per byte: 8 bits x (37 inputs read and stretched, 40 mixed by 8 mixers, ~1,280 operations for
-    the dot products and their training, ~220 for the statemap and state updates, ~60 for the
-    final mixer and SSE), plus ~850 per byte for 52 slot lookups, the hashes, the indirect table
+    per byte: 8 bits x (43 inputs read and stretched, 46 mixed by 8 mixers, ~1,470 operations for
+    the dot products and their training, ~260 for the statemap and state updates, ~60 for the
+    final mixer and SSE), plus ~1,050 per byte for 64 slot lookups, the hashes, the indirect table
     and the match model. In a bilevel image the image model adds 24 inputs and about as many operations
     again (not counted: the figure is for the data it is published on, text).
     """
 
     name = "cm"
-    version = 8  # 8: an eighth mixer, weights by c1 and the record run (see the class docstring)
+    version = 9  # 9: lagged-pair contexts in binary data (see the class docstring)
+    # 8: an eighth mixer, weights by c1 and the record run
     # 7: orders 5 and 12, class and position contexts, final rows by match
     # 6: stationary maps, c4c5 and c5c6, a picture's weight sets and SSE
     # 5: more word, sparse and indirect contexts and mixers
@@ -839,7 +869,7 @@ class ContextMixing(SequenceCoder):
     }
     test_options = {"memory_mib": 1, "history_mib": 1}
     model_bytes = 0
-    flops_per_symbol = 13600.0
+    flops_per_symbol = 15700.0
 
     @classmethod
     def memory_estimate(cls, settings: dict[str, Any], symbols: int) -> int:
@@ -850,6 +880,7 @@ class ContextMixing(SequenceCoder):
             + 2 * _APM_ROWS * 33 * 2
         )
         tables += _SM_STATE - _SM_IMG + _COST.nbytes + 8 * _IND_SIZE  # image states, cost table, indirect table
+        tables += len(_LAGS) * 65536  # the lagged pairs' bytes
         segment = min(symbols, wire.SEGMENT_SYMBOLS)  # coder output, code lengths and input
         coding = coder.encoder_capacity(8 * segment) + 13 * segment
         fixed = _DIRECT_ROWS * _SLOT + tables + (1 << 16)
@@ -882,7 +913,7 @@ class ContextMixing(SequenceCoder):
     @staticmethod
     def _params(slots: int, history: int, positions: int, stationary_bits: int) -> int:
         tables = _sm_size(stationary_bits) + _N_MIX * _SETS * _N_IN + _FINAL_ROWS * (_N_MIX + 1) + 2 * _APM_ROWS * 33
-        tables += _SM_STATE - _SM_IMG + _IND_SIZE
+        tables += _SM_STATE - _SM_IMG + _IND_SIZE + len(_LAGS) * 65536
         return int((_DIRECT_ROWS + slots) * _SLOT + tables + positions)
 
     def _model_for(self, count: int) -> _Model:
@@ -915,6 +946,7 @@ class ContextMixing(SequenceCoder):
             buf=np.zeros(history, dtype=np.uint8),
             mt=np.zeros(positions, dtype=np.int32),
             ind=np.zeros(_IND_SIZE, dtype=np.int64),
+            after=np.zeros((len(_LAGS), 65536), dtype=np.uint8),
             rpos=np.zeros((256, 2), dtype=np.int64),
             reg=np.zeros(_N_REG, dtype=np.int64),
             match_min=int(self.settings["match_min"]),

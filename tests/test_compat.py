@@ -36,26 +36,29 @@ WRITTEN = {  # file: the commit that wrote it (`git show COMMIT` has that versio
     "hf-stories260K-bias-cd43fd2.hz": "cd43fd2",  # bias_lr=0.2, batch=2: two streams' biases
     "llamacpp-smollm2-524a0e6.hz": "524a0e6",
     "llamacpp-smollm2-shift-524a0e6.hz": "524a0e6",
-    "cm-002ad23.hz": "002ad23",  # cm v8
-    "mix-cm-ngram-002ad23.hz": "002ad23",
-    "hf-stories260K-mix-cm-bias-002ad23.hz": "002ad23",  # mix:hf(./stories260K;bias_lr=0.2)+cm: a hybrid
+    "cm-NEW.hz": "NEW",  # cm v9
+    "mix-cm-ngram-NEW.hz": "NEW",
+    "hf-stories260K-mix-cm-bias-NEW.hz": "NEW",  # mix:hf(./stories260K;bias_lr=0.2)+cm: a hybrid
 }
 REFUSED = {
     "order0-v1-0646742.hz": "version: file has 1, here 2",
-    "cm.hz": "version (here 8)",  # written by 524a0e6 (cm v3)
-    "mix-cm-ngram.hz": "'predictor': 'cm', 'version': 8",  # written by 524a0e6 (cm v3)
-    "cm-7082fa0.hz": "version (here 8)",  # cm v4
-    "mix-cm-ngram-7082fa0.hz": "'predictor': 'cm', 'version': 8",
-    "hf-stories260K-mix-cm-bias-cd43fd2.hz": "'predictor': 'cm', 'version': 8",  # a hybrid with cm v4
-    "cm-0e3f51d.hz": "version (here 8)",  # cm v5
-    "mix-cm-ngram-fbb6918.hz": "'predictor': 'cm', 'version': 8",
-    "hf-stories260K-mix-cm-bias-fbb6918.hz": "'predictor': 'cm', 'version': 8",  # a hybrid with cm v5
-    "cm-2400757.hz": "version (here 8)",  # cm v6
-    "mix-cm-ngram-2400757.hz": "'predictor': 'cm', 'version': 8",
-    "hf-stories260K-mix-cm-bias-2400757.hz": "'predictor': 'cm', 'version': 8",  # a hybrid with cm v6
-    "cm-fa5284e.hz": "version (here 8)",  # cm v7
-    "mix-cm-ngram-fa5284e.hz": "'predictor': 'cm', 'version': 8",
-    "hf-stories260K-mix-cm-bias-fa5284e.hz": "'predictor': 'cm', 'version': 8",  # a hybrid with cm v7
+    "cm.hz": "version (here 9)",  # written by 524a0e6 (cm v3)
+    "mix-cm-ngram.hz": "'predictor': 'cm', 'version': 9",  # written by 524a0e6 (cm v3)
+    "cm-7082fa0.hz": "version (here 9)",  # cm v4
+    "mix-cm-ngram-7082fa0.hz": "'predictor': 'cm', 'version': 9",
+    "hf-stories260K-mix-cm-bias-cd43fd2.hz": "'predictor': 'cm', 'version': 9",  # a hybrid with cm v4
+    "cm-0e3f51d.hz": "version (here 9)",  # cm v5
+    "mix-cm-ngram-fbb6918.hz": "'predictor': 'cm', 'version': 9",
+    "hf-stories260K-mix-cm-bias-fbb6918.hz": "'predictor': 'cm', 'version': 9",  # a hybrid with cm v5
+    "cm-2400757.hz": "version (here 9)",  # cm v6
+    "mix-cm-ngram-2400757.hz": "'predictor': 'cm', 'version': 9",
+    "hf-stories260K-mix-cm-bias-2400757.hz": "'predictor': 'cm', 'version': 9",  # a hybrid with cm v6
+    "cm-fa5284e.hz": "version (here 9)",  # cm v7
+    "mix-cm-ngram-fa5284e.hz": "'predictor': 'cm', 'version': 9",
+    "hf-stories260K-mix-cm-bias-fa5284e.hz": "'predictor': 'cm', 'version': 9",  # a hybrid with cm v7
+    "cm-002ad23.hz": "version (here 9)",  # cm v8
+    "mix-cm-ngram-002ad23.hz": "'predictor': 'cm', 'version': 9",
+    "hf-stories260K-mix-cm-bias-002ad23.hz": "'predictor': 'cm', 'version': 9",  # a hybrid with cm v8
 }
 """Files this version must refuse, and what its message says (order0 and cm code other bits since)."""
 MODELS = {"hf-stories260K": "stories260K", "llamacpp-smollm2": "smollm2-135m-instruct"}
