@@ -36,9 +36,9 @@ WRITTEN = {  # file: the commit that wrote it (`git show COMMIT` has that versio
     "hf-stories260K-bias-cd43fd2.hz": "cd43fd2",  # bias_lr=0.2, batch=2: two streams' biases
     "llamacpp-smollm2-524a0e6.hz": "524a0e6",
     "llamacpp-smollm2-shift-524a0e6.hz": "524a0e6",
-    "cm-NEW.hz": "NEW",  # cm v9
-    "mix-cm-ngram-NEW.hz": "NEW",
-    "hf-stories260K-mix-cm-bias-NEW.hz": "NEW",  # mix:hf(./stories260K;bias_lr=0.2)+cm: a hybrid
+    "cm-e0a9939.hz": "e0a9939",  # cm v9
+    "mix-cm-ngram-e0a9939.hz": "e0a9939",
+    "hf-stories260K-mix-cm-bias-e0a9939.hz": "e0a9939",  # mix:hf(./stories260K;bias_lr=0.2)+cm: a hybrid
 }
 REFUSED = {
     "order0-v1-0646742.hz": "version: file has 1, here 2",
