@@ -135,9 +135,11 @@ def frame(
     Every step is a whole-column operation, so the time grows linearly with the records.
     """
     wanted, subsets = list(corpora), subsets or {}
-    rows = [r.to_json() for r in records if _selected(r, wanted, subsets)]
-    if not rows:
+    chosen = [r for r in records if _selected(r, wanted, subsets)]
+    if not chosen:
         return pd.DataFrame(columns=list(COLUMNS))
+    newest = record.newest_versions(chosen)
+    rows = [{**r.to_json(), "spec": _versioned(r, newest)} for r in chosen]
     files = _files(pd.DataFrame(rows, columns=list(FIELDS)))
     parts = []
     if scope in ("both", "group"):
@@ -162,7 +164,6 @@ def _files(df: pd.DataFrame) -> pd.DataFrame:
         df[column] = pd.to_numeric(df[column], errors="coerce")
     pairs = zip(df["corpus"], df["max_bytes"], strict=True)
     df["corpus"] = [c if pd.isna(n) else prefixed(c, int(n)) for c, n in pairs]  # tables of their own
-    df["spec"] = _versioned(df["spec"], df)
     df = _newest(df, ["spec", "corpus", "corpus_sha256"])
     df["predictor"] = df["spec"]
     df["gap_to_floor"] = df["bits_per_byte"] - 8 * df["entropy_bits"] / df["raw_bytes"]
@@ -176,18 +177,18 @@ def _newest(df: pd.DataFrame, key: list[str]) -> pd.DataFrame:
     return df.sort_values("timestamp", kind="stable").drop_duplicates(key, keep="last")
 
 
-def _versioned(specs: pd.Series, df: pd.DataFrame) -> pd.Series:
-    """Specs of results from an older version of their predictor than the store's newest get it
-    in the name ('gpt@v3:width=256'; 'gpt@v?' for records from before versions were stored):
-    the same spec now means another model, so it is another row."""
-    version = df["predictor_version"]
-    newest = version.groupby(df["predictor"]).transform("max")
-    old = (version < newest) | (version.isna() & newest.notna())
-    if not old.any():
-        return specs
-    label = version[old].map(lambda v: "?" if pd.isna(v) else str(int(v)))
-    parts = specs[old].str.partition(":")
-    return specs.mask(old, parts[0] + "@v" + label + parts[1] + parts[2])
+def _versioned(r: record.Record, newest: dict[str, int]) -> str:
+    """r's spec, with its version in the name where `newest` has a newer one of its predictor
+    ('gpt@v3:width=256'; 'gpt@v?' for records from before versions were stored), and a mix's
+    members of an older version ('mix@cm-v8:hf(./m)+cm'): the same spec now means another
+    model, so it is another row."""
+    tags = record.older_members(r, newest)
+    if r.predictor in newest and r.predictor_version != newest[r.predictor]:
+        tags.insert(0, "v?" if r.predictor_version is None else f"v{r.predictor_version}")
+    if not tags:
+        return r.spec
+    name, colon, rest = r.spec.partition(":")
+    return name + "".join("@" + tag for tag in tags) + colon + rest
 
 
 def _speeds(df: pd.DataFrame) -> pd.DataFrame:

@@ -515,10 +515,21 @@ def typed_options(cls: type[SequenceCoder], raw: dict[str, str]) -> dict[str, An
     return typed
 
 
-def definition(name: str, version: int, settings: dict[str, Any]) -> str:
+def definition(name: str, version: int, settings: dict[str, Any], members: dict[str, int] | None = None) -> str:
     """What a predictor's results mean besides the data: name, version and every option value,
-    defaults included, so that a changed default or a new version never reuses an old result."""
-    return f"{name}@{version}:" + json.dumps(settings, sort_keys=True, separators=(",", ":"))
+    defaults included, and its members' versions (a mix's), so that a changed default or a new
+    version of it or of a member never reuses an old result."""
+    text = f"{name}@{version}:" + json.dumps(settings, sort_keys=True, separators=(",", ":"))
+    return text if members is None else text + " members:" + json.dumps(members, sort_keys=True)
+
+
+def member_versions(config: dict[str, Any]) -> dict[str, int] | None:
+    """The versions of a predictor's members by name, from its config (a mix lists its members'
+    static configs); None for a predictor without members."""
+    members = config.get("members")
+    if not isinstance(members, list):
+        return None
+    return {member["predictor"]: member["version"] for member in members}
 
 
 def canonical_spec(name: str, settings: dict[str, Any], cls: type[SequenceCoder]) -> str:

@@ -18,7 +18,7 @@ import pandas as pd
 from harness import html, leaderboard, plots, tables
 from harness.errors import HarnessError
 from harness.predictor import check_settings, member_specs, member_text, parse_spec
-from harness.record import Record
+from harness.record import Record, newest_versions, older_members
 
 if TYPE_CHECKING:
     from harness.registry import Registry
@@ -97,15 +97,13 @@ def without_paths(registry: Registry, record: Record) -> Record:
 
 def selected(records: list[Record]) -> list[Record]:
     """The records publishing shows, in a stable order: only the newest version of each
-    predictor (an older version's spec meant another model), the newest result per (spec, file,
-    content, prefix), each without its loss curve (the curve files stay in the working store)."""
-    newest_version: dict[str, int] = {}
-    for r in records:
-        if r.predictor_version is not None:
-            newest_version[r.predictor] = max(newest_version.get(r.predictor, 0), r.predictor_version)
+    predictor, and of each member of a mix (an older version's spec meant another model), the
+    newest result per (spec, file, content, prefix), each without its loss curve (the curve files
+    stay in the working store)."""
+    newest = newest_versions(records)
     latest: dict[tuple, Record] = {}
     for r in sorted(records, key=lambda r: r.timestamp):
-        if r.predictor_version == newest_version.get(r.predictor):
+        if r.predictor_version == newest.get(r.predictor) and not older_members(r, newest):
             latest[(r.spec, r.corpus, r.corpus_sha256, r.max_bytes)] = r.replace(curve=None)
     return sorted(latest.values(), key=lambda r: (r.corpus, r.kind, r.spec, r.timestamp))
 

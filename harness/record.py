@@ -12,7 +12,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -53,6 +53,10 @@ NUMBER: Check = (_number, "a finite number")
 FLAG: Check = (lambda v: type(v) is bool, "a JSON boolean")
 KIND: Check = (lambda v: v in ("predictor", "baseline"), "'predictor' or 'baseline'")
 OBJECT: Check = (lambda v: isinstance(v, dict), "an object")
+VERSIONS: Check = (
+    lambda v: isinstance(v, dict) and all(_text(k) and k != "" and _count(n) for k, n in v.items()),
+    "an object of predictor names and their versions",
+)
 NUMERIC = (COUNT, SIZE, AMOUNT, NUMBER)
 
 
@@ -90,6 +94,9 @@ class Record:
     """Set for a run on the first `max_bytes` bytes only: kept apart from whole files."""
     predictor_version: int | None = _optional(COUNT)
     baseline_version: str | None = _optional(TEXT)
+    member_versions: dict | None = _optional(VERSIONS, added_later=True)
+    """A mix's members' versions by name ({'hf': 5, 'cm': 9}): the mix's own version says nothing
+    of theirs, and the same spec with a newer member is another model."""
     settings: dict | None = _optional(OBJECT)
     """Every option, defaults included: what the spec meant when it ran."""
     fingerprint: str | None = _optional(TEXT)
@@ -192,3 +199,20 @@ def shown(value: Any) -> str:
         return "a JSON object" if isinstance(value, dict) else "a JSON array"
     text = json.dumps(value)
     return text if len(text) <= 40 else text[:37] + "..."
+
+
+def newest_versions(records: Iterable[Record]) -> dict[str, int]:
+    """Each predictor's newest version among `records`, a mix's members' versions counted."""
+    newest: dict[str, int] = {}
+    for r in records:
+        for name, version in [(r.predictor, r.predictor_version), *(r.member_versions or {}).items()]:
+            if version is not None and version > newest.get(name, -1):
+                newest[name] = version
+    return newest
+
+
+def older_members(r: Record, newest: dict[str, int]) -> list[str]:
+    """A mix's members that `r` measured at an older version than the newest ('cm-v8'). A mix
+    measured before member versions were stored has none: nothing in it says otherwise."""
+    members = sorted((r.member_versions or {}).items())
+    return [f"{name}-v{version}" for name, version in members if version < newest.get(name, version)]

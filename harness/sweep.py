@@ -28,7 +28,7 @@ from typing import Any
 import harness
 from harness import corpus, measure, provenance, trust
 from harness.errors import HarnessError
-from harness.predictor import definition
+from harness.predictor import definition, member_versions
 from harness.record import Record
 from harness.registry import Registry, load_registry
 
@@ -65,7 +65,7 @@ def _recorded_definition(record: Record) -> str | None:
         return record.baseline_version
     if record.settings is None:  # written before settings were recorded: never reused
         return None
-    return definition(record.predictor, record.predictor_version, record.settings)
+    return definition(record.predictor, record.predictor_version, record.settings, record.member_versions)
 
 
 def cache(records: list[Record]) -> dict[tuple, dict[str, Record]]:
@@ -87,7 +87,7 @@ def meaning(registry: Registry, spec: str, baseline: bool = False) -> str:
     if baseline:
         return registry.baselines[spec].item.version
     cls, settings, _ = registry.predictor(spec)
-    return definition(cls.name, cls.version, settings)
+    return definition(cls.name, cls.version, settings, member_versions(cls.static_config(settings)))
 
 
 def chunked(registry: Registry, spec: str, chunk_bytes: int | None) -> str:

@@ -122,6 +122,22 @@ def test_results_of_an_older_predictor_version_are_rows_of_their_own():
     }
 
 
+def test_a_mix_measured_with_an_older_member_is_a_row_of_its_own():
+    """cm v9 codes other bits than cm v8: the same mix spec with each is another model."""
+    mix = "mix:hf(./m)+cm"
+    records = [
+        record(mix, "g/a", 1000, 300, predictor_version=2, timestamp="2026-01-01T00:00:00+00:00"),  # before
+        record(mix, "g/a", 1000, 290, predictor_version=2, member_versions={"hf": 5, "cm": 8}),
+        record(mix, "g/a", 1000, 280, predictor_version=2, member_versions={"hf": 5, "cm": 9}),
+        record("cm", "g/a", 1000, 400, predictor_version=9),
+    ]
+    rows = leaderboard.frame(records, scope="file").set_index("predictor")["compressed_bytes"]
+    assert rows.to_dict() == {mix: 280, "mix@cm-v8:hf(./m)+cm": 290, "cm": 400}  # the newest of mix's own
+    # cm's newest version counts from cm's own rows too: a mix with cm v8 alone is old beside cm v9
+    alone = leaderboard.frame([records[1], records[3]], scope="file").set_index("predictor")["compressed_bytes"]
+    assert alone.to_dict() == {"mix@cm-v8:hf(./m)+cm": 290, "cm": 400}
+
+
 def test_markdown_marks_baselines_and_leaves_out_empty_columns():
     md = formats.render(leaderboard.frame(two_file_records()), "md")
     assert "### g (2 files, 4,000 bytes)" in md and "### g/a (1,000 bytes)" in md

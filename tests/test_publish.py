@@ -55,6 +55,19 @@ def test_publish_regenerates_itself_byte_for_byte_from_the_records_it_publishes(
     assert all(r.predictor_version in (None, 2) and r.curve is None for r in published)
 
 
+def test_publish_leaves_out_a_mix_measured_with_an_older_member(tmp_path):
+    records = [
+        record("mix:ngram+cm", "g/a", 1000, 300, predictor_version=2, member_versions={"ngram": 3, "cm": 8}),
+        record("cm", "g/a", 1000, 400, predictor_version=9, timestamp="2026-01-02T00:00:00+00:00"),
+    ]
+    assert [r.spec for r in publish.selected(records)] == ["cm"]
+    newer = records[0].replace(member_versions={"ngram": 3, "cm": 9}, compressed_bytes=280)
+    assert [(r.spec, r.compressed_bytes) for r in publish.selected([*records, newer])] == [
+        ("cm", 400),
+        ("mix:ngram+cm", 280),
+    ]
+
+
 def test_headline_tables_show_each_family_at_its_best_on_complete_subset_groups():
     files = ("c/x", "c/y", "c/z")
     subsets = {"c-small": ("c/x", "c/y")}

@@ -70,6 +70,8 @@ DAMAGED = {
     "predictor_version a string": (line(fixed(predictor_version="3")), 'predictor_version is "3"'),
     "settings a list": (line(fixed(settings=[1], predictor_version=1)), "settings is a JSON array"),
     "settings without a version": (line(fixed(settings={})), "settings without predictor_version"),
+    "a member version a string": (line(fixed(member_versions={"cm": "9"})), "member_versions is a JSON object, not an"),
+    "member versions a list": (line(fixed(member_versions=["cm"])), "member_versions is a JSON array"),
     "curve without symbols": (line(fixed(curve="curves/x.npz")), "curve without symbols"),
     "a newline in a spec": (line(fixed(spec="x\n## forged heading")), "without control characters"),
     "an escape sequence in a corpus": (line(fixed(corpus="g/\x1b]0;owned\x07a")), "without control characters"),

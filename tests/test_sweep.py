@@ -120,6 +120,24 @@ def test_a_changed_predictor_definition_is_not_reused(grid_inputs, change):
     assert len(store.read_text().splitlines()) == 12
 
 
+def test_a_mix_whose_member_has_a_new_version_is_not_reused(grid_inputs):
+    """The mix's own version and options are unchanged, but its member now codes other bits."""
+    plugin, corpus, store = grid_inputs
+    mix = ("run", "--plugin", str(plugin), "-p", "mix:toy+order0", "-c", str(corpus), "--no-baselines")
+
+    def run_mix():
+        result = run_cli(*mix, "--results", str(store))
+        assert result.returncode == 0, result.stderr
+        return result.stderr
+
+    assert "2 results appended" in run_mix()
+    assert "nothing new" in run_mix()  # the same members: reused
+    plugin.write_text(TOY_PLUGIN.replace('name = "toy"', 'name = "toy"; version = 2'))
+    assert "2 results appended" in run_mix()
+    versions = [r.member_versions["toy"] for r in results.read(store)]
+    assert versions == [1, 1, 2, 2] and all(r.member_versions["order0"] >= 1 for r in results.read(store))
+
+
 @pytest.mark.slow  # starts a local Ray instance: a minute here
 def test_ray_sweep_on_a_local_ray_instance(grid_inputs):
     pytest.importorskip("ray", reason="Ray is not installed (pip install 'compression-harness[ray]')")
