@@ -25,7 +25,7 @@ from harness import container, corpus, jit, provenance, trust, wire
 from harness.baselines import Baseline, compress_stream, decompress_stream
 from harness.corpus import CorpusFile
 from harness.errors import HarnessError, predictor_errors
-from harness.predictor import Progress, SequenceCoder, member_versions, no_progress
+from harness.predictor import Progress, SequenceCoder, no_progress
 from harness.progress import InBytes
 from harness.record import RECORD_VERSION, Record
 from harness.registry import Registry
@@ -218,7 +218,7 @@ def measure_predictor(
             "predictor_version": cls.version,
             "settings": settings,  # every option, defaults included: what the spec meant when it ran
             "fingerprint": encoder_side.fingerprint(),
-            "member_versions": member_versions(encoder_side.config()),
+            "member_versions": cls.member_versions(settings),
             **_ratios(length, encoded.container_bytes, encoder_side.model_bytes),
             "payload_bytes": encoded.payload_bytes,
             "header_bytes": encoded.header_bytes,

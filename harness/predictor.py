@@ -149,6 +149,12 @@ class SequenceCoder(ABC):
         check_settings(type(self), self.settings)
 
     @classmethod
+    def member_versions(cls, settings: dict[str, Any]) -> dict[str, int] | None:
+        """The versions of the predictors this one is made of, by name (a mix's members), known
+        from `settings` alone; None for a predictor made of none."""
+        return None
+
+    @classmethod
     def static_config(cls, settings: dict[str, Any]) -> dict[str, Any]:
         """What `config()` of an instance built with `settings` reports, as far as it is known
         without building it (no weights loaded, nothing allocated): decoding compares it with the
@@ -521,15 +527,6 @@ def definition(name: str, version: int, settings: dict[str, Any], members: dict[
     version of it or of a member never reuses an old result."""
     text = f"{name}@{version}:" + json.dumps(settings, sort_keys=True, separators=(",", ":"))
     return text if members is None else text + " members:" + json.dumps(members, sort_keys=True)
-
-
-def member_versions(config: dict[str, Any]) -> dict[str, int] | None:
-    """The versions of a predictor's members by name, from its config (a mix lists its members'
-    static configs); None for a predictor without members."""
-    members = config.get("members")
-    if not isinstance(members, list):
-        return None
-    return {member["predictor"]: member["version"] for member in members}
 
 
 def canonical_spec(name: str, settings: dict[str, Any], cls: type[SequenceCoder]) -> str:

@@ -28,7 +28,7 @@ from typing import Any
 import harness
 from harness import corpus, measure, provenance, trust
 from harness.errors import HarnessError
-from harness.predictor import definition, member_versions
+from harness.predictor import definition
 from harness.record import Record
 from harness.registry import Registry, load_registry
 
@@ -87,7 +87,7 @@ def meaning(registry: Registry, spec: str, baseline: bool = False) -> str:
     if baseline:
         return registry.baselines[spec].item.version
     cls, settings, _ = registry.predictor(spec)
-    return definition(cls.name, cls.version, settings, member_versions(cls.static_config(settings)))
+    return definition(cls.name, cls.version, settings, cls.member_versions(settings))
 
 
 def chunked(registry: Registry, spec: str, chunk_bytes: int | None) -> str:

@@ -142,6 +142,10 @@ class Mix(SequenceCoder):
         own = [m for m in self._stream_members if not m.shares_streams]
         return int(sum(m.params for m in [*self.members, *own]))
 
+    @classmethod
+    def member_versions(cls, settings: dict[str, Any]) -> dict[str, int]:
+        return {member.name: member.version for member, _, _ in cls._entries(settings)}
+
     @staticmethod
     def _entries(settings: dict[str, Any]) -> list[tuple[type[SequenceCoder], dict[str, Any], str]]:
         """The members' (class, settings, canonical spec), refused before any of them loads a model."""
