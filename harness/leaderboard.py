@@ -132,7 +132,8 @@ def frame(
     that covers every file of it seen in `records`; each of `subsets` is a group too, complete
     for a predictor that covers all its files, whole. Groups of one file are left out (their row
     would repeat the file's). Rows are sorted by scope (groups first), corpus, then bits/byte.
-    Every step is a whole-column operation, so the time grows linearly with the records.
+    Every step is a whole-column operation or one pass over the records, so the time grows
+    linearly with them.
     """
     wanted, subsets = list(corpora), subsets or {}
     chosen = [r for r in records if _selected(r, wanted, subsets)]
