@@ -120,6 +120,23 @@ def test_a_changed_predictor_definition_is_not_reused(grid_inputs, change):
     assert len(store.read_text().splitlines()) == 12
 
 
+def test_a_local_worker_names_the_checkout_as_it_starts(grid_inputs, tmp_path):
+    """A worker asks for the commit before its first job, not when the job's record comes: a
+    commit landing during a run of hours would otherwise name code the run never imported."""
+    plugin, corpus, store = grid_inputs
+    probe = tmp_path / "asked.txt"
+    asked = "from harness import provenance\n" + TOY_PLUGIN.replace(
+        "        super().__init__(width=width)\n",
+        "        super().__init__(width=width)\n"
+        "        with open(PROBE, 'a') as f:\n"
+        "            f.write(str(provenance.git_commit.cache_info().currsize))\n",
+    ).replace("class Toy", f"PROBE = {str(probe)!r}\n\nclass Toy")
+    plugin.write_text(asked)
+    result = sweep_cli(plugin, corpus, store, "--workers", "2")
+    assert result.returncode == 0, result.stderr
+    assert set(probe.read_text()) == {"1"}  # every predictor built after its worker asked
+
+
 def test_a_mix_whose_member_has_a_new_version_is_not_reused(grid_inputs):
     """The mix's own version and options are unchanged, but its member now codes other bits."""
     plugin, corpus, store = grid_inputs
