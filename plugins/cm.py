@@ -398,6 +398,12 @@ def _len_bucket(n: int) -> int:
 
 
 @jit
+def _lagged(r: np.ndarray) -> bool:
+    """Whether the lagged pairs are on for the next byte: binary data, not a picture."""
+    return r[_CONTROL] >= _BINARY and not r[_PICTURE]
+
+
+@jit
 def _predict(m: _Model) -> int:
     """p(next bit = 1) in 12 bits, 1..4095; leaves in `m` what `_update` learns from."""
     # Arrays are taken out of `m` once: numba counts references at each attribute access.
@@ -413,7 +419,7 @@ def _predict(m: _Model) -> int:
         i = k * 256 + t[adr[k]]
         smi[k] = i
         st[k] = stretch[smp[i] >> 10] if t[adr[k]] != 0 else 0  # a context never seen here says nothing
-    if r[_CONTROL] < _BINARY or r[_PICTURE]:  # text or a picture: the lagged pairs say nothing
+    if not _lagged(r):  # text or a picture: the lagged pairs say nothing
         for k in range(_IN_LAGGED, _N_HASHED):
             st[k] = 0
     # Match model: the next bit of the byte that followed the last occurrence of this context.
@@ -751,7 +757,7 @@ def _end_byte(m: _Model, c: int) -> None:
     # Lagged pairs, in binary data: the pair of bytes `lag` back, with the byte that came `lag` after
     # its last occurrence (a table's column number and the cell above, an instruction's fields).
     # Off, each hashes to a constant: text's tables stay as they were.
-    lagged = r[_CONTROL] >= _BINARY and not r[_PICTURE]
+    lagged = _lagged(r)
     for j in range(len(_LAGS)):
         lag = _LAGS[j]
         m.after[j, buf[(pos - 2 - lag) & mask] << 8 | buf[(pos - 1 - lag) & mask]] = c
