@@ -80,21 +80,27 @@ Models (each gives the mixer one input, st of its probability):
   the start fresh contexts favour any small template), no longer where q > 65536. In a picture the
   match-length and c2 mixers choose their weight sets by the 10- and 11-pixel patterns, the final
   mixer by the 11-pixel one, and the two SSE contexts are the 14- and 16-pixel patterns.
-- Lagged pairs, in binary data: for each lag L from 2 to 7, the pair of bytes L and L + 1 back,
-  hashed with the byte that came L after the last occurrence of that pair (a table of one byte
-  per lag and pair). In a table whose rows are records with a 2-byte column number, the pair is
-  the column and the byte is this field in the row above, however long the rows; in code, the
-  pair is an instruction's opcode and the byte the operand that followed it last time. They are
+- Lagged pairs, in binary data: for each lag L from 2 to 7, the pair of bytes L and L + 1 back
+  with the three bytes 5 to 7 before the pair (the field), hashed with the byte that came L after
+  the last occurrence of that pair (a table of one byte per lag and pair). In a table whose rows
+  are records with a 2-byte column number, the pair is the column, the bytes before it the
+  record's type (a spreadsheet's cells of one column are numbers in one row, blanks in the
+  next, and the type says which), and the byte is this field in the row above, however long the
+  rows; in code, the pair is an instruction's opcode and the byte the operand that followed it
+  last time. The field alone also indexes a stationary map (below): the distribution of a column's
+  values, whatever the row above held. They are
   on where control bytes (0-8, 11, 14-31 and 127: bytes that text does not have) are at least 1
   in 64 of the recent bytes (a += (x * 65536 - a) / 1024 after each byte, x 1 for a control
   byte, else 0; on where a >= 1024), and not in a picture (whose rows the image model has).
   Off, each of their contexts hashes to a constant and its input is 0, so text codes as without
   them and their slots do not crowd the hash table.
 - Stationary maps: six of the contexts (c5c6, c4c5, orders 2 and 3, the word, the word with the
-  one before) also index, hashed with c0, a table of 2^20 adaptive probabilities each (no check:
-  a collision is noise), learnt as the statemaps (rate 1 / (n + 1.5)). A bit-history state
-  forgets; where a context's bits come from a fixed distribution (a column of survey answers,
-  the letters after a word) the frequency the map converges to predicts better.
+  one before) and, in binary data, the six lagged pairs' fields also index, hashed with c0, a
+  table of 2^20 adaptive probabilities each (no check: a collision is noise), learnt as the
+  statemaps (rate 1 / (n + 1.5)); off, the fields' maps are neither read nor learnt and their
+  inputs are 0. A bit-history state forgets; where a context's bits come from a fixed
+  distribution (a column of survey answers, the letters after a word) the frequency the map
+  converges to predicts better.
 - A bias input (constant 256), and two hints: other models' st(p) for this bit, given by `mix`
   (`_hint`), 0 when cm codes alone (an input of 0 adds nothing and its weights never move, so
   alone cm codes as if it had no such inputs).
@@ -232,8 +238,11 @@ _IMG_HASHED = 21
 _IMG_MASK = (1 << _IMG_HASHED) - 1
 _N_IMG = len(_IMG_BITS)
 _IN_STATIONARY = _N_CTX + 3  # the stationary maps' inputs: an adaptive p per context hash and c0
-_STATIONARY_CONTEXTS = (20, 21, 0, 4, 1, 5)  # hashed contexts c5c6, c4c5, orders 2 and 3, the word, the word pair
+_FIELDS = _N_HASHED  # then the lagged pairs' field hashes (no slots: stationary maps only), see _end_byte
+# Hashed contexts c5c6, c4c5, orders 2 and 3, the word, the word pair; then the fields, in binary data only.
+_STATIONARY_CONTEXTS = (20, 21, 0, 4, 1, 5, *range(_FIELDS, _FIELDS + len(_LAGS)))
 _N_STATIONARY = len(_STATIONARY_CONTEXTS)
+_N_TEXT_STATIONARY = _N_STATIONARY - len(_LAGS)
 _STATIONARY_BITS = 20  # entries per stationary map: 2^20 (fewer for a short input, see `_sizes`)
 _N_SM = _IN_STATIONARY + _N_STATIONARY  # the inputs that come from a statemap, then the bias and the hints
 _N_HINTS = 2
@@ -419,7 +428,8 @@ def _predict(m: _Model) -> int:
         i = k * 256 + t[adr[k]]
         smi[k] = i
         st[k] = stretch[smp[i] >> 10] if t[adr[k]] != 0 else 0  # a context never seen here says nothing
-    if not _lagged(r):  # text or a picture: the lagged pairs say nothing
+    lagged = _lagged(r)
+    if not lagged:  # text or a picture: the lagged pairs say nothing
         for k in range(_IN_LAGGED, _N_HASHED):
             st[k] = 0
     # Match model: the next bit of the byte that followed the last occurrence of this context.
@@ -443,11 +453,14 @@ def _predict(m: _Model) -> int:
             rctx = 1 + min(r[_RRUN], 15) * 2 + ((e >> (7 - bitpos)) & 1)
     smi[_IN_RECORD] = _SM_RECORD + rctx
     bits = m.stationary_bits
-    for k in range(_N_STATIONARY):
+    stationary = _N_STATIONARY if lagged else _N_TEXT_STATIONARY  # off, the fields' maps say nothing
+    for k in range(stationary):
         i = (m.h[_STATIONARY_CONTEXTS[k]] + c0 * 0x9E3779B1) >> 12 & ((1 << bits) - 1)
         smi[_IN_STATIONARY + k] = _SM_STATIONARY + (k << bits) + i
-    for k in range(_IN_MATCH, _N_SM):
+    for k in range(_IN_MATCH, _IN_STATIONARY + stationary):
         st[k] = stretch[smp[smi[k]] >> 10]
+    for k in range(_IN_STATIONARY + stationary, _N_SM):
+        st[k] = 0
     # Bilevel image model: pixel templates around this bit's pixel (rows of rlen bytes).
     image, picture = r[_IMAGE], r[_PICTURE]
     smi[_IN_IMG] = _SM_IDLE
@@ -576,7 +589,7 @@ def _update(m: _Model, y: int) -> None:
         r[_IMG_COST] += pixels - cost[po if y else 4096 - po] - (r[_IMG_COST] >> 10)
         r[_PIXEL_GAIN] += pixels - cost[pr if y else 4096 - pr] - (r[_PIXEL_GAIN] >> 16)
     image = r[_IMAGE]
-    for k in range(_N_SM):
+    for k in range(_N_SM if _lagged(r) else _IN_STATIONARY + _N_TEXT_STATIONARY):
         _learn(smp, smn, dt, smi[k], y)
     for k in range(_IN_IMG, _IN_IMG + (2 * _N_IMG if image else 1 if r[_RLEN] >= _MIN_ROW else 0)):
         _learn(smp, smn, dt, smi[k], y)
@@ -754,15 +767,19 @@ def _end_byte(m: _Model, c: int) -> None:
     ind[pair_before] = (ind[pair_before] << 8 | c) & 0xFFFF
     hs[13] = _hash(c | ind[c] << 8, 13)
     hs[14] = _hash(c4 & 0xFFFF | ind[pair] << 16, 14)
-    # Lagged pairs, in binary data: the pair of bytes `lag` back, with the byte that came `lag` after
-    # its last occurrence (a table's column number and the cell above, an instruction's fields).
+    # Lagged pairs, in binary data: the pair of bytes `lag` back with the three bytes 5 to 7 before
+    # it (a table's column number and its record's type), alone (the field) and with the byte that
+    # came `lag` after the pair's last occurrence (the cell above; an instruction's operand).
     # Off, each hashes to a constant: text's tables stay as they were.
     lagged = _lagged(r)
     for j in range(len(_LAGS)):
         lag = _LAGS[j]
         m.after[j, buf[(pos - 2 - lag) & mask] << 8 | buf[(pos - 1 - lag) & mask]] = c
         pair = buf[(pos - 1 - lag) & mask] << 8 | buf[(pos - lag) & mask]
-        hs[_IN_LAGGED + j] = _hash(pair << 8 | m.after[j, pair], _IN_LAGGED + j) if lagged else _IN_LAGGED + j
+        lead = buf[(pos - 6 - lag) & mask] << 16 | buf[(pos - 7 - lag) & mask] << 8 | buf[(pos - 8 - lag) & mask]
+        field = _hash(pair, lead) if lagged else 0
+        hs[_FIELDS + j] = _hash(field, _FIELDS + j)
+        hs[_IN_LAGGED + j] = _hash(field, m.after[j, pair] << 8 | _IN_LAGGED + j) if lagged else _IN_LAGGED + j
     hs[15] = _hash(_hash(r[_W0], 15), r[_W2])
     hs[16] = _hash(_hash(_hash(r[_W0], 16), r[_W1]), r[_W2])
     hs[17] = _hash(c4 & 0xFFFF0000, 17)  # sparse: c3c4, c1c3, c2
@@ -847,19 +864,21 @@ class ContextMixing(SequenceCoder):
     c4c5 and c5c6, and a picture's own weight sets and SSE contexts; v7 orders 5 and 12, the
     byte-class and 4-byte-position contexts, unseen contexts' inputs 0, the final mixer's rows by
     match length, first weights halved, stationary maps sized to a short input; v8 an eighth
-    mixer, its weights by c1 and the record run; v9 the lagged-pair contexts, in binary data.
+    mixer, its weights by c1 and the record run; v9 the lagged-pair contexts, in binary data; v10
+    the lagged pairs' fields (the three bytes before the pair) and their stationary maps.
 
     `params` counts the table entries: context states (one byte each), statemap entries, mixer
     weights, SSE entries and match positions. `flops_per_symbol` estimates the integer operations
-    per byte: 8 bits x (43 inputs read and stretched, 46 mixed by 8 mixers, ~1,470 operations for
-    the dot products and their training, ~260 for the statemap and state updates, ~60 for the
+    per byte: 8 bits x (43 inputs read and stretched (49 in binary data), 52 mixed by 8 mixers,
+    ~1,660 operations for the dot products and their training, ~260 for the statemap and state updates, ~60 for the
     final mixer and SSE), plus ~1,050 per byte for 64 slot lookups, the hashes, the indirect table
     and the match model. In a bilevel image the image model adds 24 inputs and about as many operations
     again (not counted: the figure is for the data it is published on, text).
     """
 
     name = "cm"
-    version = 9  # 9: lagged-pair contexts in binary data (see the class docstring)
+    version = 10  # 10: the lagged pairs' fields, and their stationary maps
+    # 9: lagged-pair contexts in binary data (see the class docstring)
     # 8: an eighth mixer, weights by c1 and the record run
     # 7: orders 5 and 12, class and position contexts, final rows by match
     # 6: stationary maps, c4c5 and c5c6, a picture's weight sets and SSE
@@ -875,7 +894,7 @@ class ContextMixing(SequenceCoder):
     }
     test_options = {"memory_mib": 1, "history_mib": 1}
     model_bytes = 0
-    flops_per_symbol = 15700.0
+    flops_per_symbol = 17250.0
 
     @classmethod
     def memory_estimate(cls, settings: dict[str, Any], symbols: int) -> int:
@@ -937,7 +956,7 @@ class ContextMixing(SequenceCoder):
             it=np.zeros(_SM_STATE - _SM_IMG, dtype=np.uint8),
             slots=slots,
             stationary_bits=stationary_bits,
-            h=np.zeros(_N_HASHED, dtype=np.int64),
+            h=np.zeros(_N_HASHED + len(_LAGS), dtype=np.int64),
             slot=np.zeros(_N_HASHED, dtype=np.int64),
             adr=np.zeros(_N_CTX, dtype=np.int64),
             smi=np.zeros(_N_IN, dtype=np.int64),
