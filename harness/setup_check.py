@@ -63,15 +63,16 @@ def _written_with(
     header: wire.Header, cls: type[SequenceCoder], config: dict[str, Any], static_keys: Iterable[str], whole: bool
 ) -> str | None:
     """`setup_mismatch` for `config` as this version writes it or as an earlier one did (before
-    options `added_later` existed); when none matches, the mismatch of the first of them with as
-    many keys as the file's, which names the values that differ (else of this version's)."""
+    options `added_later` existed); when none matches, the mismatch of the one with as many keys
+    as the file's that differs in the fewest (its keys most likely the file's: it names the values
+    that differ), else of this version's."""
     static = set(static_keys)
     configs = list(cls.earlier_configs(config))
     mismatches = [setup_mismatch(header, earlier, static, whole) for earlier in configs]
     if None in mismatches:
         return None
     alike = [m for c, m in zip(configs, mismatches, strict=True) if _same_keys(header, static & c.keys())]
-    return (alike or mismatches)[0]
+    return min(alike, key=lambda m: m.count("; ")) if alike else mismatches[0]
 
 
 def _same_keys(header: wire.Header, static: set[str]) -> bool:

@@ -61,7 +61,8 @@ their sizes leading them.
 from __future__ import annotations
 
 import io
-from collections.abc import Callable
+import itertools
+from collections.abc import Callable, Iterator
 from typing import Any, cast
 
 import numpy as np
@@ -170,6 +171,25 @@ class Mix(SequenceCoder):
     @classmethod
     def local_models(cls, settings: dict[str, Any]) -> tuple[str, ...]:
         return tuple(model for member, own, _ in cls._entries(settings) for model in member.local_models(own))
+
+    @classmethod
+    def earlier_configs(cls, config: dict[str, Any]) -> Iterator[dict[str, Any]]:
+        """Also with each member's config as an earlier version of it wrote it (its class's
+        `earlier_configs`, the static and the built config alike): an option or a key a member
+        gained later does not make the mixes written before it undecodable."""
+        registry = harness.registry.current()
+        for own in super().earlier_configs(config):
+            members, built = own.get("members", []), own.get("member_configs")
+            variants = []
+            for k, member in enumerate(members):
+                member_cls = registry.predictor(member["predictor"])[0]
+                statics = list(member_cls.earlier_configs(member))
+                variants.append(
+                    list(zip(statics, member_cls.earlier_configs(built[k]) if built else statics, strict=False))
+                )
+            for combination in itertools.product(*variants):
+                earlier = {**own, "members": [static for static, _ in combination]}
+                yield {**earlier, "member_configs": [b for _, b in combination]} if built else earlier
 
     @classmethod
     def static_config(cls, settings: dict[str, Any]) -> dict[str, Any]:

@@ -420,6 +420,17 @@ def test_a_hybrid_whose_model_changed_is_refused_at_decode_naming_the_key(regist
         container.decode(header, registry.decoder(header))
 
 
+def test_a_file_written_where_torch_ran_other_kernels_is_refused_naming_the_isa(registry, tiny, monkeypatch):
+    """torch's CPU kernels (AVX2, AVX-512) round differently: the file names the ISA it was written
+    with, and elsewhere is refused by that key rather than decoded into a CRC failure."""
+    import torch
+
+    encoded = container.encode(TEXT, tiny, registry.build(tiny))
+    monkeypatch.setattr(torch.backends.cpu, "get_cpu_capability", lambda: "NO AVX")
+    with pytest.raises(HarnessError, match=r"cpu_capability \(here 'NO AVX'\)"):
+        container.decode(wire.unpack(encoded.container), registry.build(tiny))
+
+
 def test_size_and_compute_are_reported(registry, tiny):
     predictor = registry.build(tiny)
     model = predictor.m.model

@@ -159,3 +159,21 @@ def test_chunk_sizes_that_do_not_add_up_or_more_chunks_than_payload_bytes_are_re
         registry.build(spec).decode_symbols(payload[:-1], 1200)
     with pytest.raises(HarnessError, match="more chunks than payload bytes"):  # refused before a list of them
         registry.build(spec).decode_symbols(payload, 500 * 10**12)
+
+
+def test_a_mix_written_before_a_member_recorded_a_key_decodes_and_without_earlier_configs_is_refused(
+    registry, monkeypatch
+):
+    """A member's `earlier_configs` (the configs its files had before an option or key was added)
+    hold for it inside a mix too: a mix is not refused for what its member accepts alone."""
+    spec = "mix:order0+ngram(order=2;memory_mib=1)"
+    encoded = container.encode(TEXT[:600], spec, registry.build(spec))
+    ngram = registry.predictor("ngram")[0]
+    recorded = ngram.static_config
+    monkeypatch.setattr(ngram, "static_config", classmethod(lambda cls, settings: {**recorded(settings), "isa": "X"}))
+    without = classmethod(lambda cls, config: iter([config, {k: v for k, v in config.items() if k != "isa"}]))
+    monkeypatch.setattr(ngram, "earlier_configs", without)
+    assert container.decode(wire.unpack(encoded.container), registry.build(spec)) == TEXT[:600]
+    monkeypatch.setattr(ngram, "earlier_configs", classmethod(lambda cls, config: iter([config])))
+    with pytest.raises(HarnessError, match="members"):
+        container.decode(wire.unpack(encoded.container), registry.build(spec))

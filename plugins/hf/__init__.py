@@ -31,6 +31,7 @@ from __future__ import annotations
 import functools
 import io
 import itertools
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -197,11 +198,23 @@ corrects the frozen model online with a bias per token (`tokens.OnlineBias`)."""
             return llamacpp.versions()
         torch = optional_import("torch", "hf", "hf")
         transformers = optional_import("transformers", "hf", "hf")
+        device_type = torch.device(settings["device"]).type
         return {
             "torch": torch.__version__,
             "transformers": transformers.__version__,
-            "device_type": torch.device(settings["device"]).type,
+            "device_type": device_type,
+            # on a CPU, the vector ISA: matmul and reduction kernels, and their roundings, differ per ISA
+            **({"cpu_capability": torch.backends.cpu.get_cpu_capability()} if device_type == "cpu" else {}),
         }
+
+    @classmethod
+    def earlier_configs(cls, config: dict[str, Any]) -> Iterator[dict[str, Any]]:
+        """Also as files written before the torch backend recorded the CPU's vector ISA hold it
+        (they decode where the ISA is theirs, and fail their CRC check elsewhere)."""
+        for earlier in super().earlier_configs(config):
+            yield earlier
+            if "cpu_capability" in earlier:
+                yield {k: v for k, v in earlier.items() if k != "cpu_capability"}
 
     @classmethod
     def portable(cls, settings: dict[str, Any]) -> dict[str, Any]:
