@@ -29,6 +29,8 @@ from harness.errors import HarnessError
 from harness.predictor import Progress, SequenceCoder, no_progress
 from harness.setup_check import check_predictor
 
+_CORRUPT = "the file is corrupt, or was written where its predictor computes otherwise (another CPU or library build)"
+
 
 def segment_coding_bytes(symbols: int) -> int:
     """What coding one segment of `symbols` holds besides the model, for a streaming byte
@@ -163,7 +165,7 @@ def decode_stream(
         symbols = predictor.decode_symbols(payload, n, progress)
         crc = check.after(symbols)  # of the bytes for a byte-level predictor: format 2's CRC too
         if header.version > 2 and crc != int.from_bytes(segments.take(4), "big"):
-            raise HarnessError("decoded data fails its CRC check: the file is corrupt")
+            raise HarnessError(f"decoded data fails its CRC check: {_CORRUPT}")
         if streaming:
             data = predictor.from_symbols(symbols)
             length += len(data)
@@ -179,7 +181,7 @@ def decode_stream(
         if header.version == 2:  # format 2 checked the bytes, here not the symbols
             crc = zlib.crc32(data)
     if length != header.length or header.version == 2 and crc != header.crc32:
-        raise HarnessError("decoded data fails its length/CRC check: the file is corrupt")
+        raise HarnessError(f"decoded data fails its length/CRC check: {_CORRUPT}")
 
 
 def decode(header: wire.Header, predictor: SequenceCoder, progress: Progress = no_progress) -> bytes:
