@@ -249,3 +249,40 @@ def test_x86_code_is_coded_with_call_targets_and_other_data_without(monkeypatch)
     monkeypatch.setattr(cm, "_X86_SHARE", 0)  # no input looks like x86 code
     plain, _ = _code(code)
     assert rewritten.payload_bytes < 0.95 * plain.payload_bytes  # 72,062 against 78,341 measured
+
+
+def _sparc_code(instructions: int) -> bytes:
+    """SPARC code's shape: big-endian 32-bit words, random (calls among them by chance), one in 8
+    a CALL (top bits 01) of one of 40 functions, as SPARC writes it: the target's word index less
+    the call's. Its own generator, as `_x86_code`'s."""
+    rng = np.random.default_rng(32)
+    functions = rng.integers(0, 1 << 14, 40)
+    words = rng.integers(0, 1 << 32, instructions, dtype=np.int64)
+    calls = np.nonzero(rng.random(instructions) < 1 / 8)[0]
+    words[calls] = 1 << 30 | (rng.choice(functions, len(calls)) - calls) & ((1 << 30) - 1)
+    return words.astype(">u4").tobytes()
+
+
+@pytest.mark.parametrize("seed", range(20))
+def test_sparc_calls_become_targets_and_come_back_whatever_the_bytes(seed):
+    """Words that are near calls (40 or 7F, then a sign nibble of 0 or F) densely, among others."""
+    rng = np.random.default_rng(seed)
+    data = rng.choice(np.array([0x40, 0x7F, 0x0A, 0xFA, 0x00, 0xFF, 0x5A], dtype=np.uint8), 4002)
+    forward = data.copy()
+    cm._sparc_targets(forward, True)
+    assert (forward != data).any() and (forward[-2:] == data[-2:]).all()  # the last 2 bytes are no word
+    back = forward.copy()
+    cm._sparc_targets(back, False)
+    assert (back == data).all()
+
+
+def test_sparc_code_is_coded_with_call_targets_and_other_data_without(monkeypatch):
+    code = _sparc_code(20_000)
+    assert cm._looks_sparc(np.frombuffer(code, dtype=np.uint8))
+    others = (TEXT, _records(300), _picture(), _x86_code(20_000), _sheet(50, 40))
+    assert not any(cm._looks_sparc(np.frombuffer(d, dtype=np.uint8)) for d in others)
+    rewritten, _ = _code(code)  # decoded and compared
+    monkeypatch.setattr(cm, "_SPARC_SHARE", 0)  # no input looks like SPARC code
+    plain, _ = _code(code)
+    # 74,051 against 76,624 measured: the random words (7 in 8) take 70,000 bytes either way
+    assert rewritten.payload_bytes < 0.97 * plain.payload_bytes
