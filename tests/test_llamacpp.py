@@ -41,7 +41,7 @@ def test_shifted_windows_keep_the_kept_tokens_instead_of_reading_them_again(regi
     spec = f"{SPEC},batch=3,context=32,overlap=8,flash_attention=off"
     shifted = _round_trip(registry, f"{spec},window=shift", data)
     restarted = container.encode(data, spec, registry.build(spec))
-    assert shifted.payload_bytes != restarted.payload_bytes
+    assert shifted.symbol_bits.tolist() != restarted.symbol_bits.tolist()  # sizes may tie (132 bytes each on AVX-512)
     assert abs(shifted.payload_bytes / restarted.payload_bytes - 1) < 0.1  # the same model, the same windows
     assert registry.build(f"{spec},window=shift").config()["window"] == "shift"
     assert registry.build(spec).config()["window"] == "restart"
