@@ -228,16 +228,24 @@ def _x86_code(instructions: int) -> bytes:
 
 
 @pytest.mark.parametrize("seed", range(20))
-def test_x86_offsets_become_targets_and_come_back_whatever_the_bytes(seed):
-    """Dense E8/E9, 00 and FF bytes: operands overlapping candidates everywhere (a first version
-    let one rewrite change the byte that decided an earlier candidate, and did not come back)."""
-    rng = np.random.default_rng(seed)
-    data = rng.choice(np.array([0x00, 0xFF, 0xE8, 0xE9, 0x5A], dtype=np.uint8), 4000)
+@pytest.mark.parametrize(
+    "rewrite, alphabet",
+    [
+        (cm._x86_targets, [0x00, 0xFF, 0xE8, 0xE9, 0x5A]),
+        (cm._sparc_targets, [0x40, 0x7F, 0x0A, 0xFA, 0x00, 0xFF, 0x5A]),
+    ],
+    ids=["x86", "sparc"],
+)
+def test_call_rewrites_come_back_whatever_the_bytes(rewrite, alphabet, seed):
+    """Candidates everywhere, overlapping: x86's E8/E9 with 00 and FF bytes (a first version let
+    one rewrite change the byte that decided an earlier candidate, and did not come back); SPARC's
+    near-call words (40 or 7F, then a sign nibble of 0 or F) among others, 2 bytes left over."""
+    data = np.random.default_rng(seed).choice(np.array(alphabet, dtype=np.uint8), 4002)
     forward = data.copy()
-    cm._x86_targets(forward, True)
+    rewrite(forward, True)
     assert (forward != data).any()
     back = forward.copy()
-    cm._x86_targets(back, False)
+    rewrite(back, False)
     assert (back == data).all()
 
 
@@ -261,19 +269,6 @@ def _sparc_code(instructions: int) -> bytes:
     calls = np.nonzero(rng.random(instructions) < 1 / 8)[0]
     words[calls] = 1 << 30 | (rng.choice(functions, len(calls)) - calls) & ((1 << 30) - 1)
     return words.astype(">u4").tobytes()
-
-
-@pytest.mark.parametrize("seed", range(20))
-def test_sparc_calls_become_targets_and_come_back_whatever_the_bytes(seed):
-    """Words that are near calls (40 or 7F, then a sign nibble of 0 or F) densely, among others."""
-    rng = np.random.default_rng(seed)
-    data = rng.choice(np.array([0x40, 0x7F, 0x0A, 0xFA, 0x00, 0xFF, 0x5A], dtype=np.uint8), 4002)
-    forward = data.copy()
-    cm._sparc_targets(forward, True)
-    assert (forward != data).any() and (forward[-2:] == data[-2:]).all()  # the last 2 bytes are no word
-    back = forward.copy()
-    cm._sparc_targets(back, False)
-    assert (back == data).all()
 
 
 def test_sparc_code_is_coded_with_call_targets_and_other_data_without(monkeypatch):
