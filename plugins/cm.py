@@ -1108,20 +1108,15 @@ def _looks_sparc(data: np.ndarray) -> bool:
     return int(np.count_nonzero(_near_sparc_calls(words))) * _SPARC_SHARE >= len(words) > 0
 
 
-@jit
 def _sparc_targets(data: np.ndarray, forward: bool) -> None:
     """Rewrite the near SPARC CALLs of `data` (uint8) in place as targets (forward) or back: the
     displacement's 21 low bits plus or minus the word's index, modulo 2^21, bits 29 to 21 copies
     of bit 20. A word stays a near call or not either way, so both ways visit the same words."""
-    for k in range(data.shape[0] // 4):
-        i = 4 * k
-        w = np.int64(data[i]) << 24 | np.int64(data[i + 1]) << 16 | np.int64(data[i + 2]) << 8 | np.int64(data[i + 3])
-        sign_bits = (w >> 20) & 0x3FF
-        if w >> 30 != 1 or (sign_bits != 0 and sign_bits != 0x3FF):
-            continue
-        v = (w + k if forward else w - k) & 0x1FFFFF
-        w = 1 << 30 | (0x3FE00000 if v >> 20 else 0) | v
-        data[i], data[i + 1], data[i + 2], data[i + 3] = w >> 24, (w >> 16) & 0xFF, (w >> 8) & 0xFF, w & 0xFF
+    whole = data[: len(data) // 4 * 4].view(">u4")
+    words = whole.astype(np.int64)
+    calls = np.flatnonzero(_near_sparc_calls(words))
+    v = (words[calls] + calls if forward else words[calls] - calls) & 0x1FFFFF
+    whole[calls] = 1 << 30 | np.where(v >> 20, 0x3FE00000, 0) | v
 
 
 def _power_of_two(n: int) -> int:
