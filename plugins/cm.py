@@ -47,6 +47,11 @@ Models (each gives the mixer one input, st of its probability):
   byte that followed it predicts the next bit. Two inputs: a statemap over (length bucket,
   predicted bit), so confidence grows with the match length as learned, and one over (expected
   byte, c0), which also learns how a mismatch tends to go.
+- Run contexts: orders 3, 4, 5, 6 and the word each keep, in a table of their hashes (a check
+  byte, no search: a new context takes the entry), the byte that followed them last and how many
+  times in a row it did (up to 255). While this byte's bits so far agree with that byte, its next
+  bit is predicted through a statemap over (the count, up to 31; the bit) per context, else the
+  input is 0. A bit-history state per node sees the bits, not which byte they made.
 - Record model: a record length r is a distance that twice in a row separates equal bytes, once
   8 votes more (majority vote) stand for it than against; then the byte r back predicts the next
   bit through a statemap over (how many bytes in a row it was right, predicted bit).
@@ -111,17 +116,22 @@ match length bucket and bit position; c1 and bit position; c0 with how many of t
 (hashed orders 2-8 and the word pair) have a state other than the empty one at this bit's node
 (0..6, how much of the past this bit's contexts have seen); c2 and bit position; c0 with the
 letters of the current word so far (up to 7); the column in the line (up to 127) and bit
-position; c1 with the record run, up to 7 (a table's cell whose byte above repeats). A final
-mixer of the same kind (weights per c0 and match length: none, under 16 bytes, under 4096,
-longer) mixes the eight x's. Every mixer learns online by gradient descent on the coding loss:
+position; c1 with the record run, up to 7 (a table's cell whose byte above repeats). Five final
+mixers of the same kind each mix the eight x's, with weights chosen by c0 and match length
+(none, under 16 bytes, under 4096, longer); by c0 and how many long contexts have seen this node;
+by c1 and bit position; by c2 and bit position; by c0 and the letters of the word so far. The
+final x is their average (in a picture the first alone, its weights by the 11-pixel pattern):
+each learns how far to trust each first-layer mixer where its own context says.
+Every mixer learns online by gradient descent on the coding loss:
 after bit y, w_i += lr * (y - p_k) * s_i (the derivative of -ln P(y) in the stretch domain),
 with a first-layer rate that starts 7 times higher and decays with the bytes seen (1 + 6 * 65536
 / (65536 + bytes)), so small files learn fast.
 
-SSE (lpaq's APM): two tables refine the mixed p by context (c0 with c1; c0 with a hash of c1c2),
-each a row of 33 probabilities over st(p) in steps of 128,
-interpolated linearly; after each bit the nearer entry moves 1/64 of the way to the bit. The
-coded p is (p + a1 + 2 * a2) / 4, clamped to 1..4095.
+SSE (lpaq's APM): three tables refine the mixed p by context (c0 with c1; c0 with a hash of
+c1c2 in 2^16 rows; c0 with a hash of c1c2c3 in 2^18 rows), each a row of 33 probabilities over
+st(p) in steps of 128, interpolated linearly; after each bit the nearer entry moves 1/64 of the
+way to the bit. The coded p is (2p + 2 a1 + 3 a2 + 3 a3) / 10, in a picture (p + a1 + 2 a2) / 4
+(its two tables' contexts are pixel patterns, and it has no third), clamped to 1..4095.
 
 x86 code: before a segment is coded, the encoder looks for x86's CALL and JMP with a 32-bit
 offset (E8 or E9, then 4 bytes, little-endian) whose offset is near (its top byte 00 or FF).
@@ -247,13 +257,17 @@ _IMG_BITS = (10, 11, 16, 14, 11, 25, 38, 29)
 _IMG_HASHED = 21
 _IMG_MASK = (1 << _IMG_HASHED) - 1
 _N_IMG = len(_IMG_BITS)
-_IN_STATIONARY = _N_CTX + 3  # the stationary maps' inputs: an adaptive p per context hash and c0
+_RUN_CONTEXTS = (1, 2, 22, 3, 4)  # orders 3, 4, 5, 6 and the word: the byte that followed each last, and how often
+_N_RUN = len(_RUN_CONTEXTS)
+_IN_RUN = _N_CTX + 3
+_IN_STATIONARY = _IN_RUN + _N_RUN  # the stationary maps' inputs: an adaptive p per context hash and c0
 _FIELDS = _N_HASHED  # then the lagged pairs' field hashes (no slots: stationary maps only), see _end_byte
 # Hashed contexts c5c6, c4c5, orders 2 and 3, the word, the word pair; then the fields, in binary data only.
 _STATIONARY_CONTEXTS = (20, 21, 0, 4, 1, 5, *range(_FIELDS, _FIELDS + len(_LAGS)))
 _N_STATIONARY = len(_STATIONARY_CONTEXTS)
 _N_TEXT_STATIONARY = _N_STATIONARY - len(_LAGS)
 _STATIONARY_BITS = 20  # entries per stationary map: 2^20 (fewer for a short input, see `_sizes`)
+_RUN_ENTRIES = 1 << 22  # the run contexts' table (fewer for a short input)
 _N_SM = _IN_STATIONARY + _N_STATIONARY  # the inputs that come from a statemap, then the bias and the hints
 _N_HINTS = 2
 _IN_BIAS, _IN_HINT = _N_SM, _N_SM + 1
@@ -265,8 +279,12 @@ _N_IN = _N_BASE + 3 * _N_IMG
 _N_MIX = 8  # first-layer mixers (weight sets by c0, match length, c1, orders seen, c2, word, column, run)
 _BYTE_SETS = 2048  # weight sets per mixer for the byte contexts, at most; a picture's follow them
 _SETS = 2 * _BYTE_SETS
-_FINAL_BYTE_ROWS = 1024  # final mixer weight sets by c0 and the match length; a picture's 2048 (11 pixels) follow
-_FINAL_ROWS = _FINAL_BYTE_ROWS + 2048
+_N_FINAL = 5  # final mixers, averaged; a picture has the first only
+_FINAL_BYTE_ROWS = 1024  # the first's weight sets by c0 and the match length; a picture's 2048 (11 pixels) follow
+# Then the other four's: by c0 and the orders seen (7 x 256), c1 and bit position, c2 and bit position, c0 and
+# the letters of the word so far (8 x 256).
+_FINAL_AT = tuple(_FINAL_BYTE_ROWS + 2048 + k * 2048 for k in range(_N_FINAL - 1))
+_FINAL_ROWS = _FINAL_AT[-1] + 2048
 # Slots are 16 bytes: a check byte, then the states of the 15 nodes of a nibble's binary tree.
 _SLOT = 16
 _DIRECT = 256 + 65536  # states of the direct contexts, before the hashed slots
@@ -281,8 +299,10 @@ _IMG_SIZES = tuple(1 << min(bits, _IMG_HASHED) for bits in _IMG_BITS)
 _IMG_OFFSETS = tuple(_SM_IMG + sum(_IMG_SIZES[:k]) for k in range(_N_IMG))
 _SM_STATE = _SM_IMG + sum(_IMG_SIZES)  # 256 per template
 _SM_IDLE = _SM_STATE + 256 * _N_IMG
-_SM_STATIONARY = _SM_IDLE + 1  # then 2^stationary_bits per stationary map
-_APM_ROWS = 65536
+_SM_RUN = _SM_IDLE + 1  # 64 per run context: the run's count (up to 31) x the bit it predicts
+_SM_STATIONARY = _SM_RUN + 64 * _N_RUN  # then 2^stationary_bits per stationary map
+_APM_ROWS = 65536  # rows of the order-1 and order-2 SSE tables
+_APM3_ROWS = 1 << 18  # rows of the order-3 one
 
 
 def _sm_size(stationary_bits: int) -> int:
@@ -307,9 +327,11 @@ _PICTURE_ROW = 64  # and the rows are this many bytes (512 pixels) or more: reco
 
 # Registers (slots of `reg`): the partial byte c0 (with a leading 1), bits of it done, the last 4
 # bytes and the 4 before, bytes done; word hashes (this word, the one before) and line starts;
-# match pointer, length and predicted bit; record length, candidate, votes and run; the two SSE
+# match pointer, length and predicted bit; record length, candidate, votes and run; the first two SSE
 # contexts; the image model's rows above (pixels), whether it is on and its average gain over
-# order 1; the hints; the word before the word before, and the letters of this word so far.
+# order 1; the hints; the word before the word before, and the letters of this word so far; then
+# the picture state, byte classes and control share, the third SSE context, the final mixers'
+# weight sets and the run contexts' state.
 _C0, _BITPOS, _C4, _C8, _POS = range(5)
 _W0, _W1, _LINE, _LINE2 = range(5, 9)
 _MPTR, _MLEN, _MBIT = range(9, 12)
@@ -319,10 +341,13 @@ _ROW = 18  # 4 slots: the pixels of the rows 1..4 above around the next byte, 24
 _IMAGE, _IMG_COST = 22, 23  # the image model on; the smallest template's cost minus order 1's, averaged
 _HINT = 24
 _W2, _WLEN = _HINT + _N_HINTS, _HINT + _N_HINTS + 1
-_PICTURE, _PIXEL_GAIN, _FINAL_ROW = _WLEN + 1, _WLEN + 2, _WLEN + 3
-_CLASSES = _WLEN + 4  # the classes of the last 8 bytes (_CHAR_CLASS), 3 bits each
-_CONTROL = _WLEN + 5  # the share of control bytes among the last ~1024, 16.16: binary data or text
-_N_REG = _WLEN + 6
+_PICTURE, _PIXEL_GAIN = _WLEN + 1, _WLEN + 2
+_CLASSES = _WLEN + 3  # the classes of the last 8 bytes (_CHAR_CLASS), 3 bits each
+_CONTROL = _WLEN + 4  # the share of control bytes among the last ~1024, 16.16: binary data or text
+_A3 = _WLEN + 5  # the third SSE context
+_FINAL_ROW = _WLEN + 6  # _N_FINAL slots: the final mixers' weight sets
+_RUN = _FINAL_ROW + _N_FINAL  # per run context: the byte it expects | 256 (0: none), its count, its entry
+_N_REG = _RUN + 3 * _N_RUN
 _BINARY = 1024  # binary data: 1 byte in 64 or more is a control byte (text has none)
 _ORDERS = (0, 1, 2, 3, 10, 5)  # the hashed orders 2, 3, 4, 6, 8 and the word pair: the "orders seen" mixer
 _IND_SIZE = 256 + 65536  # the indirect contexts' table: an entry per byte, then per pair of bytes
@@ -348,8 +373,9 @@ class _Model(NamedTuple):
     w: np.ndarray  # int32 (_N_MIX * _SETS * _N_IN,): first-layer weights, 16.16, a row per weight set
     wf: np.ndarray  # int32 (_FINAL_ROWS, _N_MIX + 1): final mixer weights
     mset: np.ndarray  # int64 (_N_MIX,): the weight set (row of `w`) each mixer used
-    md: np.ndarray  # int64 (_N_MIX + 1,): each mixer's output, stretched (last: the final mixer)
-    apm: np.ndarray  # uint16 (2 * _APM_ROWS * 33,): two SSE tables
+    md: np.ndarray  # int64 (_N_MIX + 1 + _N_FINAL,): each mixer's output, stretched; the final average; each final's
+    apm: np.ndarray  # uint16 ((2 * _APM_ROWS + _APM3_ROWS) * 33,): three SSE tables
+    run: np.ndarray  # int32: per run context hash, its check << 16 | count << 8 | the byte that followed
     buf: np.ndarray  # uint8: history, a ring
     mt: np.ndarray  # int32: hash of the last match_min bytes -> position after them
     ind: np.ndarray  # int64 (_IND_SIZE,): the two bytes that followed each byte, each pair of bytes, last
@@ -468,8 +494,18 @@ def _predict(m: _Model) -> int:
     for k in range(stationary):
         i = (m.h[_STATIONARY_CONTEXTS[k]] + c0 * 0x9E3779B1) >> 12 & ((1 << bits) - 1)
         smi[_IN_STATIONARY + k] = _SM_STATIONARY + (k << bits) + i
+    # Runs: the byte that followed each run context last, while this byte's bits so far agree with it.
+    for k in range(_N_RUN):
+        e = r[_RUN + k]
+        if e != 0 and e >> (8 - bitpos) == c0:
+            smi[_IN_RUN + k] = _SM_RUN + k * 64 + min(r[_RUN + _N_RUN + k], 31) * 2 + ((e >> (7 - bitpos)) & 1)
+        else:
+            smi[_IN_RUN + k] = _SM_IDLE
     for k in range(_IN_MATCH, _IN_STATIONARY + stationary):
         st[k] = stretch[smp[smi[k]] >> 10]
+    for k in range(_IN_RUN, _IN_RUN + _N_RUN):
+        if smi[k] == _SM_IDLE:  # no run: says nothing
+            st[k] = 0
     for k in range(_IN_STATIONARY + stationary, _N_SM):
         st[k] = 0
     # Bilevel image model: pixel templates around this bit's pixel (rows of rlen bytes).
@@ -538,19 +574,34 @@ def _predict(m: _Model) -> int:
             for i in range(_N_BASE, _N_IN):
                 dot += st[i] * w[base + i]
         m.md[k] = min(max(dot >> 16, -2047), 2047)
+    # Final mixers: each mixes the eight outputs with weights of its own context; their average.
     r[_FINAL_ROW] = _FINAL_BYTE_ROWS + wide if picture else c0 | _match_class(mctx >> 1) << 8
-    wf = m.wf[r[_FINAL_ROW]]
-    dot = 256 * wf[_N_MIX]
-    for k in range(_N_MIX):
-        dot += m.md[k] * wf[k]
-    m.md[_N_MIX] = min(max(dot >> 16, -2047), 2047)
+    r[_FINAL_ROW + 1] = _FINAL_AT[0] + seen * 256 + c0
+    r[_FINAL_ROW + 2] = _FINAL_AT[1] + c1 * 8 + bitpos
+    r[_FINAL_ROW + 3] = _FINAL_AT[2] + ((r[_C4] >> 8) & 255) * 8 + bitpos
+    r[_FINAL_ROW + 4] = _FINAL_AT[3] + min(r[_WLEN], 7) * 256 + c0
+    finals = 1 if picture else _N_FINAL
+    total = 0
+    for f in range(finals):
+        wf = m.wf[r[_FINAL_ROW + f]]
+        dot = 256 * wf[_N_MIX]
+        for k in range(_N_MIX):
+            dot += m.md[k] * wf[k]
+        m.md[_N_MIX + 1 + f] = min(max(dot >> 16, -2047), 2047)
+        total += m.md[_N_MIX + 1 + f]
+    m.md[_N_MIX] = total // finals
     p = _squash(m.squash, m.md[_N_MIX])
-    # SSE: refine p by order-1 and (hashed) order-2 contexts, in a picture by two pixel templates.
+    # SSE: refine p by order-1, (hashed) order-2 and order-3 contexts, in a picture by two pixel templates.
     r[_A1] = column if picture else c0 | c1 << 8
     r[_A2] = square if picture else _hash(r[_C4] & 0xFFFF, c0) & (_APM_ROWS - 1)
     a1 = _apm(m.apm, 0, r[_A1], m.md[_N_MIX])
     a2 = _apm(m.apm, 1, r[_A2], m.md[_N_MIX])
-    p = (p + a1 + 2 * a2 + 2) >> 2
+    if picture:
+        p = (p + a1 + 2 * a2 + 2) >> 2
+    else:
+        r[_A3] = _hash(r[_C4] & 0xFFFFFF, c0 | 3 << 8) & (_APM3_ROWS - 1)
+        a3 = _apm(m.apm, 2, r[_A3], m.md[_N_MIX])
+        p = (2 * p + 2 * a1 + 3 * a2 + 3 * a3 + 5) // 10
     p = min(max(p, 1), 4095)
     return p
 
@@ -623,13 +674,17 @@ def _update(m: _Model, y: int) -> None:
             for i in range(_N_BASE, _N_IN):
                 w[base + i] += (st[i] * err) >> 16
     c0 = r[_C0]
-    err = ((y << 12) - _squash(m.squash, m.md[_N_MIX])) * _FINAL_RATE
-    wf = m.wf[r[_FINAL_ROW]]
-    for k in range(_N_MIX):
-        wf[k] += (m.md[k] * err) >> 16
-    wf[_N_MIX] += (256 * err) >> 16
+    picture = r[_PICTURE]
+    for f in range(1 if picture else _N_FINAL):
+        err = ((y << 12) - _squash(m.squash, m.md[_N_MIX + 1 + f])) * _FINAL_RATE
+        wf = m.wf[r[_FINAL_ROW + f]]
+        for k in range(_N_MIX):
+            wf[k] += (m.md[k] * err) >> 16
+        wf[_N_MIX] += (256 * err) >> 16
     _apm_update(m.apm, 0, r[_A1], m.md[_N_MIX], y)
     _apm_update(m.apm, 1, r[_A2], m.md[_N_MIX], y)
+    if not picture:
+        _apm_update(m.apm, 2, r[_A3], m.md[_N_MIX], y)
     if r[_MBIT] >= 0 and r[_MBIT] != y:
         r[_MLEN] = 0
     c0 = c0 * 2 + y
@@ -810,8 +865,31 @@ def _end_byte(m: _Model, c: int) -> None:
     above_left = buf[(pos - rlen - 1) & mask] if rlen > 0 else 0
     above_right = buf[(pos - rlen + 1) & mask] if rlen > 0 else 0
     hs[12] = _hash(above | above_right << 8 | (c & 7) << 16 | (above_left & 7) << 19 | rlen << 24, 12)
+    # Runs: each run context's entry learns this byte (one more in a row, or a new run), then the
+    # next byte's contexts find theirs.
+    run, size = m.run, m.run.shape[0]
+    for k in range(_N_RUN):
+        at = r[_RUN + 2 * _N_RUN + k]
+        i, check = at >> 8, at & 255
+        e = run[i]
+        if e >> 16 == check and (e >> 8) & 255 != 0 and e & 255 == c:
+            run[i] = e + 256 if (e >> 8) & 255 < 255 else e
+        else:
+            run[i] = check << 16 | 256 | c
+        at = _run_entry(hs[_RUN_CONTEXTS[k]], size)
+        e = run[at >> 8]
+        found = e >> 16 == at & 255 and (e >> 8) & 255 != 0
+        r[_RUN + k] = (e & 255) | 256 if found else 0
+        r[_RUN + _N_RUN + k] = (e >> 8) & 255 if found else 0
+        r[_RUN + 2 * _N_RUN + k] = at
     for k in range(_N_HASHED):
         m.slot[k] = _find(m.t, m.slots, m.priority, hs[k])
+
+
+@jit
+def _run_entry(h: int, size: int) -> int:
+    """Where a run context of hash h lives in a run table of `size` entries, times 256, plus its check byte."""
+    return ((h >> 8) & (size - 1)) << 8 | (h & 255)
 
 
 @jit
@@ -877,19 +955,22 @@ class ContextMixing(SequenceCoder):
     match length, first weights halved, stationary maps sized to a short input; v8 an eighth
     mixer, its weights by c1 and the record run; v9 the lagged-pair contexts, in binary data; v10
     the lagged pairs' fields (the three bytes before the pair) and their stationary maps; v11
-    SPARC calls rewritten as targets.
+    SPARC calls rewritten as targets; v12 five final mixers averaged, run contexts and an order-3
+    SSE stage.
 
     `params` counts the table entries: context states (one byte each), statemap entries, mixer
     weights, SSE entries and match positions. `flops_per_symbol` estimates the integer operations
-    per byte: 8 bits x (43 inputs read and stretched (49 in binary data), 52 mixed by 8 mixers,
-    ~1,660 operations for the dot products and their training, ~260 for the statemap and state updates, ~60 for the
-    final mixer and SSE), plus ~1,050 per byte for 64 slot lookups, the hashes, the indirect table
-    and the match model. In a bilevel image the image model adds 24 inputs and about as many operations
+    per byte: 8 bits x (48 inputs read and stretched (54 in binary data), 57 mixed by 8 mixers,
+    ~1,820 operations for the dot products and their training, ~290 for the statemap and state
+    updates, ~200 for the five final mixers and SSE), plus ~1,150 per byte for 64 slot lookups,
+    the hashes, the indirect and run tables and the match model. In a bilevel image the image
+    model adds 24 inputs and about as many operations
     again (not counted: the figure is for the data it is published on, text).
     """
 
     name = "cm"
-    version = 11  # 11: SPARC calls rewritten as targets (a second flag decision)
+    version = 12  # 12: five final mixers, run contexts, an order-3 SSE stage
+    # 11: SPARC calls rewritten as targets (a second flag decision)
     # 10: the lagged pairs' fields, and their stationary maps
     # 9: lagged-pair contexts in binary data (see the class docstring)
     # 8: an eighth mixer, weights by c1 and the record run
@@ -907,7 +988,7 @@ class ContextMixing(SequenceCoder):
     }
     test_options = {"memory_mib": 1, "history_mib": 1}
     model_bytes = 0
-    flops_per_symbol = 17250.0
+    flops_per_symbol = 20000.0
 
     @classmethod
     def memory_estimate(cls, settings: dict[str, Any], symbols: int) -> int:
@@ -915,7 +996,8 @@ class ContextMixing(SequenceCoder):
         tables = (
             _sm_size(_STATIONARY_BITS) * 8
             + (_N_MIX * _SETS * _N_IN + _FINAL_ROWS * (_N_MIX + 1)) * 4
-            + 2 * _APM_ROWS * 33 * 2
+            + (2 * _APM_ROWS + _APM3_ROWS) * 33 * 2
+            + _RUN_ENTRIES * 4
         )
         tables += _SM_STATE - _SM_IMG + _COST.nbytes + 8 * _IND_SIZE  # image states, cost table, indirect table
         tables += len(_LAGS) * 65536  # the lagged pairs' bytes
@@ -929,13 +1011,13 @@ class ContextMixing(SequenceCoder):
         self._model: _Model | None = None  # made by the first coding call, sized to its input
         self.params = self._params(*self._sizes(wire.SEGMENT_SYMBOLS))
 
-    def _sizes(self, count: int) -> tuple[int, int, int, int]:
-        """(hashed slots, history bytes, match positions, bits of a stationary map's entries) for
-        coding `count` symbols in the first call: the configured sizes, or less for a short input
-        (per byte 2 KiB of slots, 1 history byte, 4 match positions and 8 entries of each
-        stationary map, rounded up to a power of 2; a 4 KB file needs 16 MiB of slots, not 128:
-        the model touches its tables at random, and a page fault per slot was most of the time on
-        small files). Encoder and decoder see the same first count (a whole input under a
+    def _sizes(self, count: int) -> tuple[int, int, int, int, int]:
+        """(hashed slots, history bytes, match positions, bits of a stationary map's entries, run
+        entries) for coding `count` symbols in the first call: the configured sizes, or less for a
+        short input (per byte 2 KiB of slots, 1 history byte, 4 match positions and 8 entries of
+        each stationary map and of the run table, rounded up to a power of 2; a 4 KB file needs
+        16 MiB of slots, not 128: the model touches its tables at random, and a page fault per
+        slot was most of the time on small files). Encoder and decoder see the same first count (a whole input under a
         segment, or a full segment)."""
         slots = max(4, (self.settings["memory_mib"] << 20) // _SLOT // 4 * 4)
         history = _power_of_two(self.settings["history_mib"] << 20)
@@ -946,18 +1028,21 @@ class ContextMixing(SequenceCoder):
             min(history, max(1 << 12, short)),
             min(history // 4, 4 * short),
             stationary,
+            min(_RUN_ENTRIES, max(4096, 8 * short)),
         )
 
     @staticmethod
-    def _params(slots: int, history: int, positions: int, stationary_bits: int) -> int:
-        tables = _sm_size(stationary_bits) + _N_MIX * _SETS * _N_IN + _FINAL_ROWS * (_N_MIX + 1) + 2 * _APM_ROWS * 33
+    def _params(slots: int, history: int, positions: int, stationary_bits: int, runs: int) -> int:
+        tables = _sm_size(stationary_bits) + _N_MIX * _SETS * _N_IN + _FINAL_ROWS * (_N_MIX + 1)
+        tables += (2 * _APM_ROWS + _APM3_ROWS) * 33 + runs
         tables += _SM_STATE - _SM_IMG + _IND_SIZE + len(_LAGS) * 65536
         return int((_DIRECT_ROWS + slots) * _SLOT + tables + positions)
 
     def _model_for(self, count: int) -> _Model:
         if self._model is not None:
             return self._model
-        slots, history, positions, stationary_bits = self._sizes(count)
+        sizes = self._sizes(count)
+        slots, history, positions, stationary_bits, runs = sizes
         smp = np.full(_sm_size(stationary_bits), 1 << 21, dtype=np.int32)
         smp[:_SM_MATCH] = np.tile(_STATE_P1, _N_CTX)
         smp[_SM_STATE:_SM_IDLE] = np.tile(_STATE_P1, _N_IMG)
@@ -979,8 +1064,9 @@ class ContextMixing(SequenceCoder):
             w=np.full(_N_MIX * _SETS * _N_IN, 1 << 12, dtype=np.int32),
             wf=wf,
             mset=np.zeros(_N_MIX, dtype=np.int64),
-            md=np.zeros(_N_MIX + 1, dtype=np.int64),
-            apm=np.tile(apm_row.astype(np.uint16), 2 * _APM_ROWS),
+            md=np.zeros(_N_MIX + 1 + _N_FINAL, dtype=np.int64),
+            apm=np.tile(apm_row.astype(np.uint16), 2 * _APM_ROWS + _APM3_ROWS),
+            run=np.zeros(runs, dtype=np.int32),
             buf=np.zeros(history, dtype=np.uint8),
             mt=np.zeros(positions, dtype=np.int32),
             ind=np.zeros(_IND_SIZE, dtype=np.int64),
@@ -998,7 +1084,7 @@ class ContextMixing(SequenceCoder):
         m.reg[_C0] = 1
         m.reg[_W0] = 0
         _first_contexts(m)
-        self.params = self._params(slots, history, positions, stationary_bits)
+        self.params = self._params(*sizes)
         return m
 
     bitwise = True
@@ -1130,6 +1216,8 @@ def _first_contexts(m: _Model) -> None:
     for k in range(_N_HASHED):
         m.h[k] = _hash(0, k)
         m.slot[k] = _find(m.t, m.slots, m.priority, m.h[k])
+    for k in range(_N_RUN):
+        m.reg[_RUN + 2 * _N_RUN + k] = _run_entry(m.h[_RUN_CONTEXTS[k]], m.run.shape[0])
 
 
 @hookimpl

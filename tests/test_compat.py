@@ -36,35 +36,35 @@ WRITTEN = {  # file: the commit that wrote it (`git show COMMIT` has that versio
     "hf-stories260K-bias-cd43fd2.hz": "cd43fd2",  # bias_lr=0.2, batch=2: two streams' biases
     "llamacpp-smollm2-524a0e6.hz": "524a0e6",
     "llamacpp-smollm2-shift-524a0e6.hz": "524a0e6",
-    "cm-b21c759.hz": "b21c759",  # cm v11
-    "mix-cm-ngram-b21c759.hz": "b21c759",
-    "hf-stories260K-mix-cm-bias-b21c759.hz": "b21c759",  # mix:hf(./stories260K;bias_lr=0.2)+cm
 }
 REFUSED = {
     "order0-v1-0646742.hz": "version: file has 1, here 2",
-    "cm.hz": "version (here 11)",  # written by 524a0e6 (cm v3)
-    "mix-cm-ngram.hz": "'predictor': 'cm', 'version': 11",  # written by 524a0e6 (cm v3)
-    "cm-7082fa0.hz": "version (here 11)",  # cm v4
-    "mix-cm-ngram-7082fa0.hz": "'predictor': 'cm', 'version': 11",
-    "hf-stories260K-mix-cm-bias-cd43fd2.hz": "'predictor': 'cm', 'version': 11",  # a hybrid with cm v4
-    "cm-0e3f51d.hz": "version (here 11)",  # cm v5
-    "mix-cm-ngram-fbb6918.hz": "'predictor': 'cm', 'version': 11",
-    "hf-stories260K-mix-cm-bias-fbb6918.hz": "'predictor': 'cm', 'version': 11",  # a hybrid with cm v5
-    "cm-2400757.hz": "version (here 11)",  # cm v6
-    "mix-cm-ngram-2400757.hz": "'predictor': 'cm', 'version': 11",
-    "hf-stories260K-mix-cm-bias-2400757.hz": "'predictor': 'cm', 'version': 11",  # a hybrid with cm v6
-    "cm-fa5284e.hz": "version (here 11)",  # cm v7
-    "mix-cm-ngram-fa5284e.hz": "'predictor': 'cm', 'version': 11",
-    "hf-stories260K-mix-cm-bias-fa5284e.hz": "'predictor': 'cm', 'version': 11",  # a hybrid with cm v7
-    "cm-002ad23.hz": "version (here 11)",  # cm v8
-    "mix-cm-ngram-002ad23.hz": "'predictor': 'cm', 'version': 11",
-    "hf-stories260K-mix-cm-bias-002ad23.hz": "'predictor': 'cm', 'version': 11",  # a hybrid with cm v8
-    "cm-e0a9939.hz": "version (here 11)",  # cm v9
-    "mix-cm-ngram-e0a9939.hz": "'predictor': 'cm', 'version': 11",
-    "hf-stories260K-mix-cm-bias-e0a9939.hz": "'predictor': 'cm', 'version': 11",  # a hybrid with cm v9
-    "cm-787f686.hz": "version (here 11)",  # cm v10
-    "mix-cm-ngram-787f686.hz": "'predictor': 'cm', 'version': 11",
-    "hf-stories260K-mix-cm-bias-787f686.hz": "'predictor': 'cm', 'version': 11",  # a hybrid with cm v10
+    "cm.hz": "version (here 12)",  # written by 524a0e6 (cm v3)
+    "mix-cm-ngram.hz": "'predictor': 'cm', 'version': 12",  # written by 524a0e6 (cm v3)
+    "cm-7082fa0.hz": "version (here 12)",  # cm v4
+    "mix-cm-ngram-7082fa0.hz": "'predictor': 'cm', 'version': 12",
+    "hf-stories260K-mix-cm-bias-cd43fd2.hz": "'predictor': 'cm', 'version': 12",  # a hybrid with cm v4
+    "cm-0e3f51d.hz": "version (here 12)",  # cm v5
+    "mix-cm-ngram-fbb6918.hz": "'predictor': 'cm', 'version': 12",
+    "hf-stories260K-mix-cm-bias-fbb6918.hz": "'predictor': 'cm', 'version': 12",  # a hybrid with cm v5
+    "cm-2400757.hz": "version (here 12)",  # cm v6
+    "mix-cm-ngram-2400757.hz": "'predictor': 'cm', 'version': 12",
+    "hf-stories260K-mix-cm-bias-2400757.hz": "'predictor': 'cm', 'version': 12",  # a hybrid with cm v6
+    "cm-fa5284e.hz": "version (here 12)",  # cm v7
+    "mix-cm-ngram-fa5284e.hz": "'predictor': 'cm', 'version': 12",
+    "hf-stories260K-mix-cm-bias-fa5284e.hz": "'predictor': 'cm', 'version': 12",  # a hybrid with cm v7
+    "cm-002ad23.hz": "version (here 12)",  # cm v8
+    "mix-cm-ngram-002ad23.hz": "'predictor': 'cm', 'version': 12",
+    "hf-stories260K-mix-cm-bias-002ad23.hz": "'predictor': 'cm', 'version': 12",  # a hybrid with cm v8
+    "cm-e0a9939.hz": "version (here 12)",  # cm v9
+    "mix-cm-ngram-e0a9939.hz": "'predictor': 'cm', 'version': 12",
+    "hf-stories260K-mix-cm-bias-e0a9939.hz": "'predictor': 'cm', 'version': 12",  # a hybrid with cm v9
+    "cm-787f686.hz": "version (here 12)",  # cm v10
+    "mix-cm-ngram-787f686.hz": "'predictor': 'cm', 'version': 12",
+    "hf-stories260K-mix-cm-bias-787f686.hz": "'predictor': 'cm', 'version': 12",  # a hybrid with cm v10
+    "cm-b21c759.hz": "version (here 12)",  # cm v11
+    "mix-cm-ngram-b21c759.hz": "'predictor': 'cm', 'version': 12",
+    "hf-stories260K-mix-cm-bias-b21c759.hz": "'predictor': 'cm', 'version': 12",  # a hybrid with cm v11
 }
 """Files this version must refuse, and what its message says (order0 and cm code other bits since)."""
 MODELS = {"hf-stories260K": "stories260K", "llamacpp-smollm2": "smollm2-135m-instruct"}
@@ -77,7 +77,6 @@ differs only in them cannot decode here, rightly, and says so."""
 WRITTEN_ON = {  # files of torch models whose config does not name the CPU's vector ISA: by the ISA they were written on
     **dict.fromkeys([name for name in WRITTEN if name.startswith("hf-stories260K")], "AVX2"),
     "mix-order0-lstm.hz": "AVX2",  # a mix's refusal names its members' config, not the key in it that differs
-    "hf-stories260K-mix-cm-bias-b21c759.hz": "AVX512",  # a mix, as above
 }
 """torch's results differ between ISAs (AVX2, AVX-512): such a file decodes only where its ISA is this
 machine's, and elsewhere fails its CRC check or is refused without naming the ISA."""
