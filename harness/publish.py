@@ -103,9 +103,12 @@ def selected(records: list[Record]) -> list[Record]:
     newest = newest_versions(records)
     latest: dict[tuple, Record] = {}
     for r in sorted(records, key=lambda r: r.timestamp):
-        if r.predictor_version == newest.get(r.predictor) and not older_members(r, newest):
+        if r.predictor_version == newest.get(r.predictor):
             latest[(r.spec, r.corpus, r.corpus_sha256, r.max_bytes)] = r.replace(curve=None)
-    return sorted(latest.values(), key=lambda r: (r.corpus, r.kind, r.spec, r.timestamp))
+    # A mix whose newest result measured an older member is left out, not replaced by an earlier
+    # result that stored no member versions: that one measured an older member still.
+    current = [r for r in latest.values() if not older_members(r, newest)]
+    return sorted(current, key=lambda r: (r.corpus, r.kind, r.spec, r.timestamp))
 
 
 def store_lines(records: list[Record]) -> bytes:

@@ -68,6 +68,14 @@ def test_publish_leaves_out_a_mix_measured_with_an_older_member(tmp_path):
     ]
 
 
+def test_a_mix_left_out_for_an_older_member_does_not_bring_back_its_result_from_before_member_versions():
+    unversioned = record("mix:ngram+cm", "g/a", 1000, 300, predictor_version=2)  # stored no member versions
+    versioned = unversioned.replace(member_versions={"ngram": 3, "cm": 8}, timestamp="2026-01-02T00:00:00+00:00")
+    cm = record("cm", "g/a", 1000, 400, predictor_version=9, timestamp="2026-01-03T00:00:00+00:00")
+    assert [r.spec for r in publish.selected([unversioned, versioned, cm])] == ["cm"]
+    assert [r.spec for r in publish.selected([unversioned, cm])] == ["cm", "mix:ngram+cm"]  # nothing says it is old
+
+
 def test_headline_tables_show_each_family_at_its_best_on_complete_subset_groups():
     files = ("c/x", "c/y", "c/z")
     subsets = {"c-small": ("c/x", "c/y")}
