@@ -870,15 +870,14 @@ def _end_byte(m: _Model, c: int) -> None:
     run, size = m.run, m.run.shape[0]
     for k in range(_N_RUN):
         at = r[_RUN + 2 * _N_RUN + k]
-        i, check = at >> 8, at & 255
-        e = run[i]
-        if e >> 16 == check and (e >> 8) & 255 != 0 and e & 255 == c:
-            run[i] = e + 256 if (e >> 8) & 255 < 255 else e
+        e = run[at >> 8]
+        if _holds_run(e, at) and e & 255 == c:
+            run[at >> 8] = e + 256 if (e >> 8) & 255 < 255 else e
         else:
-            run[i] = check << 16 | 256 | c
+            run[at >> 8] = (at & 255) << 16 | 256 | c
         at = _run_entry(hs[_RUN_CONTEXTS[k]], size)
         e = run[at >> 8]
-        found = e >> 16 == at & 255 and (e >> 8) & 255 != 0
+        found = _holds_run(e, at)
         r[_RUN + k] = (e & 255) | 256 if found else 0
         r[_RUN + _N_RUN + k] = (e >> 8) & 255 if found else 0
         r[_RUN + 2 * _N_RUN + k] = at
@@ -890,6 +889,12 @@ def _end_byte(m: _Model, c: int) -> None:
 def _run_entry(h: int, size: int) -> int:
     """Where a run context of hash h lives in a run table of `size` entries, times 256, plus its check byte."""
     return ((h >> 8) & (size - 1)) << 8 | (h & 255)
+
+
+@jit
+def _holds_run(e: int, at: int) -> bool:
+    """Whether run table entry e is a run of the context at `at` (`_run_entry`): its check byte, a count."""
+    return e >> 16 == at & 255 and (e >> 8) & 255 != 0
 
 
 @jit
@@ -964,8 +969,8 @@ class ContextMixing(SequenceCoder):
     ~1,820 operations for the dot products and their training, ~290 for the statemap and state
     updates, ~200 for the five final mixers and SSE), plus ~1,150 per byte for 64 slot lookups,
     the hashes, the indirect and run tables and the match model. In a bilevel image the image
-    model adds 24 inputs and about as many operations
-    again (not counted: the figure is for the data it is published on, text).
+    model adds 24 inputs and about as many operations again (not counted: the figure is for the
+    data it is published on, text).
     """
 
     name = "cm"
@@ -1017,8 +1022,8 @@ class ContextMixing(SequenceCoder):
         short input (per byte 2 KiB of slots, 1 history byte, 4 match positions and 8 entries of
         each stationary map and of the run table, rounded up to a power of 2; a 4 KB file needs
         16 MiB of slots, not 128: the model touches its tables at random, and a page fault per
-        slot was most of the time on small files). Encoder and decoder see the same first count (a whole input under a
-        segment, or a full segment)."""
+        slot was most of the time on small files). Encoder and decoder see the same first count
+        (a whole input under a segment, or a full segment)."""
         slots = max(4, (self.settings["memory_mib"] << 20) // _SLOT // 4 * 4)
         history = _power_of_two(self.settings["history_mib"] << 20)
         short = 1 << max(count - 1, 1).bit_length()  # the next power of 2
