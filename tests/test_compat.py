@@ -40,34 +40,36 @@ WRITTEN = {  # file: the commit that wrote it (`git show COMMIT` has that versio
     "mix-cm-ngram-defcb2b.hz": "defcb2b",
     "hf-stories260K-mix-cm-bias-defcb2b.hz": "defcb2b",  # mix:hf(./stories260K;bias_lr=0.2)+cm
 }
+CM_HERE = "version (here 12)"  # what refusing a file of an earlier cm says
+MIX_CM_HERE = "'predictor': 'cm', 'version': 12"  # and a mix with an earlier cm member
 REFUSED = {
     "order0-v1-0646742.hz": "version: file has 1, here 2",
-    "cm.hz": "version (here 12)",  # written by 524a0e6 (cm v3)
-    "mix-cm-ngram.hz": "'predictor': 'cm', 'version': 12",  # written by 524a0e6 (cm v3)
-    "cm-7082fa0.hz": "version (here 12)",  # cm v4
-    "mix-cm-ngram-7082fa0.hz": "'predictor': 'cm', 'version': 12",
-    "hf-stories260K-mix-cm-bias-cd43fd2.hz": "'predictor': 'cm', 'version': 12",  # a hybrid with cm v4
-    "cm-0e3f51d.hz": "version (here 12)",  # cm v5
-    "mix-cm-ngram-fbb6918.hz": "'predictor': 'cm', 'version': 12",
-    "hf-stories260K-mix-cm-bias-fbb6918.hz": "'predictor': 'cm', 'version': 12",  # a hybrid with cm v5
-    "cm-2400757.hz": "version (here 12)",  # cm v6
-    "mix-cm-ngram-2400757.hz": "'predictor': 'cm', 'version': 12",
-    "hf-stories260K-mix-cm-bias-2400757.hz": "'predictor': 'cm', 'version': 12",  # a hybrid with cm v6
-    "cm-fa5284e.hz": "version (here 12)",  # cm v7
-    "mix-cm-ngram-fa5284e.hz": "'predictor': 'cm', 'version': 12",
-    "hf-stories260K-mix-cm-bias-fa5284e.hz": "'predictor': 'cm', 'version': 12",  # a hybrid with cm v7
-    "cm-002ad23.hz": "version (here 12)",  # cm v8
-    "mix-cm-ngram-002ad23.hz": "'predictor': 'cm', 'version': 12",
-    "hf-stories260K-mix-cm-bias-002ad23.hz": "'predictor': 'cm', 'version': 12",  # a hybrid with cm v8
-    "cm-e0a9939.hz": "version (here 12)",  # cm v9
-    "mix-cm-ngram-e0a9939.hz": "'predictor': 'cm', 'version': 12",
-    "hf-stories260K-mix-cm-bias-e0a9939.hz": "'predictor': 'cm', 'version': 12",  # a hybrid with cm v9
-    "cm-787f686.hz": "version (here 12)",  # cm v10
-    "mix-cm-ngram-787f686.hz": "'predictor': 'cm', 'version': 12",
-    "hf-stories260K-mix-cm-bias-787f686.hz": "'predictor': 'cm', 'version': 12",  # a hybrid with cm v10
-    "cm-b21c759.hz": "version (here 12)",  # cm v11
-    "mix-cm-ngram-b21c759.hz": "'predictor': 'cm', 'version': 12",
-    "hf-stories260K-mix-cm-bias-b21c759.hz": "'predictor': 'cm', 'version': 12",  # a hybrid with cm v11
+    "cm.hz": CM_HERE,  # written by 524a0e6 (cm v3)
+    "mix-cm-ngram.hz": MIX_CM_HERE,  # written by 524a0e6 (cm v3)
+    "cm-7082fa0.hz": CM_HERE,  # cm v4
+    "mix-cm-ngram-7082fa0.hz": MIX_CM_HERE,
+    "hf-stories260K-mix-cm-bias-cd43fd2.hz": MIX_CM_HERE,  # a hybrid with cm v4
+    "cm-0e3f51d.hz": CM_HERE,  # cm v5
+    "mix-cm-ngram-fbb6918.hz": MIX_CM_HERE,
+    "hf-stories260K-mix-cm-bias-fbb6918.hz": MIX_CM_HERE,  # a hybrid with cm v5
+    "cm-2400757.hz": CM_HERE,  # cm v6
+    "mix-cm-ngram-2400757.hz": MIX_CM_HERE,
+    "hf-stories260K-mix-cm-bias-2400757.hz": MIX_CM_HERE,  # a hybrid with cm v6
+    "cm-fa5284e.hz": CM_HERE,  # cm v7
+    "mix-cm-ngram-fa5284e.hz": MIX_CM_HERE,
+    "hf-stories260K-mix-cm-bias-fa5284e.hz": MIX_CM_HERE,  # a hybrid with cm v7
+    "cm-002ad23.hz": CM_HERE,  # cm v8
+    "mix-cm-ngram-002ad23.hz": MIX_CM_HERE,
+    "hf-stories260K-mix-cm-bias-002ad23.hz": MIX_CM_HERE,  # a hybrid with cm v8
+    "cm-e0a9939.hz": CM_HERE,  # cm v9
+    "mix-cm-ngram-e0a9939.hz": MIX_CM_HERE,
+    "hf-stories260K-mix-cm-bias-e0a9939.hz": MIX_CM_HERE,  # a hybrid with cm v9
+    "cm-787f686.hz": CM_HERE,  # cm v10
+    "mix-cm-ngram-787f686.hz": MIX_CM_HERE,
+    "hf-stories260K-mix-cm-bias-787f686.hz": MIX_CM_HERE,  # a hybrid with cm v10
+    "cm-b21c759.hz": CM_HERE,  # cm v11
+    "mix-cm-ngram-b21c759.hz": MIX_CM_HERE,
+    "hf-stories260K-mix-cm-bias-b21c759.hz": MIX_CM_HERE,  # a hybrid with cm v11
 }
 """Files this version must refuse, and what its message says (order0 and cm code other bits since)."""
 MODELS = {"hf-stories260K": "stories260K", "llamacpp-smollm2": "smollm2-135m-instruct"}
