@@ -188,6 +188,12 @@ def measure_predictor(
                 )
                 encode_seconds = time.perf_counter() - start - compiling()
         seconds = {"compile": compiling()}
+        # What the record needs of the encoder; then it goes, with its tables, before the decoder
+        # builds its own: a user's compress or decompress holds one model, and so does the peak.
+        order = encoder_side.coding_order(encoded.symbols) if keep_bits else None
+        fingerprint, params, model_bytes = encoder_side.fingerprint(), encoder_side.params, encoder_side.model_bytes
+        flops_per_symbol = encoder_side.flops_per_symbol
+        del encoder_side
 
         def decode(out: _Compare) -> None:  # as `harness decompress --model FOLDER` does
             coded.seek(0)
@@ -205,9 +211,7 @@ def measure_predictor(
         verified = _decodes_to_original(file, max_bytes, decode, part)
         decode_seconds = seconds.get("decode", time.perf_counter() - start)  # the whole try, where it failed
     curve = None
-    if keep_bits:
-        # Batched online learners code out of file order; their curve is drawn in coding order.
-        order = encoder_side.coding_order(encoded.symbols)
+    if keep_bits:  # batched online learners code out of file order; their curve is drawn in coding order
         curve = encoded.symbol_bits if order is None else encoded.symbol_bits[order]
     length = source.length
     return Record(
@@ -217,9 +221,9 @@ def measure_predictor(
             "spec": canonical,
             "predictor_version": cls.version,
             "settings": settings,  # every option, defaults included: what the spec meant when it ran
-            "fingerprint": encoder_side.fingerprint(),
+            "fingerprint": fingerprint,
             "member_versions": cls.member_versions(settings),
-            **_ratios(length, encoded.container_bytes, encoder_side.model_bytes),
+            **_ratios(length, encoded.container_bytes, model_bytes),
             "payload_bytes": encoded.payload_bytes,
             "header_bytes": encoded.header_bytes,
             "symbols": encoded.symbols,
@@ -227,9 +231,9 @@ def measure_predictor(
             "coder_overhead_bits": 8 * encoded.payload_bytes - encoded.ideal_bits,
             "verified": verified,
             "curve_bits": curve,
-            "params": encoder_side.params,
-            "model_bytes": encoder_side.model_bytes,
-            "flops_per_byte": encoder_side.flops_per_symbol * encoded.symbols / length if length else None,
+            "params": params,
+            "model_bytes": model_bytes,
+            "flops_per_byte": flops_per_symbol * encoded.symbols / length if length else None,
             "encode_seconds": encode_seconds,
             "decode_seconds": decode_seconds,
             "compile_seconds": seconds["compile"],

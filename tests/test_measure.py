@@ -7,6 +7,7 @@ import collections
 import hashlib
 import io
 import os
+import weakref
 import zipfile
 from pathlib import Path
 
@@ -138,6 +139,28 @@ def test_verified_means_the_file_decodes_as_harness_decompress_decodes_it(regist
     monkeypatch.setattr(type(registry), "portable_spec", lambda self, spec: "ngram:order=2")
     record = measure.measure_predictor(registry, "ngram:order=3", file)
     assert record.verified is False and record.spec == "ngram:order=3"
+
+
+def test_the_encoder_is_gone_before_the_decoder_is_built(registry, tmp_path, monkeypatch):
+    """A user's compress or decompress holds one model: a measurement holding the encoder's
+    tables while the decoder builds its own would report twice the peak memory of either."""
+    encoders, alive_at_decode = [], []
+    build, decoder = type(registry).build, type(registry).decoder
+
+    def tracked_build(self, spec, symbols=0):
+        predictor = build(self, spec, symbols)
+        encoders.append(weakref.ref(predictor))
+        return predictor
+
+    def tracked_decoder(self, header):
+        alive_at_decode.append(any(ref() is not None for ref in encoders))
+        return decoder(self, header)
+
+    monkeypatch.setattr(type(registry), "build", tracked_build)
+    monkeypatch.setattr(type(registry), "decoder", tracked_decoder)
+    record = measure.measure_predictor(registry, "cm", local_file(tmp_path, TEXT[:5000]), keep_curve=True)
+    assert record.verified and record.params > 0 and record.curve_bits is not None
+    assert encoders and alive_at_decode == [False]
 
 
 def _bytes_read() -> int:
