@@ -19,39 +19,42 @@ Models (each gives the mixer one input, st of its probability):
 
 - Context models: orders 0 and 1 (indexed directly), hashed orders 2, 3, 4, 5, 6, 8 and 12; the
   current word (hash of its letters, case folded); the word with the word before, with the one
-  before that, and with both; the classes of the last 8 bytes (capital, small letter, digit,
-  space, newline, other control, phrase punctuation, other) with c1, the shape of the text
-  around a word whatever its letters; c1 with the position in a 4-byte word (instructions and
-  fields of 4 bytes); sparse contexts c2c3, c2c4, c3c4, c1c3, c2 alone, c4c5 and c5c6 (skipping
-  bytes, for binary data of 2- and 4-byte fields and instructions, and a table's column number a
-  few bytes back); indirect contexts, c1 and c2c1 each with
-  the two bytes that followed their last two occurrences (what came next the last times this
-  context was seen: a table of 2 bytes per byte value and per pair); record contexts (the bytes
-  one and two records above, and the byte above with c1); an image context for bilevel pictures whose
-  rows are records (the bytes above and above-right whole, the 3 pixels nearest to this byte of the
-  byte above-left and of c1); a text-column context (the byte in the same column of the previous
-  line, and the column). A context not yet seen at this bit's node gives 0 (says nothing),
-  whatever its statemap learnt of fresh contexts. Each context keeps a bit-history state per node
-  of its byte's binary tree: a state stands for a pair of counts (n0, n1), at most 182 of them
-  (long one-sided runs exact, mixed histories coarse); after a bit the opposite count n > 2
-  becomes 2 + (n - 2) // 2, so a context that changed its mind is believed again soon. A state
-  becomes a probability through an adaptive statemap per context kind: sm[s] starts at
-  (n1 + 1/2) / (n + 1) and after each bit y moves sm[s] += (y - sm[s]) / (k + 1.5), k the number
-  of updates so far (capped at 1023), so it converges to the real frequency of 1s in state s.
-  Hashed contexts live in one table of 16-byte slots, one slot per context and nibble (a check
-  byte and the states of the nibble's 15 tree nodes), looked up twice a byte; a lookup searches
-  3 slots of one cache line and, finding no matching check byte, empties the one whose first
-  state has the fewest counts.
+  before that, and with both; the word with the bytes between it and the word before (a space, a
+  quote, a line break); the word with the word that followed the word before the last time the
+  word before was seen (an indirect word context: a table of a word per hash of a word); the last
+  6 letters whatever separates them, with c1's class; the classes of the last 8 bytes (capital,
+  small letter, digit, space, newline, other control, phrase punctuation, other) with c1, the
+  shape of the text around a word whatever its letters; c1 with the position in a 4-byte word
+  (instructions and fields of 4 bytes); sparse contexts c2c3, c2c4, c3c4, c1c3, c2 alone, c4c5 and
+  c5c6 (skipping bytes, for binary data of 2- and 4-byte fields and instructions, and a table's
+  column number a few bytes back); indirect contexts, c1 and c2c1 each with the two bytes that
+  followed their last two occurrences (what came next the last times this context was seen: a
+  table of 2 bytes per byte value and per pair); record contexts (the bytes one and two records
+  above, and the byte above with c1); an image context for bilevel pictures whose rows are records
+  (the bytes above and above-right whole, the 3 pixels nearest to this byte of the byte above-left
+  and of c1); a text-column context (the byte in the same column of the previous line, and the
+  column). A context not yet seen at this bit's node gives 0 (says nothing), whatever its statemap
+  learnt of fresh contexts. Each context keeps a bit-history state per node of its byte's binary
+  tree: a state stands for a pair of counts (n0, n1), at most 252 of them (long one-sided runs
+  exact, mixed histories coarse); after a bit the opposite count n > 3 becomes 3 + (n - 3) // 2,
+  so a context that changed its mind is believed again soon. A state becomes a probability through
+  an adaptive statemap per context kind: sm[s] starts at (n1 + 1/2) / (n + 1) and after each bit y
+  moves sm[s] += (y - sm[s]) / (k + 1.5), k the number of updates so far (capped at 1023), so it
+  converges to the real frequency of 1s in state s. Hashed contexts live in one table of 16-byte
+  slots, one slot per context and nibble (a check byte and the states of the nibble's 15 tree
+  nodes), looked up twice a byte; a lookup searches 3 slots of one cache line and, finding no
+  matching check byte, empties the one whose first state has the fewest counts.
 - Match model: the last occurrence of the last `match_min` bytes (a hash into a table of
   positions in a ring of history) is verified backwards; while it keeps predicting right, the
   byte that followed it predicts the next bit. Two inputs: a statemap over (length bucket,
   predicted bit), so confidence grows with the match length as learned, and one over (expected
   byte, c0), which also learns how a mismatch tends to go.
-- Run contexts: orders 3, 4, 5, 6 and the word each keep, in a table of their hashes (a check
+- Run contexts: orders 2, 3, 4, 5, 6 and 8, the word and the word pair each keep, in a table of their hashes (a check
   byte, no search: a new context takes the entry), the byte that followed them last and how many
   times in a row it did (up to 255). While this byte's bits so far agree with that byte, its next
   bit is predicted through a statemap over (the count, up to 31; the bit) per context, else the
-  input is 0. A bit-history state per node sees the bits, not which byte they made.
+  input is 0 (in a picture too: its pixels have the image model). A bit-history state per node
+  sees the bits, not which byte they made.
 - Record model: a record length r is a distance that twice in a row separates equal bytes, once
   8 votes more (majority vote) stand for it than against; then the byte r back predicts the next
   bit through a statemap over (how many bytes in a row it was right, predicted bit).
@@ -99,9 +102,10 @@ Models (each gives the mixer one input, st of its probability):
   byte, else 0; on where a >= 1024), and not in a picture (whose rows the image model has).
   Off, each of their contexts hashes to a constant and its input is 0, so text codes as without
   them and their slots do not crowd the hash table.
-- Stationary maps: six of the contexts (c5c6, c4c5, orders 2 and 3, the word, the word with the
-  one before) and, in binary data, the six lagged pairs' fields also index, hashed with c0, a
-  table of 2^20 adaptive probabilities each (no check: a collision is noise), learnt as the
+- Stationary maps: twelve of the contexts (c5c6, c4c5, orders 2, 3, 4 and 5, the word, the word
+  with the one before and with the one before that, the classes with c1, the indirect c1, the
+  text column) and, in binary data, the six lagged pairs' fields also index, hashed with c0, a
+  table of 2^22 adaptive probabilities each (no check: a collision is noise), learnt as the
   statemaps (rate 1 / (n + 1.5)); off, the fields' maps are neither read nor learnt and their
   inputs are 0. A bit-history state forgets; where a context's bits come from a fixed
   distribution (a column of survey answers, the letters after a word) the frequency the map
@@ -124,8 +128,8 @@ final x is their average (in a picture the first alone, its weights by the 11-pi
 each learns how far to trust each first-layer mixer where its own context says.
 Every mixer learns online by gradient descent on the coding loss:
 after bit y, w_i += lr * (y - p_k) * s_i (the derivative of -ln P(y) in the stretch domain),
-with a first-layer rate that starts 7 times higher and decays with the bytes seen (1 + 6 * 65536
-/ (65536 + bytes)), so small files learn fast.
+with a first-layer rate that starts 25 times higher and decays with the bytes seen (1 + 24 *
+65536 / (65536 + bytes)), so small files learn fast.
 
 SSE (lpaq's APM): three tables refine the mixed p by context (c0 with c1; c0 with a hash of
 c1c2 in 2^16 rows; c0 with a hash of c1c2c3 in 2^18 rows), each a row of 33 probabilities over
@@ -176,18 +180,18 @@ from harness.predictor import Option, Progress, SequenceCoder, no_progress
 # ---- bit-history states ------------------------------------------------------------------------
 # A state stands for a pair of bit counts (n0, n1) seen in one context. With a = min and b = max,
 # the pairs kept are b <= _LIMITS[a]: long runs are told apart, mixed histories only coarsely.
-_LIMITS = (48, 24, 12, 8, 6, 5)
+_LIMITS = (64, 32, 16, 11, 8, 7)
 
 
 def _discount(n: int) -> int:
     """The opposite count after a bit: old evidence against the newest bit is partly forgotten,
     so a context that changed its mind is believed again soon."""
-    return n if n < 3 else 2 + (n - 2) // 2
+    return n if n < 4 else 3 + (n - 3) // 2
 
 
 def _state_tables() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(next state [256, 2], initial p(1) of each state in 22 bits, replacement priority)."""
-    pairs = [(n0, n1) for n0 in range(49) for n1 in range(49) if _allowed(n0, n1)]
+    pairs = [(n0, n1) for n0 in range(_LIMITS[0] + 1) for n1 in range(_LIMITS[0] + 1) if _allowed(n0, n1)]
     pairs.sort(key=lambda pair: (pair[0] + pair[1], pair))
     index = {pair: i for i, pair in enumerate(pairs)}
     nex = np.zeros((256, 2), dtype=np.uint8)
@@ -246,7 +250,7 @@ _COST = np.rint(-np.log2(np.maximum(np.arange(4097), 1) / 4096) * 64).astype(np.
 
 # ---- layout ------------------------------------------------------------------------------------
 _LAGS = (2, 3, 4, 5, 6, 7)  # lagged pairs: a pair of bytes this far back, and what came this far after it last time
-_IN_LAGGED = 26  # their hashed contexts and inputs, the last ones
+_IN_LAGGED = 29  # their hashed contexts and inputs, the last ones
 _N_HASHED = _IN_LAGGED + len(_LAGS)  # hashed contexts, see _end_byte
 _O0, _O1 = _N_HASHED, _N_HASHED + 1  # the order-0 and order-1 contexts, indexed directly
 _N_CTX = _N_HASHED + 2
@@ -257,16 +261,18 @@ _IMG_BITS = (10, 11, 16, 14, 11, 25, 38, 29)
 _IMG_HASHED = 21
 _IMG_MASK = (1 << _IMG_HASHED) - 1
 _N_IMG = len(_IMG_BITS)
-_RUN_CONTEXTS = (1, 2, 22, 3, 4)  # orders 3, 4, 5, 6 and the word: the byte that followed each last, and how often
+# Orders 3, 4, 5, 6, the word, order 2, order 8 and the word pair: the byte that followed each last, and how often.
+_RUN_CONTEXTS = (1, 2, 22, 3, 4, 0, 10, 5)
 _N_RUN = len(_RUN_CONTEXTS)
 _IN_RUN = _N_CTX + 3
 _IN_STATIONARY = _IN_RUN + _N_RUN  # the stationary maps' inputs: an adaptive p per context hash and c0
 _FIELDS = _N_HASHED  # then the lagged pairs' field hashes (no slots: stationary maps only), see _end_byte
-# Hashed contexts c5c6, c4c5, orders 2 and 3, the word, the word pair; then the fields, in binary data only.
-_STATIONARY_CONTEXTS = (20, 21, 0, 4, 1, 5, *range(_FIELDS, _FIELDS + len(_LAGS)))
+# Hashed contexts c5c6, c4c5, orders 2 and 3, the word, the word pair, order 4, the classes, order 5, the word
+# with the one before that, the indirect c1, the text column; then the fields, in binary data only.
+_STATIONARY_CONTEXTS = (20, 21, 0, 4, 1, 5, 2, 24, 22, 15, 13, 11, *range(_FIELDS, _FIELDS + len(_LAGS)))
 _N_STATIONARY = len(_STATIONARY_CONTEXTS)
 _N_TEXT_STATIONARY = _N_STATIONARY - len(_LAGS)
-_STATIONARY_BITS = 20  # entries per stationary map: 2^20 (fewer for a short input, see `_sizes`)
+_STATIONARY_BITS = 22  # entries per stationary map: 2^22 (fewer for a short input, see `_sizes`)
 _RUN_ENTRIES = 1 << 22  # the run contexts' table (fewer for a short input)
 _N_SM = _IN_STATIONARY + _N_STATIONARY  # the inputs that come from a statemap, then the bias and the hints
 _N_HINTS = 2
@@ -311,7 +317,7 @@ def _sm_size(stationary_bits: int) -> int:
 
 
 _LIMIT = 1023  # statemap counts stop here: the rate stays >= 1 / 1024.5
-_MIX_RATE = 8  # the mixers' learning rate in the long run...
+_MIX_RATE = 2  # the mixers' learning rate in the long run...
 _MIX_BOOST = 48  # ...plus this much while few bytes are seen, halved after _MIX_HALF bytes
 _MIX_HALF = 1 << 16
 _FINAL_RATE = 14
@@ -347,10 +353,13 @@ _CONTROL = _WLEN + 4  # the share of control bytes among the last ~1024, 16.16: 
 _A3 = _WLEN + 5  # the third SSE context
 _FINAL_ROW = _WLEN + 6  # _N_FINAL slots: the final mixers' weight sets
 _RUN = _FINAL_ROW + _N_FINAL  # per run context: the byte it expects | 256 (0: none), its count, its entry
-_N_REG = _RUN + 3 * _N_RUN
+_GAP = _RUN + 3 * _N_RUN  # a hash of the bytes between the word before and this one
+_TEXT0 = _GAP + 1  # the last 6 letters (case folded), 5 bits each, whatever separates them
+_N_REG = _GAP + 2
 _BINARY = 1024  # binary data: 1 byte in 64 or more is a control byte (text has none)
 _ORDERS = (0, 1, 2, 3, 10, 5)  # the hashed orders 2, 3, 4, 6, 8 and the word pair: the "orders seen" mixer
 _IND_SIZE = 256 + 65536  # the indirect contexts' table: an entry per byte, then per pair of bytes
+_WORDS = 1 << 16  # the indirect word context's table: the word that followed, per word hash
 _X86_SHARE = 200  # a segment is x86 code where 1 byte in this many (or more) opens a near CALL or JMP
 _SPARC_SHARE = 100  # a segment is SPARC code where 1 aligned word in this many (or more) is a near CALL
 _FLAG_PROBS = np.array([4095 / 4096, 1 / 4096])  # a segment's first decisions: x86 offsets, SPARC calls rewritten
@@ -369,7 +378,7 @@ class _Model(NamedTuple):
     smi: np.ndarray  # int64 (_N_IN,): the statemap entry behind each input that has one
     st: np.ndarray  # int64 (_N_IN,): the inputs, stretched
     smp: np.ndarray  # int32: statemap p(1), 22 bits
-    smn: np.ndarray  # int32: statemap counts
+    smn: np.ndarray  # uint16: statemap counts (up to _LIMIT)
     w: np.ndarray  # int32 (_N_MIX * _SETS * _N_IN,): first-layer weights, 16.16, a row per weight set
     wf: np.ndarray  # int32 (_FINAL_ROWS, _N_MIX + 1): final mixer weights
     mset: np.ndarray  # int64 (_N_MIX,): the weight set (row of `w`) each mixer used
@@ -379,6 +388,7 @@ class _Model(NamedTuple):
     buf: np.ndarray  # uint8: history, a ring
     mt: np.ndarray  # int32: hash of the last match_min bytes -> position after them
     ind: np.ndarray  # int64 (_IND_SIZE,): the two bytes that followed each byte, each pair of bytes, last
+    wnext: np.ndarray  # int64 (_WORDS,): per word (its hash's low 16 bits), the word that followed it last
     after: np.ndarray  # uint8 (len(_LAGS), 65536): the byte that came lag bytes after each pair of bytes, last
     rpos: np.ndarray  # int64 (256, 2): last position of each byte value and the distance before it
     reg: np.ndarray  # int64 (_N_REG,)
@@ -490,14 +500,15 @@ def _predict(m: _Model) -> int:
             rctx = 1 + min(r[_RRUN], 15) * 2 + ((e >> (7 - bitpos)) & 1)
     smi[_IN_RECORD] = _SM_RECORD + rctx
     bits = m.stationary_bits
-    stationary = _N_STATIONARY if lagged else _N_TEXT_STATIONARY  # off, the fields' maps say nothing
+    # Off, the fields' maps say nothing; in a picture none do (its pixels have the image model).
+    stationary = _N_STATIONARY if lagged else 0 if r[_PICTURE] else _N_TEXT_STATIONARY
     for k in range(stationary):
         i = (m.h[_STATIONARY_CONTEXTS[k]] + c0 * 0x9E3779B1) >> 12 & ((1 << bits) - 1)
         smi[_IN_STATIONARY + k] = _SM_STATIONARY + (k << bits) + i
     # Runs: the byte that followed each run context last, while this byte's bits so far agree with it.
     for k in range(_N_RUN):
         e = r[_RUN + k]
-        if e != 0 and e >> (8 - bitpos) == c0:
+        if e != 0 and e >> (8 - bitpos) == c0 and not r[_PICTURE]:
             smi[_IN_RUN + k] = _SM_RUN + k * 64 + min(r[_RUN + _N_RUN + k], 31) * 2 + ((e >> (7 - bitpos)) & 1)
         else:
             smi[_IN_RUN + k] = _SM_IDLE
@@ -651,7 +662,7 @@ def _update(m: _Model, y: int) -> None:
         r[_IMG_COST] += pixels - cost[po if y else 4096 - po] - (r[_IMG_COST] >> 10)
         r[_PIXEL_GAIN] += pixels - cost[pr if y else 4096 - pr] - (r[_PIXEL_GAIN] >> 16)
     image = r[_IMAGE]
-    for k in range(_N_SM if _lagged(r) else _IN_STATIONARY + _N_TEXT_STATIONARY):
+    for k in range(_N_SM if _lagged(r) else _IN_STATIONARY + (0 if r[_PICTURE] else _N_TEXT_STATIONARY)):
         _learn(smp, smn, dt, smi[k], y)
     for k in range(_IN_IMG, _IN_IMG + (2 * _N_IMG if image else 1 if r[_RLEN] >= _MIN_ROW else 0)):
         _learn(smp, smn, dt, smi[k], y)
@@ -755,10 +766,14 @@ def _end_byte(m: _Model, c: int) -> None:
     if 97 <= letter <= 122:
         r[_W0] = _hash(r[_W0], letter)
         r[_WLEN] += 1
+        r[_TEXT0] = (r[_TEXT0] << 5 | (letter - 96)) & 0x3FFFFFFF
     else:
         r[_WLEN] = 0
         if r[_W0] != 0:
+            m.wnext[r[_W1] & (_WORDS - 1)] = r[_W0]
             r[_W2], r[_W1], r[_W0] = r[_W1], r[_W0], 0
+            r[_GAP] = 0
+        r[_GAP] = _hash(r[_GAP], c)
     if c == 10:  # lines: where this one and the one before start
         r[_LINE2], r[_LINE] = r[_LINE], pos
     column = pos - r[_LINE]
@@ -860,6 +875,9 @@ def _end_byte(m: _Model, c: int) -> None:
     hs[23] = _hash(hs[10], older)
     hs[24] = _hash(r[_CLASSES], c | 24 << 8)  # the last 8 bytes' classes (letter, digit, space, ...), c1
     hs[25] = _hash(c | (pos & 3) << 8, 25)  # c1 and the position in a 4-byte word (instructions, fields)
+    hs[26] = _hash(_hash(r[_W0], 26), r[_GAP])  # the word, with the bytes before it (space, quote, newline)
+    hs[27] = _hash(_hash(r[_W0], 27), m.wnext[r[_W1] & (_WORDS - 1)])  # and with what followed the word before
+    hs[28] = _hash(r[_TEXT0] | _CHAR_CLASS[c] << 30, 28)  # the last 6 letters, across words
     # A bilevel image's pixel neighbourhood (pic: a record is a row): the bytes above, above-left
     # and above-right, the byte to the left; the nearest three pixels of each side byte only.
     above_left = buf[(pos - rlen - 1) & mask] if rlen > 0 else 0
@@ -950,31 +968,35 @@ class ContextMixing(SequenceCoder):
     models, a bilevel image model, eight mixers and a final one, two SSE stages (see the module
     docstring).
 
-    Defaults: memory_mib 128, history_mib 16, match_min 5; what they measure, with the commands,
+    Defaults: memory_mib 256, history_mib 16, match_min 5; what they measure, with the commands,
     is in results/cm/README.md. v2 sized the tables to a short input (inputs under 128 KiB code
     differently); v3 added the image context and the record run in the first mixer's weight set;
-    v4 the bilevel image model; v5 word, sparse and indirect contexts, four more mixers, a
-    slower discount of the opposite count and a lower mixer rate; v6 stationary maps, sparse
-    c4c5 and c5c6, and a picture's own weight sets and SSE contexts; v7 orders 5 and 12, the
-    byte-class and 4-byte-position contexts, unseen contexts' inputs 0, the final mixer's rows by
-    match length, first weights halved, stationary maps sized to a short input; v8 an eighth
-    mixer, its weights by c1 and the record run; v9 the lagged-pair contexts, in binary data; v10
-    the lagged pairs' fields (the three bytes before the pair) and their stationary maps; v11
-    SPARC calls rewritten as targets; v12 five final mixers averaged, run contexts and an order-3
-    SSE stage.
+    v4 the bilevel image model; v5 word, sparse and indirect contexts, four more mixers, a slower
+    discount of the opposite count and a lower mixer rate; v6 stationary maps, sparse c4c5 and
+    c5c6, and a picture's own weight sets and SSE contexts; v7 orders 5 and 12, the byte-class and
+    4-byte-position contexts, unseen contexts' inputs 0, the final mixer's rows by match length,
+    first weights halved, stationary maps sized to a short input; v8 an eighth mixer, its weights
+    by c1 and the record run; v9 the lagged-pair contexts, in binary data; v10 the lagged pairs'
+    fields (the three bytes before the pair) and their stationary maps; v11 SPARC calls rewritten
+    as targets; v12 five final mixers averaged, run contexts and an order-3 SSE stage; v13 three
+    word contexts (the bytes before the word, the word that followed the word before, the last 6
+    letters), run contexts for orders 2 and 8 and the word pair, twelve stationary maps of 2^22
+    entries (none in a picture), a slower first-layer rate, a slower discount, 252 bit-history
+    states (were 182) and 256 MiB of slots.
 
     `params` counts the table entries: context states (one byte each), statemap entries, mixer
     weights, SSE entries and match positions. `flops_per_symbol` estimates the integer operations
-    per byte: 8 bits x (48 inputs read and stretched (54 in binary data), 57 mixed by 8 mixers,
-    ~1,820 operations for the dot products and their training, ~290 for the statemap and state
-    updates, ~200 for the five final mixers and SSE), plus ~1,150 per byte for 64 slot lookups,
+    per byte: 8 bits x (60 inputs read and stretched (66 in binary data), 69 mixed by 8 mixers,
+    ~2,200 operations for the dot products and their training, ~360 for the statemap and state
+    updates, ~200 for the five final mixers and SSE), plus ~1,300 per byte for 70 slot lookups,
     the hashes, the indirect and run tables and the match model. In a bilevel image the image
     model adds 24 inputs and about as many operations again (not counted: the figure is for the
     data it is published on, text).
     """
 
     name = "cm"
-    version = 12  # 12: five final mixers, run contexts, an order-3 SSE stage
+    version = 13  # 13: three word contexts, more run contexts, stationary maps and states, slower rate
+    # 12: five final mixers, run contexts, an order-3 SSE stage
     # 11: SPARC calls rewritten as targets (a second flag decision)
     # 10: the lagged pairs' fields, and their stationary maps
     # 9: lagged-pair contexts in binary data (see the class docstring)
@@ -987,24 +1009,24 @@ class ContextMixing(SequenceCoder):
     # 2: tables sized to a short input (inputs under 128 KiB code differently)
     description = "bitwise context mixing (lpaq class): orders 0-8, word, sparse, indirect, record, match; mixers, SSE"
     options = {
-        "memory_mib": Option(128, "MiB of hashed context slots (16 bytes each)", 1, 4096),
+        "memory_mib": Option(256, "MiB of hashed context slots (16 bytes each)", 1, 4096),
         "history_mib": Option(16, "MiB of history for the match model (rounded down to a power of 2)", 1, 1024),
         "match_min": Option(5, "bytes of context a match must repeat before it predicts", 3, 32),
     }
     test_options = {"memory_mib": 1, "history_mib": 1}
     model_bytes = 0
-    flops_per_symbol = 20000.0
+    flops_per_symbol = 24000.0
 
     @classmethod
     def memory_estimate(cls, settings: dict[str, Any], symbols: int) -> int:
         history = _power_of_two(settings["history_mib"] << 20)  # the ring, and as many bytes of positions
         tables = (
-            _sm_size(_STATIONARY_BITS) * 8
+            _sm_size(_STATIONARY_BITS) * 6  # p (int32) and count (uint16) per statemap entry
             + (_N_MIX * _SETS * _N_IN + _FINAL_ROWS * (_N_MIX + 1)) * 4
             + (2 * _APM_ROWS + _APM3_ROWS) * 33 * 2
             + _RUN_ENTRIES * 4
         )
-        tables += _SM_STATE - _SM_IMG + _COST.nbytes + 8 * _IND_SIZE  # image states, cost table, indirect table
+        tables += _SM_STATE - _SM_IMG + _COST.nbytes + 8 * (_IND_SIZE + _WORDS)  # image states, costs, indirect tables
         tables += len(_LAGS) * 65536  # the lagged pairs' bytes
         segment = min(symbols, wire.SEGMENT_SYMBOLS)  # coder output, code lengths and input
         coding = coder.encoder_capacity(8 * segment) + 13 * segment
@@ -1040,7 +1062,7 @@ class ContextMixing(SequenceCoder):
     def _params(slots: int, history: int, positions: int, stationary_bits: int, runs: int) -> int:
         tables = _sm_size(stationary_bits) + _N_MIX * _SETS * _N_IN + _FINAL_ROWS * (_N_MIX + 1)
         tables += (2 * _APM_ROWS + _APM3_ROWS) * 33 + runs
-        tables += _SM_STATE - _SM_IMG + _IND_SIZE + len(_LAGS) * 65536
+        tables += _SM_STATE - _SM_IMG + _IND_SIZE + _WORDS + len(_LAGS) * 65536
         return int((_DIRECT_ROWS + slots) * _SLOT + tables + positions)
 
     def _model_for(self, count: int) -> _Model:
@@ -1065,7 +1087,7 @@ class ContextMixing(SequenceCoder):
             smi=np.zeros(_N_IN, dtype=np.int64),
             st=np.zeros(_N_IN, dtype=np.int64),
             smp=smp,
-            smn=np.zeros(smp.shape[0], dtype=np.int32),
+            smn=np.zeros(smp.shape[0], dtype=np.uint16),
             w=np.full(_N_MIX * _SETS * _N_IN, 1 << 12, dtype=np.int32),
             wf=wf,
             mset=np.zeros(_N_MIX, dtype=np.int64),
@@ -1075,6 +1097,7 @@ class ContextMixing(SequenceCoder):
             buf=np.zeros(history, dtype=np.uint8),
             mt=np.zeros(positions, dtype=np.int32),
             ind=np.zeros(_IND_SIZE, dtype=np.int64),
+            wnext=np.zeros(_WORDS, dtype=np.int64),
             after=np.zeros((len(_LAGS), 65536), dtype=np.uint8),
             rpos=np.zeros((256, 2), dtype=np.int64),
             reg=np.zeros(_N_REG, dtype=np.int64),
