@@ -49,12 +49,12 @@ Models (each gives the mixer one input, st of its probability):
   byte that followed it predicts the next bit. Two inputs: a statemap over (length bucket,
   predicted bit), so confidence grows with the match length as learned, and one over (expected
   byte, c0), which also learns how a mismatch tends to go.
-- Run contexts: orders 2, 3, 4, 5, 6 and 8, the word and the word pair each keep, in a table of their hashes (a check
-  byte, no search: a new context takes the entry), the byte that followed them last and how many
-  times in a row it did (up to 255). While this byte's bits so far agree with that byte, its next
-  bit is predicted through a statemap over (the count, up to 31; the bit) per context, else the
-  input is 0 (in a picture too: its pixels have the image model). A bit-history state per node
-  sees the bits, not which byte they made.
+- Run contexts: orders 2, 3, 4, 5, 6 and 8, the word and the word pair each keep, in a table of
+  their hashes (a check byte, no search: a new context takes the entry), the byte that followed
+  them last and how many times in a row it did (up to 255). While this byte's bits so far agree
+  with that byte, its next bit is predicted through a statemap over (the count, up to 31; the bit)
+  per context, else the input is 0 (in a picture too: its pixels have the image model). A
+  bit-history state per node sees the bits, not which byte they made.
 - Record model: a record length r is a distance that twice in a row separates equal bytes, once
   8 votes more (majority vote) stand for it than against; then the byte r back predicts the next
   bit through a statemap over (how many bytes in a row it was right, predicted bit).
@@ -964,9 +964,9 @@ def _decode_chunk(
 
 
 class ContextMixing(SequenceCoder):
-    """Bitwise context mixing: orders 0-4, 6, 8, word, sparse, indirect, record, image, column, match
-    models, a bilevel image model, eight mixers and a final one, two SSE stages (see the module
-    docstring).
+    """Bitwise context mixing: orders 0-6, 8 and 12, word, sparse, indirect, record, image, column,
+    run and match models, a bilevel image model, eight mixers and five final ones, three SSE
+    stages (see the module docstring).
 
     Defaults: memory_mib 256, history_mib 16, match_min 5; what they measure, with the commands,
     is in results/cm/README.md. v2 sized the tables to a short input (inputs under 128 KiB code
