@@ -80,6 +80,25 @@ def test_a_run_context_keeps_the_byte_that_followed_it_last_and_how_often_in_a_r
     assert registers[cm._RUN + cm._N_RUN + order3] == 2  # the Y ended the run of 5
 
 
+def _word(letters: bytes) -> int:
+    """A word's hash as the model folds it, letter by letter."""
+    h = 0
+    for letter in letters:
+        h = cm._hash(h, letter)
+    return h
+
+
+def test_the_word_contexts_know_what_followed_the_word_before_and_the_letters_across_words():
+    _, encoder = _code(b"the cat sat. the dog ran. THE cow, the ")
+    registers, model = encoder._model.reg, encoder._model
+    assert registers[cm._W1] == _word(b"the") and registers[cm._W0] == 0
+    # The word that followed "the" last time (case folded: "THE cow"), the indirect word context's key.
+    assert model.wnext[registers[cm._W1] & (cm._WORDS - 1)] == _word(b"cow")
+    # The last 6 letters whatever separates them: "wthe" of "cow, the ", 5 bits each (a = 1).
+    assert registers[cm._TEXT0] & 0xFFFFF == (ord("w") - 96) << 15 | (ord("t") - 96) << 10 | (ord("h") - 96) << 5 | 5
+    assert registers[cm._TEXT0] >> 20 == (ord("c") - 96) << 5 | (ord("o") - 96)
+
+
 def test_record_length_is_found_and_used():
     data = _records(400)
     encoded, encoder = _code(data)
