@@ -6,7 +6,7 @@ conformance kit). What a model that codes in its own order or its own compiled l
 here too: `Progress`, `no_progress`, `CodeOne`, `encode_in_any_order`, `decode_in_any_order`
 (and `Split`, `Decide` for a symbol coded as several decisions),
 `SYMBOL_BYTES`, the capabilities `Lockstep`, `Bitwise` and `TokenBytes`, `jit` (numba, cached), and in
-`harness.coder` the coder's steps (`encode_step`, `decode_step`) and `aligned_zeros`. They are
+`harness.coder` the coder's steps (`encode_step`, `decode_step`), `aligned_zeros` and `filled`. They are
 loaded on first use, so that importing `harness` stays cheap.
 """
 

@@ -228,10 +228,23 @@ def decode_step(state: np.ndarray, payload: np.ndarray, probs: np.ndarray, cum: 
 
 def aligned_zeros(rows: int, columns: int) -> np.ndarray:
     """int32 zeros whose rows start on 64-byte cache lines when columns * 4 divides 64: a
-    compiled model's table, a row read in one cache line."""
-    flat = np.zeros(rows * columns + 16, dtype=np.int32)
+    compiled model's table, a row read in one cache line; its pages written now (`filled`)."""
+    flat = filled(rows * columns + 16, np.int32)
     skip = (-flat.ctypes.data % 64) // 4
     return flat[skip : skip + rows * columns].reshape(rows, columns)
+
+
+def filled(size: int, dtype: type, value: int = 0) -> np.ndarray:
+    """A compiled model's table of `size` entries of `value`, its pages written now, a slice at a
+    time. numpy backs large arrays with huge pages, zeroed when first touched, and a model touches
+    its tables at random: a fresh model would have all of them zeroed inside its first compiled
+    call, seconds under load in which no signal (Ctrl-C, kill) is acted on. Here Python runs
+    between the slices; of zeros, one entry a page is written (the kernel zeroes the rest)."""
+    table = np.zeros(size, dtype=dtype) if value == 0 else np.empty(size, dtype=dtype)
+    step, stride = (16 << 20) // table.itemsize, 4096 // table.itemsize if value == 0 else 1
+    for start in range(0, size, step):
+        table[start : start + step : stride] = value
+    return table
 
 
 def _cum_for(cum: np.ndarray, n: int) -> np.ndarray:

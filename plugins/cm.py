@@ -460,6 +460,14 @@ def _lagged(r: np.ndarray) -> bool:
 
 
 @jit
+def _stationary_maps(r: np.ndarray) -> int:
+    """How many stationary maps are read and learnt: all in binary data; in text those of the
+    text's contexts (off, the fields' maps say nothing); in a picture none (its pixels have the
+    image model)."""
+    return _N_STATIONARY if _lagged(r) else 0 if r[_PICTURE] else _N_TEXT_STATIONARY
+
+
+@jit
 def _predict(m: _Model) -> int:
     """p(next bit = 1) in 12 bits, 1..4095; leaves in `m` what `_update` learns from."""
     # Arrays are taken out of `m` once: numba counts references at each attribute access.
@@ -500,8 +508,7 @@ def _predict(m: _Model) -> int:
             rctx = 1 + min(r[_RRUN], 15) * 2 + ((e >> (7 - bitpos)) & 1)
     smi[_IN_RECORD] = _SM_RECORD + rctx
     bits = m.stationary_bits
-    # Off, the fields' maps say nothing; in a picture none do (its pixels have the image model).
-    stationary = _N_STATIONARY if lagged else 0 if r[_PICTURE] else _N_TEXT_STATIONARY
+    stationary = _stationary_maps(r)
     for k in range(stationary):
         i = (m.h[_STATIONARY_CONTEXTS[k]] + c0 * 0x9E3779B1) >> 12 & ((1 << bits) - 1)
         smi[_IN_STATIONARY + k] = _SM_STATIONARY + (k << bits) + i
@@ -662,7 +669,7 @@ def _update(m: _Model, y: int) -> None:
         r[_IMG_COST] += pixels - cost[po if y else 4096 - po] - (r[_IMG_COST] >> 10)
         r[_PIXEL_GAIN] += pixels - cost[pr if y else 4096 - pr] - (r[_PIXEL_GAIN] >> 16)
     image = r[_IMAGE]
-    for k in range(_N_SM if _lagged(r) else _IN_STATIONARY + (0 if r[_PICTURE] else _N_TEXT_STATIONARY)):
+    for k in range(_IN_STATIONARY + _stationary_maps(r)):
         _learn(smp, smn, dt, smi[k], y)
     for k in range(_IN_IMG, _IN_IMG + (2 * _N_IMG if image else 1 if r[_RLEN] >= _MIN_ROW else 0)):
         _learn(smp, smn, dt, smi[k], y)
@@ -1070,14 +1077,14 @@ class ContextMixing(SequenceCoder):
             return self._model
         sizes = self._sizes(count)
         slots, history, positions, stationary_bits, runs = sizes
-        smp = _table(_sm_size(stationary_bits), np.int32, 1 << 21)
+        smp = coder.filled(_sm_size(stationary_bits), np.int32, 1 << 21)
         smp[:_SM_MATCH] = np.tile(_STATE_P1, _N_CTX)
         smp[_SM_STATE:_SM_IDLE] = np.tile(_STATE_P1, _N_IMG)
         apm_row = _SQUASH[np.clip(np.arange(-16, 17) * 128, -2047, 2047) + 2047] * 16
         wf = np.full((_FINAL_ROWS, _N_MIX + 1), (1 << 16) // _N_MIX, dtype=np.int32)
         wf[:, _N_MIX] = 0
         m = self._model = _Model(
-            t=_paged_in(coder.aligned_zeros(_DIRECT_ROWS + slots, _SLOT // 4).view(np.uint8).reshape(-1)),
+            t=coder.aligned_zeros(_DIRECT_ROWS + slots, _SLOT // 4).view(np.uint8).reshape(-1),
             it=np.zeros(_SM_STATE - _SM_IMG, dtype=np.uint8),
             slots=slots,
             stationary_bits=stationary_bits,
@@ -1087,13 +1094,13 @@ class ContextMixing(SequenceCoder):
             smi=np.zeros(_N_IN, dtype=np.int64),
             st=np.zeros(_N_IN, dtype=np.int64),
             smp=smp,
-            smn=_table(smp.shape[0], np.uint16),
+            smn=coder.filled(smp.shape[0], np.uint16),
             w=np.full(_N_MIX * _SETS * _N_IN, 1 << 12, dtype=np.int32),
             wf=wf,
             mset=np.zeros(_N_MIX, dtype=np.int64),
             md=np.zeros(_N_MIX + 1 + _N_FINAL, dtype=np.int64),
             apm=np.tile(apm_row.astype(np.uint16), 2 * _APM_ROWS + _APM3_ROWS),
-            run=_table(runs, np.int32),
+            run=coder.filled(runs, np.int32),
             buf=np.zeros(history, dtype=np.uint8),
             mt=np.zeros(positions, dtype=np.int32),
             ind=np.zeros(_IND_SIZE, dtype=np.int64),
@@ -1231,23 +1238,6 @@ def _sparc_targets(data: np.ndarray, forward: bool) -> None:
     calls = np.flatnonzero(_near_sparc_calls(words))
     v = (words[calls] + calls if forward else words[calls] - calls) & 0x1FFFFF
     whole[calls] = 1 << 30 | np.where(v >> 20, 0x3FE00000, 0) | v
-
-
-def _table(size: int, dtype: type, value: int = 0) -> np.ndarray:
-    """`size` entries of `value`, their pages written now (`_paged_in`)."""
-    return _paged_in(np.zeros(size, dtype=dtype) if value == 0 else np.empty(size, dtype=dtype), value)
-
-
-def _paged_in(table: np.ndarray, value: int = 0) -> np.ndarray:
-    """`table` (flat, zeros where `value` is 0) set to `value`, a slice at a time. numpy backs
-    large arrays with huge pages, zeroed when first touched, and the model touches its tables at
-    random: a fresh model would zero all of them inside its first compiled call, seconds under
-    load in which no signal (Ctrl-C, kill) is acted on. Here Python runs between the slices; of
-    zeros, one entry a page is written (the kernel zeroes the rest)."""
-    step, stride = (16 << 20) // table.itemsize, 4096 // table.itemsize if value == 0 else 1
-    for start in range(0, table.shape[0], step):
-        table[start : start + step : stride] = value
-    return table
 
 
 def _power_of_two(n: int) -> int:
