@@ -20,30 +20,41 @@ Models (each gives the mixer one input, st of its probability):
 - Context models: orders 0 and 1 (indexed directly), hashed orders 2, 3, 4, 5, 6, 8 and 12; the
   current word (hash of its letters, case folded); the word with the word before, with the one
   before that, and with both; the word with the bytes between it and the word before (a space, a
-  quote, a line break); the word with the word that followed the word before the last time the
-  word before was seen (an indirect word context: a table of a word per hash of a word); the last
-  6 letters whatever separates them, with c1's class; the classes of the last 8 bytes (capital,
-  small letter, digit, space, newline, other control, phrase punctuation, other) with c1, the
-  shape of the text around a word whatever its letters; c1 with the position in a 4-byte word
-  (instructions and fields of 4 bytes); sparse contexts c2c3, c2c4, c3c4, c1c3, c2 alone, c4c5 and
-  c5c6 (skipping bytes, for binary data of 2- and 4-byte fields and instructions, and a table's
-  column number a few bytes back); indirect contexts, c1 and c2c1 each with the two bytes that
-  followed their last two occurrences (what came next the last times this context was seen: a
-  table of 2 bytes per byte value and per pair); record contexts (the bytes one and two records
-  above, and the byte above with c1); an image context for bilevel pictures whose rows are records
-  (the bytes above and above-right whole, the 3 pixels nearest to this byte of the byte above-left
-  and of c1); a text-column context (the byte in the same column of the previous line, and the
-  column). A context not yet seen at this bit's node gives 0 (says nothing), whatever its statemap
-  learnt of fresh contexts. Each context keeps a bit-history state per node of its byte's binary
-  tree: a state stands for a pair of counts (n0, n1), at most 252 of them (long one-sided runs
-  exact, mixed histories coarse); after a bit the opposite count n > 3 becomes 3 + (n - 3) // 2,
-  so a context that changed its mind is believed again soon. A state becomes a probability through
-  an adaptive statemap per context kind: sm[s] starts at (n1 + 1/2) / (n + 1) and after each bit y
-  moves sm[s] += (y - sm[s]) / (k + 1.5), k the number of updates so far (capped at 1023), so it
-  converges to the real frequency of 1s in state s. Hashed contexts live in one table of 16-byte
-  slots, one slot per context and nibble (a check byte and the states of the nibble's 15 tree
-  nodes), looked up twice a byte; a lookup searches 3 slots of one cache line and, finding no
-  matching check byte, empties the one whose first state has the fewest counts.
+  quote, a line break); the word with the word that followed the word before the last time the word
+  before was seen (an indirect word context: a table of a word per hash of a word); the last 6
+  letters whatever separates them, with c1's class; the classes of the last 8 bytes (capital, small
+  letter, digit, space, newline, other control, phrase punctuation, other) with c1, the shape of the
+  text around a word whatever its letters; c1 with the position in a 4-byte word (instructions and
+  fields of 4 bytes); sparse contexts c2c3, c2c4, c3c4, c1c3, c2 alone, c4c5 and c5c6 (skipping
+  bytes, for binary data of 2- and 4-byte fields and instructions, and a table's column number a few
+  bytes back); indirect contexts, c1 and c2c1 each with the two bytes that followed their last two
+  occurrences (what came next the last times this context was seen: a table of 2 bytes per byte
+  value and per pair); record contexts (the bytes one and two records above, and the byte above with
+  c1); an image context for bilevel pictures whose rows are records (the bytes above and above-right
+  whole, the 3 pixels nearest to this byte of the byte above-left and of c1); a text-column context
+  (the byte in the same column of the previous line, and the column). Text contexts, in a picture
+  none (each hashes to a constant and says nothing): the word with the two innermost open brackets
+  or quotes (( [ { open until their closing byte, a double quote until the next), the nesting of
+  source code and quoted speech; the word with the first two bytes of its line (a bibliography's
+  field name, a mail header, a quote's "> "); the column with the line's first byte and c1's class,
+  and with the length of the line before (verse, tables, hard-wrapped prose); the classes of the
+  last 10 bytes, alone and with c1c2; the first word of the line with c1; the bytes that followed
+  the last two occurrences of the word so far, with the word's length and c1 (an indirect
+  context per word: a table of 2 bytes per word hash); the word in this 1 KiB block (the words of a
+  passage); the word with the word three before and c1, and with the word before and c1; the bytes
+  between the word before and this one, with the word before, the bytes before it and the word
+  before that (the shape of a phrase); the high nibbles of the last 8 bytes (a space's 0: the rough
+  kind of each byte, whatever it is). A context not yet seen at this bit's node gives 0 (says
+  nothing), whatever its statemap learnt of fresh contexts. Each context keeps a bit-history state
+  per node of its byte's binary tree: a state stands for a pair of counts (n0, n1), at most 252 of
+  them (long one-sided runs exact, mixed histories coarse); after a bit the opposite count n > 3
+  becomes 3 + (n - 3) // 2, so a context that changed its mind is believed again soon. A state
+  becomes a probability through an adaptive statemap per context kind: sm[s] starts at (n1 + 1/2) /
+  (n + 1) and after each bit y moves sm[s] += (y - sm[s]) / (k + 1.5), k the number of updates so
+  far (capped at 1023), so it converges to the real frequency of 1s in state s. Hashed contexts live
+  in one table of 16-byte slots, one slot per context and nibble (a check byte and the states of the
+  nibble's 15 tree nodes), looked up twice a byte; a lookup searches 3 slots of one cache line and,
+  finding no matching check byte, empties the one whose first state has the fewest counts.
 - Match model: the last occurrence of the last `match_min` bytes (a hash into a table of
   positions in a ring of history) is verified backwards; while it keeps predicting right, the
   byte that followed it predicts the next bit. Two inputs: a statemap over (length bucket,
@@ -102,34 +113,39 @@ Models (each gives the mixer one input, st of its probability):
   byte, else 0; on where a >= 1024), and not in a picture (whose rows the image model has).
   Off, each of their contexts hashes to a constant and its input is 0, so text codes as without
   them and their slots do not crowd the hash table.
-- Stationary maps: twelve of the contexts (c5c6, c4c5, orders 2, 3, 4 and 5, the word, the word
-  with the one before and with the one before that, the classes with c1, the indirect c1, the
-  text column) and, in binary data, the six lagged pairs' fields also index, hashed with c0, a
-  table of 2^22 adaptive probabilities each (no check: a collision is noise), learnt as the
-  statemaps (rate 1 / (n + 1.5)); off, the fields' maps are neither read nor learnt and their
-  inputs are 0. A bit-history state forgets; where a context's bits come from a fixed
-  distribution (a column of survey answers, the letters after a word) the frequency the map
+- Stationary maps: twelve of the contexts (c5c6, c4c5, orders 2, 3, 4 and 5, the word, the word with
+  the one before and with the one before that, the classes with c1, the indirect c1, the text
+  column) and, in binary data, the six lagged pairs' fields also index a table of 2^22 adaptive
+  probabilities each: per nibble, the context hashed with the byte's bits before the nibble picks 16
+  entries (a cache line), the node of the nibble's tree one of them (no check: a collision is
+  noise); learnt as the statemaps (rate 1 / (n + 1.5)); off, the fields' maps are neither read nor
+  learnt and their inputs are 0. A bit-history state forgets; where a context's bits come from a
+  fixed distribution (a column of survey answers, the letters after a word) the frequency the map
   converges to predicts better.
 - A bias input (constant 256), and two hints: other models' st(p) for this bit, given by `mix`
   (`_hint`), 0 when cm codes alone (an input of 0 adds nothing and its weights never move, so
   alone cm codes as if it had no such inputs).
 
-Mixing: eight mixers each compute x = sum_i w_i * s_i over the inputs s_i with a weight set
-chosen by a small context, and p_k = squash(x). The contexts: c0 with the record run, up to 7;
-match length bucket and bit position; c1 and bit position; c0 with how many of the long contexts
-(hashed orders 2-8 and the word pair) have a state other than the empty one at this bit's node
-(0..6, how much of the past this bit's contexts have seen); c2 and bit position; c0 with the
-letters of the current word so far (up to 7); the column in the line (up to 127) and bit
-position; c1 with the record run, up to 7 (a table's cell whose byte above repeats). Five final
-mixers of the same kind each mix the eight x's, with weights chosen by c0 and match length
-(none, under 16 bytes, under 4096, longer); by c0 and how many long contexts have seen this node;
-by c1 and bit position; by c2 and bit position; by c0 and the letters of the word so far. The
-final x is their average (in a picture the first alone, its weights by the 11-pixel pattern):
-each learns how far to trust each first-layer mixer where its own context says.
+Mixing: twelve mixers each compute x = sum_i w_i * s_i over the inputs s_i with a weight set chosen
+by a small context, and p_k = squash(x). The contexts: c0 with the record run, up to 7; match length
+bucket and bit position; c1 and bit position; c0 with how many of the long contexts (hashed orders
+2-8 and the word pair) have a state other than the empty one at this bit's node (0..6, how much of
+the past this bit's contexts have seen); c2 and bit position; c0 with the letters of the current
+word so far (up to 7); the column in the line (up to 127) and bit position; c1 with the record run,
+up to 7 (a table's cell whose byte above repeats); the classes of the last 3 bytes and bit position
+(not in a picture, where its output is 0); and three in text only (off in binary data and in a
+picture), with 4096 weight sets each chosen by a hash: the classes of the last 4 bytes and c0; the
+word's first letter and length (up to 7) and c0; c2's class, c1 and c0. Five final mixers of the
+same kind each mix the twelve x's, with weights chosen by c0 and match length (none, under 16 bytes,
+under 4096, longer); by c0 and how many long contexts have seen this node; by c1 and bit position;
+by c2 and bit position; by c0 and the letters of the word so far. The final x is their average (in a
+picture the first alone, its weights by the 11-pixel pattern): each learns how far to trust each
+first-layer mixer where its own context says.
 Every mixer learns online by gradient descent on the coding loss:
 after bit y, w_i += lr * (y - p_k) * s_i (the derivative of -ln P(y) in the stretch domain),
 with a first-layer rate that starts 25 times higher and decays with the bytes seen (1 + 24 *
-65536 / (65536 + bytes)), so small files learn fast.
+65536 / (65536 + bytes)), so small files learn fast, and the same with the bits a weight set has
+learnt (1 + 24 * 512 / (512 + bits)) where that is higher: a weight set seen little learns fast.
 
 SSE (lpaq's APM): three tables refine the mixed p by context (c0 with c1; c0 with a hash of
 c1c2 in 2^16 rows; c0 with a hash of c1c2c3 in 2^18 rows), each a row of 33 probabilities over
@@ -250,7 +266,8 @@ _COST = np.rint(-np.log2(np.maximum(np.arange(4097), 1) / 4096) * 64).astype(np.
 
 # ---- layout ------------------------------------------------------------------------------------
 _LAGS = (2, 3, 4, 5, 6, 7)  # lagged pairs: a pair of bytes this far back, and what came this far after it last time
-_IN_LAGGED = 29  # their hashed contexts and inputs, the last ones
+_IN_TEXT = 29  # the text contexts added in version 14: nothing in a picture (see _end_byte)
+_IN_LAGGED = 42  # their hashed contexts and inputs, the last ones
 _N_HASHED = _IN_LAGGED + len(_LAGS)  # hashed contexts, see _end_byte
 _O0, _O1 = _N_HASHED, _N_HASHED + 1  # the order-0 and order-1 contexts, indexed directly
 _N_CTX = _N_HASHED + 2
@@ -275,6 +292,7 @@ _N_TEXT_STATIONARY = _N_STATIONARY - len(_LAGS)
 _STATIONARY_BITS = 22  # entries per stationary map: 2^22 (fewer for a short input, see `_sizes`)
 _RUN_ENTRIES = 1 << 22  # the run contexts' table (fewer for a short input)
 _N_SM = _IN_STATIONARY + _N_STATIONARY  # the inputs that come from a statemap, then the bias and the hints
+_IN_FIELD_MAPS = _IN_STATIONARY + _N_TEXT_STATIONARY  # the lagged pairs' fields' maps: inputs 0 in text
 _N_HINTS = 2
 _IN_BIAS, _IN_HINT = _N_SM, _N_SM + 1
 _N_BASE = _IN_HINT + _N_HINTS  # the inputs mixed always; the image model's follow, mixed only in an image
@@ -282,7 +300,8 @@ _N_BASE = _IN_HINT + _N_HINTS  # the inputs mixed always; the image model's foll
 # the first's p - 1/2 (linear, not stretched).
 _IN_IMG, _IN_STATE, _IN_LINEAR = _N_BASE, _N_BASE + _N_IMG, _N_BASE + 2 * _N_IMG
 _N_IN = _N_BASE + 3 * _N_IMG
-_N_MIX = 8  # first-layer mixers (weight sets by c0, match length, c1, orders seen, c2, word, column, run)
+_N_MIX = 12  # first-layer mixers (weight sets by c0, match length, c1, orders seen, c2, word, column, run, ...)
+_N_TEXT_MIX = 3  # the last of them mix in text only; the one before them, not in a picture
 _BYTE_SETS = 2048  # weight sets per mixer for the byte contexts, at most; a picture's follow them
 _SETS = 2 * _BYTE_SETS
 _N_FINAL = 5  # final mixers, averaged; a picture has the first only
@@ -306,7 +325,7 @@ _IMG_OFFSETS = tuple(_SM_IMG + sum(_IMG_SIZES[:k]) for k in range(_N_IMG))
 _SM_STATE = _SM_IMG + sum(_IMG_SIZES)  # 256 per template
 _SM_IDLE = _SM_STATE + 256 * _N_IMG
 _SM_RUN = _SM_IDLE + 1  # 64 per run context: the run's count (up to 31) x the bit it predicts
-_SM_STATIONARY = _SM_RUN + 64 * _N_RUN  # then 2^stationary_bits per stationary map
+_SM_STATIONARY = -(-(_SM_RUN + 64 * _N_RUN) // 16) * 16  # then 2^stationary_bits per stationary map
 _APM_ROWS = 65536  # rows of the order-1 and order-2 SSE tables
 _APM3_ROWS = 1 << 18  # rows of the order-3 one
 
@@ -320,6 +339,7 @@ _LIMIT = 1023  # statemap counts stop here: the rate stays >= 1 / 1024.5
 _MIX_RATE = 2  # the mixers' learning rate in the long run...
 _MIX_BOOST = 48  # ...plus this much while few bytes are seen, halved after _MIX_HALF bytes
 _MIX_HALF = 1 << 16
+_SET_HALF = 512  # and a weight set learns at least as fast as that boost halved after this many of its bits
 _FINAL_RATE = 14
 _APM_RATE = 6
 _MAX_LEN = 65535
@@ -355,7 +375,11 @@ _FINAL_ROW = _WLEN + 6  # _N_FINAL slots: the final mixers' weight sets
 _RUN = _FINAL_ROW + _N_FINAL  # per run context: the byte it expects | 256 (0: none), its count, its entry
 _GAP = _RUN + 3 * _N_RUN  # a hash of the bytes between the word before and this one
 _TEXT0 = _GAP + 1  # the last 6 letters (case folded), 5 bits each, whatever separates them
-_N_REG = _GAP + 2
+_GAP1, _W3 = _GAP + 2, _GAP + 3  # the bytes between the two words before (a hash); the third word back
+_LINE_WORD = _GAP + 4  # the first word of this line (0 until one ends)
+_NEST = _GAP + 5  # the open brackets and quotes, the innermost in the low byte (6 at most)
+_NIBBLES = _GAP + 6  # the high nibbles of the last 8 bytes (a space's 0)
+_N_REG = _GAP + 7
 _BINARY = 1024  # binary data: 1 byte in 64 or more is a control byte (text has none)
 _ORDERS = (0, 1, 2, 3, 10, 5)  # the hashed orders 2, 3, 4, 6, 8 and the word pair: the "orders seen" mixer
 _IND_SIZE = 256 + 65536  # the indirect contexts' table: an entry per byte, then per pair of bytes
@@ -380,6 +404,7 @@ class _Model(NamedTuple):
     smp: np.ndarray  # int32: statemap p(1), 22 bits
     smn: np.ndarray  # uint16: statemap counts (up to _LIMIT)
     w: np.ndarray  # int32 (_N_MIX * _SETS * _N_IN,): first-layer weights, 16.16, a row per weight set
+    wn: np.ndarray  # int32 (_N_MIX * _SETS,): the bits each weight set has learnt (up to 2^20)
     wf: np.ndarray  # int32 (_FINAL_ROWS, _N_MIX + 1): final mixer weights
     mset: np.ndarray  # int64 (_N_MIX,): the weight set (row of `w`) each mixer used
     md: np.ndarray  # int64 (_N_MIX + 1 + _N_FINAL,): each mixer's output, stretched; the final average; each final's
@@ -389,6 +414,7 @@ class _Model(NamedTuple):
     mt: np.ndarray  # int32: hash of the last match_min bytes -> position after them
     ind: np.ndarray  # int64 (_IND_SIZE,): the two bytes that followed each byte, each pair of bytes, last
     wnext: np.ndarray  # int64 (_WORDS,): per word (its hash's low 16 bits), the word that followed it last
+    wtail: np.ndarray  # uint16 (_WORDS,): per word so far (its hash's low 16 bits), the bytes after its last 2
     after: np.ndarray  # uint8 (len(_LAGS), 65536): the byte that came lag bytes after each pair of bytes, last
     rpos: np.ndarray  # int64 (256, 2): last position of each byte value and the distance before it
     reg: np.ndarray  # int64 (_N_REG,)
@@ -468,6 +494,13 @@ def _stationary_maps(r: np.ndarray) -> int:
 
 
 @jit
+def _mixers(r: np.ndarray) -> int:
+    """How many first-layer mixers mix: the text ones not in binary data, nor the byte classes'
+    one in a picture, whose bytes their contexts do not describe."""
+    return _N_MIX - _N_TEXT_MIX - 1 if r[_PICTURE] else _N_MIX - _N_TEXT_MIX if _lagged(r) else _N_MIX
+
+
+@jit
 def _predict(m: _Model) -> int:
     """p(next bit = 1) in 12 bits, 1..4095; leaves in `m` what `_update` learns from."""
     # Arrays are taken out of `m` once: numba counts references at each attribute access.
@@ -486,6 +519,9 @@ def _predict(m: _Model) -> int:
     lagged = _lagged(r)
     if not lagged:  # text or a picture: the lagged pairs say nothing
         for k in range(_IN_LAGGED, _N_HASHED):
+            st[k] = 0
+    if r[_PICTURE]:  # nor do the text contexts in a picture
+        for k in range(_IN_TEXT, _IN_LAGGED):
             st[k] = 0
     # Match model: the next bit of the byte that followed the last occurrence of this context.
     expected, mctx = 0, 0
@@ -510,8 +546,8 @@ def _predict(m: _Model) -> int:
     bits = m.stationary_bits
     stationary = _stationary_maps(r)
     for k in range(stationary):
-        i = (m.h[_STATIONARY_CONTEXTS[k]] + c0 * 0x9E3779B1) >> 12 & ((1 << bits) - 1)
-        smi[_IN_STATIONARY + k] = _SM_STATIONARY + (k << bits) + i
+        block = _hash(m.h[_STATIONARY_CONTEXTS[k]], c0 >> j) << 4  # the nibble's 16 entries: a cache line
+        smi[_IN_STATIONARY + k] = _SM_STATIONARY + (k << bits) + ((block | node) & ((1 << bits) - 1))
     # Runs: the byte that followed each run context last, while this byte's bits so far agree with it.
     for k in range(_N_RUN):
         e = r[_RUN + k]
@@ -579,18 +615,28 @@ def _predict(m: _Model) -> int:
     m.mset[5] = 5 * _SETS + min(r[_WLEN], 7) * 256 + c0
     m.mset[6] = 6 * _SETS + min(r[_POS] - r[_LINE], 127) * 8 + bitpos
     m.mset[7] = 7 * _SETS + (min(r[_RRUN], 7) << 8 | c1)
+    classes = r[_CLASSES]
+    wlen = min(r[_WLEN], 7)
+    initial = (r[_TEXT0] >> (5 * wlen - 5)) & 31 if 1 <= r[_WLEN] <= 6 else 0  # the word's first letter
+    m.mset[8] = 8 * _SETS + ((classes & 0x1FF) << 3 | bitpos)
+    m.mset[9] = 9 * _SETS + (_hash(classes & 0xFFF, c0) & (_SETS - 1))
+    m.mset[10] = 10 * _SETS + (_hash(initial, wlen << 8 | c0) & (_SETS - 1))
+    m.mset[11] = 11 * _SETS + (_hash(classes & 0x3F, c1 << 8 | c0) & (_SETS - 1))
     if picture:
         m.mset[1] = _SETS + _BYTE_SETS + pattern
         m.mset[4] = 4 * _SETS + _BYTE_SETS + wide
     w = m.w
-    for k in range(_N_MIX):
+    mixers = _mixers(r)
+    for k in range(mixers, _N_MIX):
+        m.md[k] = 0
+    for k in range(mixers):
         base = m.mset[k] * _N_IN
-        dot = 0
-        for i in range(_N_BASE):  # constant trip counts: the compiler unrolls and vectorizes them
-            dot += st[i] * w[base + i]
+        dot = _dot(st, w, base, 0, _IN_LAGGED) + _dot(st, w, base, _N_HASHED, _IN_FIELD_MAPS)
+        dot += _dot(st, w, base, _N_SM, _N_BASE)
+        if lagged:
+            dot += _dot(st, w, base, _IN_LAGGED, _N_HASHED) + _dot(st, w, base, _IN_FIELD_MAPS, _N_SM)
         if image:
-            for i in range(_N_BASE, _N_IN):
-                dot += st[i] * w[base + i]
+            dot += _dot(st, w, base, _N_BASE, _N_IN)
         m.md[k] = min(max(dot >> 16, -2047), 2047)
     # Final mixers: each mixes the eight outputs with weights of its own context; their average.
     r[_FINAL_ROW] = _FINAL_BYTE_ROWS + wide if picture else c0 | _match_class(mctx >> 1) << 8
@@ -622,6 +668,24 @@ def _predict(m: _Model) -> int:
         p = (2 * p + 2 * a1 + 3 * a2 + 3 * a3 + 5) // 10
     p = min(max(p, 1), 4095)
     return p
+
+
+@jit
+def _dot(st: np.ndarray, w: np.ndarray, base: int, lo: int, hi: int) -> int:
+    """Inputs lo..hi of a mixer times the weights of its set at `base` (constant bounds: the
+    compiler unrolls and vectorizes the loop). Where inputs are 0 (the lagged pairs' in text)
+    their range is skipped."""
+    dot = 0
+    for i in range(lo, hi):
+        dot += st[i] * w[base + i]
+    return dot
+
+
+@jit
+def _train(st: np.ndarray, w: np.ndarray, base: int, lo: int, hi: int, err: int) -> None:
+    """Move the weights of inputs lo..hi along their gradient, err * input."""
+    for i in range(lo, hi):
+        w[base + i] += (st[i] * err) >> 16
 
 
 @jit
@@ -683,14 +747,21 @@ def _update(m: _Model, y: int) -> None:
             it[a] = nex[it[a], y]
     rate = _MIX_RATE + _MIX_BOOST * _MIX_HALF // (_MIX_HALF + r[_POS])
     w = m.w
-    for k in range(_N_MIX):
-        err = ((y << 12) - _squash(m.squash, m.md[k])) * rate
+    lagged = _lagged(r)
+    for k in range(_mixers(r)):
+        n = m.wn[m.mset[k]]
+        m.wn[m.mset[k]] = min(n + 1, 1 << 20)
+        fresh = _MIX_RATE + _MIX_BOOST * _SET_HALF // (_SET_HALF + n)  # a weight set seen little learns fast
+        err = ((y << 12) - _squash(m.squash, m.md[k])) * max(rate, fresh)
         base = m.mset[k] * _N_IN
-        for i in range(_N_BASE):
-            w[base + i] += (st[i] * err) >> 16
+        _train(st, w, base, 0, _IN_LAGGED, err)
+        _train(st, w, base, _N_HASHED, _IN_FIELD_MAPS, err)
+        _train(st, w, base, _N_SM, _N_BASE, err)
+        if lagged:
+            _train(st, w, base, _IN_LAGGED, _N_HASHED, err)
+            _train(st, w, base, _IN_FIELD_MAPS, _N_SM, err)
         if image:
-            for i in range(_N_BASE, _N_IN):
-                w[base + i] += (st[i] * err) >> 16
+            _train(st, w, base, _N_BASE, _N_IN, err)
     c0 = r[_C0]
     picture = r[_PICTURE]
     for f in range(1 if picture else _N_FINAL):
@@ -767,8 +838,11 @@ def _end_byte(m: _Model, c: int) -> None:
     c4 = ((r[_C4] << 8) | c) & 0xFFFFFFFF
     r[_C4] = c4
     # Word: a hash of the letters of the current word (case folded), and of the one before.
+    tail = r[_W0] & (_WORDS - 1)  # c followed the word so far
+    m.wtail[tail] = (m.wtail[tail] << 8 | c) & 0xFFFF
     letter = c + 32 if 65 <= c <= 90 else c
-    r[_CLASSES] = (r[_CLASSES] << 3 | _CHAR_CLASS[c]) & 0xFFFFFF
+    r[_CLASSES] = (r[_CLASSES] << 3 | _CHAR_CLASS[c]) & 0x3FFFFFFF
+    r[_NIBBLES] = (r[_NIBBLES] << 4 | (0 if c == 32 else c >> 4)) & 0xFFFFFFFF
     r[_CONTROL] += ((_CONTROL_BYTE[c] << 16) - r[_CONTROL]) >> 10
     if 97 <= letter <= 122:
         r[_W0] = _hash(r[_W0], letter)
@@ -778,11 +852,22 @@ def _end_byte(m: _Model, c: int) -> None:
         r[_WLEN] = 0
         if r[_W0] != 0:
             m.wnext[r[_W1] & (_WORDS - 1)] = r[_W0]
-            r[_W2], r[_W1], r[_W0] = r[_W1], r[_W0], 0
-            r[_GAP] = 0
+            if r[_LINE_WORD] == 0:
+                r[_LINE_WORD] = r[_W0]
+            r[_W3], r[_W2], r[_W1], r[_W0] = r[_W2], r[_W1], r[_W0], 0
+            r[_GAP1], r[_GAP] = r[_GAP], 0
         r[_GAP] = _hash(r[_GAP], c)
+    # Nesting: ( [ { open until their closing byte, a double quote until the next one.
+    nest = r[_NEST]
+    if c == 40 or c == 91 or c == 123 or (c == 34 and nest & 255 != 34):
+        r[_NEST] = (nest << 8 | c) & 0xFFFFFFFFFFFF
+    elif (c == 41 and nest & 255 == 40) or (c == 93 and nest & 255 == 91) or (c == 125 and nest & 255 == 123):
+        r[_NEST] = nest >> 8
+    elif c == 34:
+        r[_NEST] = nest >> 8
     if c == 10:  # lines: where this one and the one before start
         r[_LINE2], r[_LINE] = r[_LINE], pos
+        r[_LINE_WORD] = 0
     column = pos - r[_LINE]
     up = buf[(r[_LINE2] + column) & mask] if r[_LINE2] + column < r[_LINE] else 0
     # Record length: a distance that separates the last two pairs of equal bytes, by majority vote.
@@ -880,11 +965,32 @@ def _end_byte(m: _Model, c: int) -> None:
     for k in range(9, 13):
         older = older << 8 | buf[(pos - k) & mask]
     hs[23] = _hash(hs[10], older)
-    hs[24] = _hash(r[_CLASSES], c | 24 << 8)  # the last 8 bytes' classes (letter, digit, space, ...), c1
+    hs[24] = _hash(r[_CLASSES] & 0xFFFFFF, c | 24 << 8)  # the last 8 bytes' classes (letter, digit, space, ...), c1
     hs[25] = _hash(c | (pos & 3) << 8, 25)  # c1 and the position in a 4-byte word (instructions, fields)
     hs[26] = _hash(_hash(r[_W0], 26), r[_GAP])  # the word, with the bytes before it (space, quote, newline)
     hs[27] = _hash(_hash(r[_W0], 27), m.wnext[r[_W1] & (_WORDS - 1)])  # and with what followed the word before
     hs[28] = _hash(r[_TEXT0] | _CHAR_CLASS[c] << 30, 28)  # the last 6 letters, across words
+    # Text (in a picture each hashes to a constant and says nothing: no slots taken).
+    if r[_PICTURE]:
+        for k in range(_IN_TEXT, _IN_LAGGED):
+            hs[k] = k
+    else:
+        first = np.int64(buf[r[_LINE] & mask]) if column > 0 else np.int64(0)
+        head = first << 8 | buf[(r[_LINE] + 1) & mask] if column > 1 else np.int64(0)
+        w0 = r[_W0]
+        hs[29] = _hash(_hash(r[_NEST] & 0xFFFF, 29), w0)  # the word inside the two innermost brackets
+        hs[30] = _hash(_hash(head, 30), w0)  # with the line's first two bytes (a field name, a header, "> ")
+        hs[31] = _hash(min(column, 255) << 16 | first << 8 | _CHAR_CLASS[c], 31)
+        hs[32] = _hash(r[_CLASSES], 32)  # the last 10 bytes' classes
+        hs[33] = _hash(_hash(r[_LINE_WORD], 33), c)
+        hs[34] = _hash(_hash(m.wtail[w0 & (_WORDS - 1)], 34), min(r[_WLEN], 6) << 8 | c)
+        hs[35] = _hash(_hash(w0, 35), pos >> 10)  # the word in this 1 KiB block
+        hs[36] = _hash(_hash(_hash(w0, 36), r[_W3]), c)
+        hs[37] = _hash(_hash(_hash(w0, 37), r[_W1]), c)
+        hs[38] = _hash(_hash(_hash(_hash(r[_GAP], 38), r[_W1]), r[_GAP1]), r[_W2])  # the phrase's shape
+        hs[39] = _hash(_hash(r[_CLASSES], 39), c4 & 0xFFFF)
+        hs[40] = _hash(min(column, 255) << 16 | min(r[_LINE] - r[_LINE2], 255) << 8, 40)
+        hs[41] = _hash(r[_NIBBLES], 41)
     # A bilevel image's pixel neighbourhood (pic: a record is a row): the bytes above, above-left
     # and above-right, the byte to the left; the nearest three pixels of each side byte only.
     above_left = buf[(pos - rlen - 1) & mask] if rlen > 0 else 0
@@ -971,9 +1077,9 @@ def _decode_chunk(
 
 
 class ContextMixing(SequenceCoder):
-    """Bitwise context mixing: orders 0-6, 8 and 12, word, sparse, indirect, record, image, column,
-    run and match models, a bilevel image model, eight mixers and five final ones, three SSE
-    stages (see the module docstring).
+    """Bitwise context mixing: orders 0-6, 8 and 12, word, text, sparse, indirect, record, image,
+    column, run and match models, a bilevel image model, twelve mixers and five final ones,
+    three SSE stages (see the module docstring).
 
     Defaults: memory_mib 256, history_mib 16, match_min 5; what they measure, with the commands,
     is in results/cm/README.md. v2 sized the tables to a short input (inputs under 128 KiB code
@@ -989,20 +1095,23 @@ class ContextMixing(SequenceCoder):
     word contexts (the bytes before the word, the word that followed the word before, the last 6
     letters), run contexts for orders 2 and 8 and the word pair, twelve stationary maps of 2^22
     entries (none in a picture), a slower first-layer rate, a slower discount, 252 bit-history
-    states (were 182) and 256 MiB of slots.
+    states (were 182) and 256 MiB of slots; v14 thirteen text contexts (nesting, the line's head,
+    columns, byte classes, more word contexts), four more mixers (three in text only), weight sets
+    seen little learning faster, stationary maps a cache line per nibble.
 
     `params` counts the table entries: context states (one byte each), statemap entries, mixer
     weights, SSE entries and match positions. `flops_per_symbol` estimates the integer operations
-    per byte: 8 bits x (60 inputs read and stretched (66 in binary data), 69 mixed by 8 mixers,
-    ~2,200 operations for the dot products and their training, ~360 for the statemap and state
-    updates, ~200 for the five final mixers and SSE), plus ~1,300 per byte for 70 slot lookups,
-    the hashes, the indirect and run tables and the match model. In a bilevel image the image
-    model adds 24 inputs and about as many operations again (not counted: the figure is for the
-    data it is published on, text).
+    per byte: 8 bits x (73 inputs read and stretched (79 in binary data), 82 mixed by 12 mixers
+    (70 in text), ~3,400 operations for the dot products and their training, ~440 for the
+    statemap and state updates, ~300 for the five final mixers and SSE), plus ~1,800 per byte for
+    96 slot lookups, the hashes, the indirect and run tables and the match model. In a bilevel
+    image the image model adds 24 inputs and about as many operations again (not counted: the
+    figure is for the data it is published on, text).
     """
 
     name = "cm"
-    version = 13  # 13: three word contexts, more run contexts, stationary maps and states, slower rate
+    version = 14  # 14: text contexts and mixers, faster-learning fresh weight sets
+    # 13: three word contexts, more run contexts, stationary maps and states, slower rate
     # 12: five final mixers, run contexts, an order-3 SSE stage
     # 11: SPARC calls rewritten as targets (a second flag decision)
     # 10: the lagged pairs' fields, and their stationary maps
@@ -1022,18 +1131,18 @@ class ContextMixing(SequenceCoder):
     }
     test_options = {"memory_mib": 1, "history_mib": 1}
     model_bytes = 0
-    flops_per_symbol = 24000.0
+    flops_per_symbol = 36000.0
 
     @classmethod
     def memory_estimate(cls, settings: dict[str, Any], symbols: int) -> int:
         history = _power_of_two(settings["history_mib"] << 20)  # the ring, and as many bytes of positions
         tables = (
             _sm_size(_STATIONARY_BITS) * 6  # p (int32) and count (uint16) per statemap entry
-            + (_N_MIX * _SETS * _N_IN + _FINAL_ROWS * (_N_MIX + 1)) * 4
+            + (_N_MIX * _SETS * (_N_IN + 1) + _FINAL_ROWS * (_N_MIX + 1)) * 4
             + (2 * _APM_ROWS + _APM3_ROWS) * 33 * 2
             + _RUN_ENTRIES * 4
         )
-        tables += _SM_STATE - _SM_IMG + _COST.nbytes + 8 * (_IND_SIZE + _WORDS)  # image states, costs, indirect tables
+        tables += _SM_STATE - _SM_IMG + _COST.nbytes + 10 * _WORDS + 8 * _IND_SIZE  # image states, costs, indirect
         tables += len(_LAGS) * 65536  # the lagged pairs' bytes
         segment = min(symbols, wire.SEGMENT_SYMBOLS)  # coder output, code lengths and input
         coding = coder.encoder_capacity(8 * segment) + 13 * segment
@@ -1069,7 +1178,7 @@ class ContextMixing(SequenceCoder):
     def _params(slots: int, history: int, positions: int, stationary_bits: int, runs: int) -> int:
         tables = _sm_size(stationary_bits) + _N_MIX * _SETS * _N_IN + _FINAL_ROWS * (_N_MIX + 1)
         tables += (2 * _APM_ROWS + _APM3_ROWS) * 33 + runs
-        tables += _SM_STATE - _SM_IMG + _IND_SIZE + _WORDS + len(_LAGS) * 65536
+        tables += _SM_STATE - _SM_IMG + _IND_SIZE + 2 * _WORDS + len(_LAGS) * 65536
         return int((_DIRECT_ROWS + slots) * _SLOT + tables + positions)
 
     def _model_for(self, count: int) -> _Model:
@@ -1096,6 +1205,7 @@ class ContextMixing(SequenceCoder):
             smp=smp,
             smn=coder.filled(smp.shape[0], np.uint16),
             w=np.full(_N_MIX * _SETS * _N_IN, 1 << 12, dtype=np.int32),
+            wn=np.zeros(_N_MIX * _SETS, dtype=np.int32),
             wf=wf,
             mset=np.zeros(_N_MIX, dtype=np.int64),
             md=np.zeros(_N_MIX + 1 + _N_FINAL, dtype=np.int64),
@@ -1105,6 +1215,7 @@ class ContextMixing(SequenceCoder):
             mt=np.zeros(positions, dtype=np.int32),
             ind=np.zeros(_IND_SIZE, dtype=np.int64),
             wnext=np.zeros(_WORDS, dtype=np.int64),
+            wtail=np.zeros(_WORDS, dtype=np.uint16),
             after=np.zeros((len(_LAGS), 65536), dtype=np.uint8),
             rpos=np.zeros((256, 2), dtype=np.int64),
             reg=np.zeros(_N_REG, dtype=np.int64),

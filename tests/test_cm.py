@@ -99,6 +99,28 @@ def test_the_word_contexts_know_what_followed_the_word_before_and_the_letters_ac
     assert registers[cm._TEXT0] >> 20 == (ord("c") - 96) << 5 | (ord("o") - 96)
 
 
+def test_the_text_contexts_know_the_nesting_the_lines_first_word_and_what_followed_a_word():
+    _, encoder = _code(b'if (a[i] == "x") {\n  call(f(b), "a [b')
+    registers, model = encoder._model.reg, encoder._model
+    # Open: { and the ( of call, a quote, a [ (brackets count inside quotes); [i], "x", (...) and f(b) closed.
+    assert registers[cm._NEST] == ord("{") << 24 | ord("(") << 16 | ord('"') << 8 | ord("[")
+    assert registers[cm._LINE_WORD] == _word(b"call")  # the first word this line (the first line's was "if")
+    _, encoder = _code(b"the cat, the; the")
+    model, registers = encoder._model, encoder._model.reg
+    # The bytes that followed the last two occurrences of "the" before this one.
+    assert model.wtail[registers[cm._W0] & (cm._WORDS - 1)] == ord(" ") << 8 | ord(";")
+
+
+def test_the_text_mixers_mix_text_only():
+    text, binary = _code(b"plain words in a line of text " * 40)[1], _code(RNG.bytes(4000))[1]
+    assert cm._mixers(text._model.reg) == cm._N_MIX
+    assert cm._lagged(binary._model.reg) and cm._mixers(binary._model.reg) == cm._N_MIX - cm._N_TEXT_MIX
+    text_sets = slice((cm._N_MIX - cm._N_TEXT_MIX) * cm._SETS, None)
+    assert text._model.wn[text_sets].sum() == cm._N_TEXT_MIX * 8 * 1200  # every bit of the 1,200 bytes
+    # In the random bytes only the first ~220 (7,104 bits learnt), before the control bytes' share said binary.
+    assert binary._model.wn[text_sets].sum() <= cm._N_TEXT_MIX * 8 * 300
+
+
 def test_record_length_is_found_and_used():
     data = _records(400)
     encoded, encoder = _code(data)
