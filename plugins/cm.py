@@ -266,7 +266,7 @@ _COST = np.rint(-np.log2(np.maximum(np.arange(4097), 1) / 4096) * 64).astype(np.
 
 # ---- layout ------------------------------------------------------------------------------------
 _LAGS = (2, 3, 4, 5, 6, 7)  # lagged pairs: a pair of bytes this far back, and what came this far after it last time
-_IN_TEXT = 29  # the text contexts added in version 14: nothing in a picture (see _end_byte)
+_IN_TEXT = 29  # the text contexts, silent in a picture (see _end_byte)
 _IN_LAGGED = 42  # their hashed contexts and inputs, the last ones
 _N_HASHED = _IN_LAGGED + len(_LAGS)  # hashed contexts, see _end_byte
 _O0, _O1 = _N_HASHED, _N_HASHED + 1  # the order-0 and order-1 contexts, indexed directly
@@ -368,7 +368,7 @@ _IMAGE, _IMG_COST = 22, 23  # the image model on; the smallest template's cost m
 _HINT = 24
 _W2, _WLEN = _HINT + _N_HINTS, _HINT + _N_HINTS + 1
 _PICTURE, _PIXEL_GAIN = _WLEN + 1, _WLEN + 2
-_CLASSES = _WLEN + 3  # the classes of the last 8 bytes (_CHAR_CLASS), 3 bits each
+_CLASSES = _WLEN + 3  # the classes of the last 10 bytes (_CHAR_CLASS), 3 bits each
 _CONTROL = _WLEN + 4  # the share of control bytes among the last ~1024, 16.16: binary data or text
 _A3 = _WLEN + 5  # the third SSE context
 _FINAL_ROW = _WLEN + 6  # _N_FINAL slots: the final mixers' weight sets
