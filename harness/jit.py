@@ -102,16 +102,18 @@ def _numba() -> ModuleType:
 class Kernel:
     """A function compiled on its first call (without the GIL, cached across processes)."""
 
-    def __init__(self, function: Callable[..., Any]) -> None:
+    def __init__(self, function: Callable[..., Any], inline: bool = False) -> None:
         functools.update_wrapper(self, function)
         self.py_func = function
+        self.inline = inline
         self._compiled: Any = None
 
     def compiled(self) -> Any:
         """numba's dispatcher for the function (made, not yet compiled, on the first request)."""
         if self._compiled is None:
             numba = _numba()
-            self._compiled = numba.njit(cache=_usable(numba.config.CACHE_DIR), nogil=True)(self.py_func)
+            inline = "always" if self.inline else "never"
+            self._compiled = numba.njit(cache=_usable(numba.config.CACHE_DIR), nogil=True, inline=inline)(self.py_func)
         return self._compiled
 
     def __call__(self, *args: Any) -> Any:
@@ -121,6 +123,13 @@ class Kernel:
 def jit(function: Callable[..., Any]) -> Kernel:
     """The decorator for every kernel."""
     return Kernel(function)
+
+
+def jit_inline(function: Callable[..., Any]) -> Kernel:
+    """The decorator for a kernel that numba inlines into each kernel that calls it (before its
+    own optimisation, so the reference counts of the arrays they share are pruned): for a large
+    kernel called once a bit from a loop, whose calls cost more than its work."""
+    return Kernel(function, inline=True)
 
 
 @contextmanager

@@ -44,22 +44,30 @@ Models (each gives the mixer one input, st of its probability):
   passage); the word with the word three before and c1, and with the word before and c1; the bytes
   between the word before and this one, with the word before, the bytes before it and the word
   before that (the shape of a phrase); the high nibbles of the last 8 bytes (a space's 0: the rough
-  kind of each byte, whatever it is). A context not yet seen at this bit's node gives 0 (says
-  nothing), whatever its statemap learnt of fresh contexts. Each context keeps a bit-history state
-  per node of its byte's binary tree: a state stands for a pair of counts (n0, n1), at most 252 of
-  them (long one-sided runs exact, mixed histories coarse); after a bit the opposite count n > 3
-  becomes 3 + (n - 3) // 2, so a context that changed its mind is believed again soon. A state
-  becomes a probability through an adaptive statemap per context kind: sm[s] starts at (n1 + 1/2) /
-  (n + 1) and after each bit y moves sm[s] += (y - sm[s]) / (k + 1.5), k the number of updates so
-  far (capped at 1023), so it converges to the real frequency of 1s in state s. Hashed contexts live
-  in one table of 16-byte slots, one slot per context and nibble (a check byte and the states of the
-  nibble's 15 tree nodes), looked up twice a byte; a lookup searches 3 slots of one cache line and,
-  finding no matching check byte, empties the one whose first state has the fewest counts.
+  kind of each byte, whatever it is); the line itself (where it starts: what this line has said);
+  the word with how far back it was last seen (log scale: a name that recurs in a passage); the
+  line's first byte with c1; the word with the word two before and c1. Binary contexts, in binary
+  data only (where the lagged pairs are on, below; else each hashes to a constant and says
+  nothing): c1c2 and c1c2c3 each with the position in a 2- and a 4-byte word (instructions and
+  fields), c1 with c4, c1 with the high nibbles of c2..c4, c1c2 with c5c6, and c1 with the
+  distance to the last 0 byte (a string's or a record's end). A context not yet seen at this bit's
+  node gives 0 (says nothing), whatever its statemap learnt of fresh contexts. Each context keeps a
+  bit-history state per node of its byte's binary tree: a state stands for a pair of counts (n0,
+  n1), at most 252 of them (long one-sided runs exact, mixed histories coarse); after a bit the
+  opposite count n > 3 becomes 3 + (n - 3) // 2, so a context that changed its mind is believed
+  again soon. A state becomes a probability through an adaptive statemap per context kind: sm[s]
+  starts at (n1 + 1/2) / (n + 1) and after each bit y moves sm[s] += (y - sm[s]) / (k + 1.5), k the
+  number of updates so far (capped at 1023), so it converges to the real frequency of 1s in state s.
+  Hashed contexts live in one table of 16-byte slots, one slot per context and nibble (a check byte
+  and the states of the nibble's 15 tree nodes), looked up twice a byte; a lookup searches 3 slots
+  of one cache line and, finding no matching check byte, empties the one whose first state has the
+  fewest counts.
 - Match model: the last occurrence of the last `match_min` bytes (a hash into a table of
   positions in a ring of history) is verified backwards; while it keeps predicting right, the
-  byte that followed it predicts the next bit. Two inputs: a statemap over (length bucket,
-  predicted bit), so confidence grows with the match length as learned, and one over (expected
-  byte, c0), which also learns how a mismatch tends to go.
+  byte that followed it predicts the next bit. Three inputs: a statemap over (length bucket,
+  predicted bit), so confidence grows with the match length as learned, one over (expected byte,
+  c0), which also learns how a mismatch tends to go, and the length itself (up to 32, times 32,
+  signed by the predicted bit: linear, not stretched).
 - Run contexts: orders 2, 3, 4, 5, 6 and 8, the word and the word pair each keep, in a table of
   their hashes (a check byte, no search: a new context takes the entry), the byte that followed
   them last and how many times in a row it did (up to 255). While this byte's bits so far agree
@@ -71,19 +79,21 @@ Models (each gives the mixer one input, st of its probability):
   bit through a statemap over (how many bytes in a row it was right, predicted bit).
 - Bilevel image model, for pictures of 1 bit per pixel (most significant first) whose rows are
   records of r bytes, r the record length above, at least 8. The bit coded is a pixel; the pixels
-  before it in its row are the bits of c0 coded so far and then c1, c2, ... (the nearest first),
-  the rows above are the bits of the bytes r, 2r, 3r and 4r back and of their neighbours on each
-  side (a window of 24 pixels per row, read once a byte, shifted by the bit position so that the
-  pixel straight above is in one place). Eight templates of these pixels, JBIG-like: 2 left + 5
-  above + 3 two rows up (10 pixels); 4 left + 7 above (11); that + 5 two rows up (16); a column 3
-  pixels wide, 4 rows up, and 2 left (14); 8 left + 3 above (11); 6 left + 9 + 7 + 3 from three
-  rows (25); 8 left + 13 + 9 + 5 + 3 from four rows (38); 12 left + 17 above (29). A pattern of
-  up to 16 pixels indexes its own statemap directly, a longer one is hashed into 2^21 entries
-  (no check: collisions are rare and merely noise). Each template gives three inputs: the
-  statemap's st(p) over the pattern (the adaptive frequency of a black pixel after it), a bit-
-  history state kept per pattern (the context states above) through a statemap per template,
-  and p - 1/2 unstretched (p in 12 bits, halved), which lets the mixer weigh near-certain
-  patterns linearly.
+  before it in its row are the bits of c0 coded so far and then c1, c2, ... (the nearest first), the
+  rows above are the bits of the bytes r, 2r, ..., 8r back and of their neighbours on each side (a
+  window of 24 pixels per row, read once a byte, shifted by the bit position so that the pixel
+  straight above is in one place). Thirteen templates of these pixels, JBIG-like: 2 left + 5 above +
+  3 two rows up (10 pixels); 4 left + 7 above (11); that + 5 two rows up (16); a column 3 pixels
+  wide, 4 rows up, and 2 left (14); 8 left + 3 above (11); 6 left + 9 + 7 + 3 from three rows (25);
+  8 left + 13 + 9 + 5 + 3 from four rows (38); 12 left + 17 above (29); and three small ones, which
+  learn fast: 1 left + 3 above (4); 1 left + a column 2 pixels wide (above and above-left), 4 rows
+  up (9); 3 left + the pixels straight above in 3 rows (6); and two tall ones: 1 left + the pixels
+  straight above in 8 rows (9); 1 left + the 2-pixel column 6 rows up (13). A pattern of up to 16
+  pixels indexes its own statemap directly, a longer one is hashed into 2^21 entries (no check:
+  collisions are rare and merely noise). Each template gives three inputs: the statemap's st(p) over
+  the pattern (the adaptive frequency of a black pixel after it), a bit-history state kept per
+  pattern (the context states above) through a statemap per template, and p - 1/2 unstretched (p in
+  12 bits, halved), which lets the mixer weigh near-certain patterns linearly.
   When it is on: the detection is from the bytes alone. While r >= 8 the 10-pixel template is
   kept up to date, and after each bit g += (cost_T - cost_1) - g / 1024, cost_T and cost_1 the
   bit's -log2 P in 1/64 bit under the template and under the order-1 context, so g is 1024
@@ -97,8 +107,9 @@ Models (each gives the mixer one input, st of its probability):
   q / 65536, cost_R the bit's cost under the byte above with c1 (a record context), and the rows
   are a picture where q < -32768 (pixels beat bytes by 1/128 bit a bit) once 32 KiB are seen (at
   the start fresh contexts favour any small template), no longer where q > 65536. In a picture the
-  match-length and c2 mixers choose their weight sets by the 10- and 11-pixel patterns, the final
-  mixer by the 11-pixel one, and the two SSE contexts are the 14- and 16-pixel patterns.
+  match-length and c2 mixers choose their weight sets by the 10- and 11-pixel patterns, the c1 one
+  by the 9-pixel one and the orders-seen one by the 6- and 4-pixel ones together, the final mixer
+  by the 11-pixel one, and the two SSE contexts are the 14- and 16-pixel patterns.
 - Lagged pairs, in binary data: for each lag L from 2 to 7, the pair of bytes L and L + 1 back
   with the three bytes 5 to 7 before the pair (the field), hashed with the byte that came L after
   the last occurrence of that pair (a table of one byte per lag and pair). In a table whose rows
@@ -126,32 +137,39 @@ Models (each gives the mixer one input, st of its probability):
   (`_hint`), 0 when cm codes alone (an input of 0 adds nothing and its weights never move, so
   alone cm codes as if it had no such inputs).
 
-Mixing: twelve mixers each compute x = sum_i w_i * s_i over the inputs s_i with a weight set chosen
-by a small context, and p_k = squash(x). The contexts: c0 with the record run, up to 7; match length
-bucket and bit position; c1 and bit position; c0 with how many of the long contexts (hashed orders
-2-8 and the word pair) have a state other than the empty one at this bit's node (0..6, how much of
-the past this bit's contexts have seen); c2 and bit position; c0 with the letters of the current
-word so far (up to 7); the column in the line (up to 127) and bit position; c1 with the record run,
-up to 7 (a table's cell whose byte above repeats); the classes of the last 3 bytes and bit position
-(not in a picture, where its output is 0); and three in text only (off in binary data and in a
-picture), with 4096 weight sets each chosen by a hash: the classes of the last 4 bytes and c0; the
-word's first letter and length (up to 7) and c0; c2's class, c1 and c0. Five final mixers of the
-same kind each mix the twelve x's, with weights chosen by c0 and match length (none, under 16 bytes,
-under 4096, longer); by c0 and how many long contexts have seen this node; by c1 and bit position;
-by c2 and bit position; by c0 and the letters of the word so far. The final x is their average (in a
-picture the first alone, its weights by the 11-pixel pattern): each learns how far to trust each
-first-layer mixer where its own context says.
+Mixing: seventeen mixers each compute x = sum_i w_i * s_i over the inputs s_i with a weight set
+chosen by a small context, and p_k = squash(x). The contexts: c0 with the record run, up to 7; match
+length bucket and bit position; c1 and bit position; c0 with how many of the long contexts (hashed
+orders 2-8 and the word pair) have a state other than the empty one at this bit's node (0..6, how
+much of the past this bit's contexts have seen); c2 and bit position; c0 with the letters of the
+current word so far (up to 7); the column in the line (up to 127) and bit position; c1 with the
+record run, up to 7 (a table's cell whose byte above repeats); the classes of the last 3 bytes and
+bit position (not in a picture, where its output is 0); and eight in text only (off in binary data
+and in a picture), with 32768 weight sets each chosen by a hash: the classes of the last 4 bytes and
+c0; the word's first letter and length (up to 7) and c0; c2's class, c1 and c0; the innermost open
+bracket or quote, the word's length and c0; the word so far and c0; the column (up to 255), c1's
+class and c0; c1c2 and c0; the byte the match expects, its length class (below) and c0. Six final
+mixers of the same kind each mix the seventeen x's, with weights chosen by c0 and match length
+(none, under 16 bytes, under 4096, longer); by c0 and how many long contexts have seen this node; by
+c1 and bit position; by c2 and bit position; by c0 and the letters of the word so far; by c0 and the
+classes of the last 4 bytes (hashed into 2048 rows). The final x is their average (in a picture the
+first alone, its weights by the 11-pixel pattern): each learns how far to trust each first-layer
+mixer where its own context says.
 Every mixer learns online by gradient descent on the coding loss:
 after bit y, w_i += lr * (y - p_k) * s_i (the derivative of -ln P(y) in the stretch domain),
 with a first-layer rate that starts 25 times higher and decays with the bytes seen (1 + 24 *
 65536 / (65536 + bytes)), so small files learn fast, and the same with the bits a weight set has
 learnt (1 + 24 * 512 / (512 + bits)) where that is higher: a weight set seen little learns fast.
+A first-layer mixer whose p_k was within 128/4096 of the bit learns nothing from it: near-certain
+and right, its gradient is mostly noise (and skipping it is faster).
 
-SSE (lpaq's APM): three tables refine the mixed p by context (c0 with c1; c0 with a hash of
-c1c2 in 2^16 rows; c0 with a hash of c1c2c3 in 2^18 rows), each a row of 33 probabilities over
-st(p) in steps of 128, interpolated linearly; after each bit the nearer entry moves 1/64 of the
-way to the bit. The coded p is (2p + 2 a1 + 3 a2 + 3 a3) / 10, in a picture (p + a1 + 2 a2) / 4
-(its two tables' contexts are pixel patterns, and it has no third), clamped to 1..4095.
+SSE (lpaq's APM): five tables refine the mixed p by context (c0 with c1; c0 with a hash of c1c2
+in 2^16 rows; c0 with a hash of c1c2c3 in 2^18 rows; c0 with the match's expected byte and its
+length up to 15, hashed in 2^16 rows; c0 with the word so far and c1, hashed in 2^16 rows), each
+a row of 33 probabilities over st(p) in steps of 128, interpolated linearly; after each bit the
+nearer entry moves 1/64 of the way to the bit. The coded p is (2p + 2 a1 + 3 a2 + 3 a3 + 2 a4 +
+2 a5) / 14, in a picture (p + a1 + 2 a2) / 4 (its two tables' contexts are pixel patterns, and it
+has no others), clamped to 1..4095.
 
 x86 code: before a segment is coded, the encoder looks for x86's CALL and JMP with a 32-bit
 offset (E8 or E9, then 4 bytes, little-endian) whose offset is near (its top byte 00 or FF).
@@ -190,7 +208,7 @@ import numpy as np
 
 from harness import bitmix, coder, wire
 from harness.hookspecs import hookimpl
-from harness.jit import jit
+from harness.jit import jit, jit_inline
 from harness.predictor import Option, Progress, SequenceCoder, no_progress
 
 # ---- bit-history states ------------------------------------------------------------------------
@@ -267,14 +285,15 @@ _COST = np.rint(-np.log2(np.maximum(np.arange(4097), 1) / 4096) * 64).astype(np.
 # ---- layout ------------------------------------------------------------------------------------
 _LAGS = (2, 3, 4, 5, 6, 7)  # lagged pairs: a pair of bytes this far back, and what came this far after it last time
 _IN_TEXT = 29  # the text contexts, silent in a picture (see _end_byte)
-_IN_LAGGED = 42  # their hashed contexts and inputs, the last ones
-_N_HASHED = _IN_LAGGED + len(_LAGS)  # hashed contexts, see _end_byte
+_IN_LAGGED = 46  # their hashed contexts and inputs, then the binary contexts': in binary data only
+_IN_BINARY = _IN_LAGGED + len(_LAGS)
+_N_HASHED = _IN_BINARY + 6  # hashed contexts, see _end_byte
 _O0, _O1 = _N_HASHED, _N_HASHED + 1  # the order-0 and order-1 contexts, indexed directly
 _N_CTX = _N_HASHED + 2
 _IN_MATCH, _IN_EXPECT, _IN_RECORD = _N_CTX, _N_CTX + 1, _N_CTX + 2
 # The bilevel image model's templates: the bits of each template's pixel pattern (a pattern of up
 # to 16 bits indexes its statemap directly, a larger one is hashed to _IMG_HASHED bits).
-_IMG_BITS = (10, 11, 16, 14, 11, 25, 38, 29)
+_IMG_BITS = (10, 11, 16, 14, 11, 25, 38, 29, 4, 9, 6, 9, 13)
 _IMG_HASHED = 21
 _IMG_MASK = (1 << _IMG_HASHED) - 1
 _N_IMG = len(_IMG_BITS)
@@ -295,19 +314,26 @@ _N_SM = _IN_STATIONARY + _N_STATIONARY  # the inputs that come from a statemap, 
 _IN_FIELD_MAPS = _IN_STATIONARY + _N_TEXT_STATIONARY  # the lagged pairs' fields' maps: inputs 0 in text
 _N_HINTS = 2
 _IN_BIAS, _IN_HINT = _N_SM, _N_SM + 1
-_N_BASE = _IN_HINT + _N_HINTS  # the inputs mixed always; the image model's follow, mixed only in an image
+_IN_MATCH_LENGTH = _IN_HINT + _N_HINTS  # the match length, signed by the bit it predicts (linear)
+_N_BASE = _IN_MATCH_LENGTH + 1  # the inputs mixed always; the image model's follow, mixed only in an image
 # Per template: the statemap over its pattern, the one over the pattern's bit-history state, and
 # the first's p - 1/2 (linear, not stretched).
 _IN_IMG, _IN_STATE, _IN_LINEAR = _N_BASE, _N_BASE + _N_IMG, _N_BASE + 2 * _N_IMG
 _N_IN = _N_BASE + 3 * _N_IMG
-_N_MIX = 12  # first-layer mixers (weight sets by c0, match length, c1, orders seen, c2, word, column, run, ...)
-_N_TEXT_MIX = 3  # the last of them mix in text only; the one before them, not in a picture
+_N_MIX = 17  # first-layer mixers (weight sets by c0, match length, c1, orders seen, c2, word, column, run, ...)
+_N_TEXT_MIX = 8  # the last of them mix in text only; the one before them, not in a picture
 _BYTE_SETS = 2048  # weight sets per mixer for the byte contexts, at most; a picture's follow them
 _SETS = 2 * _BYTE_SETS
-_N_FINAL = 5  # final mixers, averaged; a picture has the first only
+_N_BYTE_MIX = 9  # the mixers whose weight sets a byte context chooses; the others' a hash does
+_HASHED_SETS = 1 << 15  # weight sets of each of those
+_MIX_AT = tuple(  # where each mixer's weight sets start
+    k * _SETS if k < _N_BYTE_MIX else _N_BYTE_MIX * _SETS + (k - _N_BYTE_MIX) * _HASHED_SETS for k in range(_N_MIX)
+)
+_ALL_SETS = _MIX_AT[-1] + _HASHED_SETS
+_N_FINAL = 6  # final mixers, averaged; a picture has the first only
 _FINAL_BYTE_ROWS = 1024  # the first's weight sets by c0 and the match length; a picture's 2048 (11 pixels) follow
-# Then the other four's: by c0 and the orders seen (7 x 256), c1 and bit position, c2 and bit position, c0 and
-# the letters of the word so far (8 x 256).
+# Then the other five's: by c0 and the orders seen (7 x 256), c1 and bit position, c2 and bit position, c0 and
+# the letters of the word so far (8 x 256), the classes of the last 4 bytes and c0 (hashed).
 _FINAL_AT = tuple(_FINAL_BYTE_ROWS + 2048 + k * 2048 for k in range(_N_FINAL - 1))
 _FINAL_ROWS = _FINAL_AT[-1] + 2048
 # Slots are 16 bytes: a check byte, then the states of the 15 nodes of a nibble's binary tree.
@@ -326,8 +352,11 @@ _SM_STATE = _SM_IMG + sum(_IMG_SIZES)  # 256 per template
 _SM_IDLE = _SM_STATE + 256 * _N_IMG
 _SM_RUN = _SM_IDLE + 1  # 64 per run context: the run's count (up to 31) x the bit it predicts
 _SM_STATIONARY = -(-(_SM_RUN + 64 * _N_RUN) // 16) * 16  # then 2^stationary_bits per stationary map
-_APM_ROWS = 65536  # rows of the order-1 and order-2 SSE tables
+_APM_ROWS = 65536  # rows of the order-1 and order-2 SSE tables, and of the match and word ones
 _APM3_ROWS = 1 << 18  # rows of the order-3 one
+# Where each SSE table starts, in units of _APM_ROWS rows: order 1, order 2, order 3, match, word.
+_APM_TABLES = (0, 1, 2, 2 + _APM3_ROWS // _APM_ROWS, 3 + _APM3_ROWS // _APM_ROWS)
+_APM_TOTAL = (_APM_TABLES[-1] + 1) * _APM_ROWS
 
 
 def _sm_size(stationary_bits: int) -> int:
@@ -335,11 +364,12 @@ def _sm_size(stationary_bits: int) -> int:
     return _SM_STATIONARY + (_N_STATIONARY << stationary_bits)
 
 
-_LIMIT = 1023  # statemap counts stop here: the rate stays >= 1 / 1024.5
+_LIMIT = 1023  # statemap counts stop here (the low 10 bits of an entry): the rate stays >= 1 / 1024.5
 _MIX_RATE = 2  # the mixers' learning rate in the long run...
 _MIX_BOOST = 48  # ...plus this much while few bytes are seen, halved after _MIX_HALF bytes
 _MIX_HALF = 1 << 16
 _SET_HALF = 512  # and a weight set learns at least as fast as that boost halved after this many of its bits
+_SURE = 128  # a mixer whose p was this near the bit (of 4096) learns nothing from it
 _FINAL_RATE = 14
 _APM_RATE = 6
 _MAX_LEN = 65535
@@ -354,18 +384,17 @@ _PICTURE_ROW = 64  # and the rows are this many bytes (512 pixels) or more: reco
 # Registers (slots of `reg`): the partial byte c0 (with a leading 1), bits of it done, the last 4
 # bytes and the 4 before, bytes done; word hashes (this word, the one before) and line starts;
 # match pointer, length and predicted bit; record length, candidate, votes and run; the first two SSE
-# contexts; the image model's rows above (pixels), whether it is on and its average gain over
-# order 1; the hints; the word before the word before, and the letters of this word so far; then
-# the picture state, byte classes and control share, the third SSE context, the final mixers'
-# weight sets and the run contexts' state.
+# contexts; whether the image model is on and its average gain over order 1; the hints; the word
+# before the word before, and the letters of this word so far; then the picture state, byte classes
+# and control share, the third SSE context, the final mixers' weight sets, the run contexts' state,
+# more word and line state, the last two SSE contexts and the image model's rows above (pixels).
 _C0, _BITPOS, _C4, _C8, _POS = range(5)
 _W0, _W1, _LINE, _LINE2 = range(5, 9)
 _MPTR, _MLEN, _MBIT = range(9, 12)
 _RLEN, _RCAND, _RVOTES, _RRUN = range(12, 16)
 _A1, _A2 = range(16, 18)
-_ROW = 18  # 4 slots: the pixels of the rows 1..4 above around the next byte, 24 each
-_IMAGE, _IMG_COST = 22, 23  # the image model on; the smallest template's cost minus order 1's, averaged
-_HINT = 24
+_IMAGE, _IMG_COST = 18, 19  # the image model on; the smallest template's cost minus order 1's, averaged
+_HINT = 20
 _W2, _WLEN = _HINT + _N_HINTS, _HINT + _N_HINTS + 1
 _PICTURE, _PIXEL_GAIN = _WLEN + 1, _WLEN + 2
 _CLASSES = _WLEN + 3  # the classes of the last 10 bytes (_CHAR_CLASS), 3 bits each
@@ -379,7 +408,9 @@ _GAP1, _W3 = _GAP + 2, _GAP + 3  # the bytes between the two words before (a has
 _LINE_WORD = _GAP + 4  # the first word of this line (0 until one ends)
 _NEST = _GAP + 5  # the open brackets and quotes, the innermost in the low byte (6 at most)
 _NIBBLES = _GAP + 6  # the high nibbles of the last 8 bytes (a space's 0)
-_N_REG = _GAP + 7
+_A4, _A5 = _GAP + 7, _GAP + 8  # the match and word SSE contexts
+_ROW = _GAP + 9  # 8 slots: the pixels of the rows 1..8 above around the next byte, 24 each
+_N_REG = _GAP + 17
 _BINARY = 1024  # binary data: 1 byte in 64 or more is a control byte (text has none)
 _ORDERS = (0, 1, 2, 3, 10, 5)  # the hashed orders 2, 3, 4, 6, 8 and the word pair: the "orders seen" mixer
 _IND_SIZE = 256 + 65536  # the indirect contexts' table: an entry per byte, then per pair of bytes
@@ -401,20 +432,20 @@ class _Model(NamedTuple):
     adr: np.ndarray  # int64 (_N_CTX,): the address of each context's state for this bit
     smi: np.ndarray  # int64 (_N_IN,): the statemap entry behind each input that has one
     st: np.ndarray  # int64 (_N_IN,): the inputs, stretched
-    smp: np.ndarray  # int32: statemap p(1), 22 bits
-    smn: np.ndarray  # uint16: statemap counts (up to _LIMIT)
-    w: np.ndarray  # int32 (_N_MIX * _SETS * _N_IN,): first-layer weights, 16.16, a row per weight set
-    wn: np.ndarray  # int32 (_N_MIX * _SETS,): the bits each weight set has learnt (up to 2^20)
+    sm: np.ndarray  # uint32: statemap entries, p(1) in 22 bits << 10 | the updates so far (up to _LIMIT)
+    w: np.ndarray  # int32 (_ALL_SETS * _N_IN,): first-layer weights, 16.16, a row per weight set
+    wn: np.ndarray  # int32 (_ALL_SETS,): the bits each weight set has learnt (up to 2^20)
     wf: np.ndarray  # int32 (_FINAL_ROWS, _N_MIX + 1): final mixer weights
     mset: np.ndarray  # int64 (_N_MIX,): the weight set (row of `w`) each mixer used
     md: np.ndarray  # int64 (_N_MIX + 1 + _N_FINAL,): each mixer's output, stretched; the final average; each final's
-    apm: np.ndarray  # uint16 ((2 * _APM_ROWS + _APM3_ROWS) * 33,): three SSE tables
+    apm: np.ndarray  # uint16 (_APM_TOTAL * 33,): five SSE tables
     run: np.ndarray  # int32: per run context hash, its check << 16 | count << 8 | the byte that followed
     buf: np.ndarray  # uint8: history, a ring
     mt: np.ndarray  # int32: hash of the last match_min bytes -> position after them
     ind: np.ndarray  # int64 (_IND_SIZE,): the two bytes that followed each byte, each pair of bytes, last
     wnext: np.ndarray  # int64 (_WORDS,): per word (its hash's low 16 bits), the word that followed it last
     wtail: np.ndarray  # uint16 (_WORDS,): per word so far (its hash's low 16 bits), the bytes after its last 2
+    wlast: np.ndarray  # int64 (_WORDS,): per word (its hash's low 16 bits), the position after its last occurrence
     after: np.ndarray  # uint8 (len(_LAGS), 65536): the byte that came lag bytes after each pair of bytes, last
     rpos: np.ndarray  # int64 (256, 2): last position of each byte value and the distance before it
     reg: np.ndarray  # int64 (_N_REG,)
@@ -500,11 +531,12 @@ def _mixers(r: np.ndarray) -> int:
     return _N_MIX - _N_TEXT_MIX - 1 if r[_PICTURE] else _N_MIX - _N_TEXT_MIX if _lagged(r) else _N_MIX
 
 
-@jit
+@jit_inline
 def _predict(m: _Model) -> int:
     """p(next bit = 1) in 12 bits, 1..4095; leaves in `m` what `_update` learns from."""
     # Arrays are taken out of `m` once: numba counts references at each attribute access.
-    r, t, st, smi, adr, slot, stretch, smp = m.reg, m.t, m.st, m.smi, m.adr, m.slot, m.stretch, m.smp
+    r, t, st, smi, adr, slot, stretch, sm = m.reg, m.t, m.st, m.smi, m.adr, m.slot, m.stretch, m.sm
+    buf, hs, mset, md, w, wf, apm, squash = m.buf, m.h, m.mset, m.md, m.w, m.wf, m.apm, m.squash
     c0, bitpos, c1 = r[_C0], r[_BITPOS], r[_C4] & 255
     j = bitpos & 3
     node = (1 << j) | (c0 & ((1 << j) - 1))  # node of the nibble's tree, 1..15
@@ -515,7 +547,7 @@ def _predict(m: _Model) -> int:
     for k in range(_N_CTX):
         i = k * 256 + t[adr[k]]
         smi[k] = i
-        st[k] = stretch[smp[i] >> 10] if t[adr[k]] != 0 else 0  # a context never seen here says nothing
+        st[k] = stretch[_p12(sm, i)] if t[adr[k]] != 0 else 0  # a context never seen here says nothing
     lagged = _lagged(r)
     if not lagged:  # text or a picture: the lagged pairs say nothing
         for k in range(_IN_LAGGED, _N_HASHED):
@@ -527,7 +559,7 @@ def _predict(m: _Model) -> int:
     expected, mctx = 0, 0
     r[_MBIT] = -1
     if r[_MLEN] > 0:
-        e = m.buf[r[_MPTR] & (m.buf.shape[0] - 1)] | 256
+        e = buf[r[_MPTR] & (buf.shape[0] - 1)] | 256
         if e >> (8 - bitpos) == c0:
             bit = (e >> (7 - bitpos)) & 1
             r[_MBIT] = bit
@@ -539,14 +571,14 @@ def _predict(m: _Model) -> int:
     rctx = 0
     rlen = r[_RLEN]
     if rlen > 0:
-        e = m.buf[(r[_POS] - rlen) & (m.buf.shape[0] - 1)] | 256
+        e = buf[(r[_POS] - rlen) & (buf.shape[0] - 1)] | 256
         if e >> (8 - bitpos) == c0:
             rctx = 1 + min(r[_RRUN], 15) * 2 + ((e >> (7 - bitpos)) & 1)
     smi[_IN_RECORD] = _SM_RECORD + rctx
     bits = m.stationary_bits
     stationary = _stationary_maps(r)
     for k in range(stationary):
-        block = _hash(m.h[_STATIONARY_CONTEXTS[k]], c0 >> j) << 4  # the nibble's 16 entries: a cache line
+        block = _hash(hs[_STATIONARY_CONTEXTS[k]], c0 >> j) << 4  # the nibble's 16 entries: a cache line
         smi[_IN_STATIONARY + k] = _SM_STATIONARY + (k << bits) + ((block | node) & ((1 << bits) - 1))
     # Runs: the byte that followed each run context last, while this byte's bits so far agree with it.
     for k in range(_N_RUN):
@@ -556,7 +588,7 @@ def _predict(m: _Model) -> int:
         else:
             smi[_IN_RUN + k] = _SM_IDLE
     for k in range(_IN_MATCH, _IN_STATIONARY + stationary):
-        st[k] = stretch[smp[smi[k]] >> 10]
+        st[k] = stretch[_p12(sm, smi[k])]
     for k in range(_IN_RUN, _IN_RUN + _N_RUN):
         if smi[k] == _SM_IDLE:  # no run: says nothing
             st[k] = 0
@@ -565,7 +597,7 @@ def _predict(m: _Model) -> int:
     # Bilevel image model: pixel templates around this bit's pixel (rows of rlen bytes).
     image, picture = r[_IMAGE], r[_PICTURE]
     smi[_IN_IMG] = _SM_IDLE
-    pattern, wide, square, column = 0, 0, 0, 0  # pixel patterns: in a picture, weight sets and SSE contexts
+    pattern, wide, square, column, pair, small = 0, 0, 0, 0, 0, 0  # in a picture, weight sets and SSE contexts
     if rlen >= _MIN_ROW:
         # left: the pixels coded before this one, the nearest in bit 0; r1..r4: the rows above,
         # the pixel above this one in bit 8, those to its left above it, to its right below it.
@@ -590,91 +622,128 @@ def _predict(m: _Model) -> int:
             smi[_IN_IMG + 6] = _IMG_OFFSETS[6] + (_hash(far & 0xFFFFFFFF, far >> 32 | (r4 >> 7 & 7) << 8) & _IMG_MASK)
             line = (left & 0xFFF) | (r1 & 0x1FFFF) << 12
             smi[_IN_IMG + 7] = _IMG_OFFSETS[7] + (_hash(line, 7) & _IMG_MASK)
+            four = (left & 1) | ((r1 >> 7) & 7) << 1
+            smi[_IN_IMG + 8] = _IMG_OFFSETS[8] + four
+            pair = (left & 1) | ((r1 >> 8) & 3) << 1 | ((r2 >> 8) & 3) << 3 | ((r3 >> 8) & 3) << 5
+            pair |= ((r4 >> 8) & 3) << 7
+            smi[_IN_IMG + 9] = _IMG_OFFSETS[9] + pair
+            six = (left & 7) | ((r1 >> 8) & 1) << 3 | ((r2 >> 8) & 1) << 4 | ((r3 >> 8) & 1) << 5
+            smi[_IN_IMG + 10] = _IMG_OFFSETS[10] + six
+            small = six | four << 6
+            r5, r6 = r[_ROW + 4] >> shift, r[_ROW + 5] >> shift
+            r7, r8 = r[_ROW + 6] >> shift, r[_ROW + 7] >> shift
+            vertical = (left & 1) | ((r1 >> 8) & 1) << 1 | ((r2 >> 8) & 1) << 2 | ((r3 >> 8) & 1) << 3
+            vertical |= ((r4 >> 8) & 1) << 4 | ((r5 >> 8) & 1) << 5 | ((r6 >> 8) & 1) << 6
+            vertical |= ((r7 >> 8) & 1) << 7 | ((r8 >> 8) & 1) << 8
+            smi[_IN_IMG + 11] = _IMG_OFFSETS[11] + vertical
+            smi[_IN_IMG + 12] = _IMG_OFFSETS[12] + (pair | ((r5 >> 8) & 3) << 9 | ((r6 >> 8) & 3) << 11)
             it = m.it
             for k in range(_N_IMG):
                 i = smi[_IN_IMG + k]
-                p = smp[i] >> 10
+                p = _p12(sm, i)
                 st[_IN_IMG + k] = stretch[p]
                 st[_IN_LINEAR + k] = (p - 2048) >> 1
                 i = _SM_STATE + k * 256 + it[i - _SM_IMG]
                 smi[_IN_STATE + k] = i
-                st[_IN_STATE + k] = stretch[smp[i] >> 10]
+                st[_IN_STATE + k] = stretch[_p12(sm, i)]
     st[_IN_BIAS] = 256
     for k in range(_N_HINTS):
         st[_IN_HINT + k] = r[_HINT + k]
+    st[_IN_MATCH_LENGTH] = (2 * (mctx & 1) - 1) * min(r[_MLEN], 32) * 32 if expected else 0
     # Mixers.
-    m.mset[0] = c0 | min(r[_RRUN], 7) << 8
-    m.mset[1] = _SETS + (mctx >> 1) * 8 + bitpos
-    m.mset[2] = 2 * _SETS + c1 * 8 + bitpos
+    mset[0] = c0 | min(r[_RRUN], 7) << 8
+    mset[1] = _MIX_AT[1] + (mctx >> 1) * 8 + bitpos
+    mset[2] = _MIX_AT[2] + c1 * 8 + bitpos
     seen = 0  # how many of the long contexts have seen this bit's node: 0..6
     for k in _ORDERS:
         if t[adr[k]] != 0:
             seen += 1
-    m.mset[3] = 3 * _SETS + seen * 256 + c0
-    m.mset[4] = 4 * _SETS + ((r[_C4] >> 8) & 255) * 8 + bitpos
-    m.mset[5] = 5 * _SETS + min(r[_WLEN], 7) * 256 + c0
-    m.mset[6] = 6 * _SETS + min(r[_POS] - r[_LINE], 127) * 8 + bitpos
-    m.mset[7] = 7 * _SETS + (min(r[_RRUN], 7) << 8 | c1)
+    mset[3] = _MIX_AT[3] + seen * 256 + c0
+    mset[4] = _MIX_AT[4] + ((r[_C4] >> 8) & 255) * 8 + bitpos
+    mset[5] = _MIX_AT[5] + min(r[_WLEN], 7) * 256 + c0
+    mset[6] = _MIX_AT[6] + min(r[_POS] - r[_LINE], 127) * 8 + bitpos
+    mset[7] = _MIX_AT[7] + (min(r[_RRUN], 7) << 8 | c1)
     classes = r[_CLASSES]
     wlen = min(r[_WLEN], 7)
     initial = (r[_TEXT0] >> (5 * wlen - 5)) & 31 if 1 <= r[_WLEN] <= 6 else 0  # the word's first letter
-    m.mset[8] = 8 * _SETS + ((classes & 0x1FF) << 3 | bitpos)
-    m.mset[9] = 9 * _SETS + (_hash(classes & 0xFFF, c0) & (_SETS - 1))
-    m.mset[10] = 10 * _SETS + (_hash(initial, wlen << 8 | c0) & (_SETS - 1))
-    m.mset[11] = 11 * _SETS + (_hash(classes & 0x3F, c1 << 8 | c0) & (_SETS - 1))
+    column_class = min(r[_POS] - r[_LINE], 255) << 3 | _CHAR_CLASS[c1]
+    mset[8] = _MIX_AT[8] + ((classes & 0x1FF) << 3 | bitpos)
+    mset[9] = _MIX_AT[9] + (_hash(classes & 0xFFF, c0) & (_HASHED_SETS - 1))
+    mset[10] = _MIX_AT[10] + (_hash(initial, wlen << 8 | c0) & (_HASHED_SETS - 1))
+    mset[11] = _MIX_AT[11] + (_hash(classes & 0x3F, c1 << 8 | c0) & (_HASHED_SETS - 1))
+    mset[12] = _MIX_AT[12] + (_hash(r[_NEST] & 255, wlen << 8 | c0) & (_HASHED_SETS - 1))
+    mset[13] = _MIX_AT[13] + (_hash(r[_W0], c0) & (_HASHED_SETS - 1))
+    mset[14] = _MIX_AT[14] + (_hash(column_class, c0 | 1 << 8) & (_HASHED_SETS - 1))
+    mset[15] = _MIX_AT[15] + (_hash(r[_C4] & 0xFFFF, c0 | 2 << 8) & (_HASHED_SETS - 1))
+    mset[16] = _MIX_AT[16] + (_hash(expected | _match_class(mctx >> 1) << 9, c0 | 11 << 8) & (_HASHED_SETS - 1))
     if picture:
-        m.mset[1] = _SETS + _BYTE_SETS + pattern
-        m.mset[4] = 4 * _SETS + _BYTE_SETS + wide
-    w = m.w
+        mset[1] = _MIX_AT[1] + _BYTE_SETS + pattern
+        mset[2] = _MIX_AT[2] + _BYTE_SETS + pair
+        mset[3] = _MIX_AT[3] + _BYTE_SETS + small
+        mset[4] = _MIX_AT[4] + _BYTE_SETS + wide
     mixers = _mixers(r)
     for k in range(mixers, _N_MIX):
-        m.md[k] = 0
+        md[k] = 0
+    ranges = _mixed_inputs(lagged, image)
     for k in range(mixers):
-        base = m.mset[k] * _N_IN
-        dot = _dot(st, w, base, 0, _IN_LAGGED) + _dot(st, w, base, _N_HASHED, _IN_FIELD_MAPS)
-        dot += _dot(st, w, base, _N_SM, _N_BASE)
-        if lagged:
-            dot += _dot(st, w, base, _IN_LAGGED, _N_HASHED) + _dot(st, w, base, _IN_FIELD_MAPS, _N_SM)
-        if image:
-            dot += _dot(st, w, base, _N_BASE, _N_IN)
-        m.md[k] = min(max(dot >> 16, -2047), 2047)
-    # Final mixers: each mixes the eight outputs with weights of its own context; their average.
+        base = mset[k] * _N_IN
+        dot = 0
+        for lo, hi in ranges:
+            dot += _dot(st, w, base, lo, hi)
+        md[k] = min(max(dot >> 16, -2047), 2047)
+    # Final mixers: each mixes the first layer's outputs with weights of its own context; their average.
     r[_FINAL_ROW] = _FINAL_BYTE_ROWS + wide if picture else c0 | _match_class(mctx >> 1) << 8
     r[_FINAL_ROW + 1] = _FINAL_AT[0] + seen * 256 + c0
     r[_FINAL_ROW + 2] = _FINAL_AT[1] + c1 * 8 + bitpos
     r[_FINAL_ROW + 3] = _FINAL_AT[2] + ((r[_C4] >> 8) & 255) * 8 + bitpos
     r[_FINAL_ROW + 4] = _FINAL_AT[3] + min(r[_WLEN], 7) * 256 + c0
+    r[_FINAL_ROW + 5] = _FINAL_AT[4] + (_hash(classes & 0xFFF, c0) & 2047)
     finals = 1 if picture else _N_FINAL
     total = 0
     for f in range(finals):
-        wf = m.wf[r[_FINAL_ROW + f]]
-        dot = 256 * wf[_N_MIX]
+        row = wf[r[_FINAL_ROW + f]]
+        dot = 256 * row[_N_MIX]
         for k in range(_N_MIX):
-            dot += m.md[k] * wf[k]
-        m.md[_N_MIX + 1 + f] = min(max(dot >> 16, -2047), 2047)
-        total += m.md[_N_MIX + 1 + f]
-    m.md[_N_MIX] = total // finals
-    p = _squash(m.squash, m.md[_N_MIX])
-    # SSE: refine p by order-1, (hashed) order-2 and order-3 contexts, in a picture by two pixel templates.
+            dot += md[k] * row[k]
+        md[_N_MIX + 1 + f] = min(max(dot >> 16, -2047), 2047)
+        total += md[_N_MIX + 1 + f]
+    x = md[_N_MIX] = total // finals
+    p = _squash(squash, x)
+    # SSE: refine p by order-1, (hashed) order-2 and order-3 contexts, the match (the byte expected
+    # and the length) and the word with c1; in a picture by two pixel templates.
     r[_A1] = column if picture else c0 | c1 << 8
     r[_A2] = square if picture else _hash(r[_C4] & 0xFFFF, c0) & (_APM_ROWS - 1)
-    a1 = _apm(m.apm, 0, r[_A1], m.md[_N_MIX])
-    a2 = _apm(m.apm, 1, r[_A2], m.md[_N_MIX])
+    a1, a2 = _apm(apm, 0, r[_A1], x), _apm(apm, 1, r[_A2], x)
     if picture:
         p = (p + a1 + 2 * a2 + 2) >> 2
     else:
         r[_A3] = _hash(r[_C4] & 0xFFFFFF, c0 | 3 << 8) & (_APM3_ROWS - 1)
-        a3 = _apm(m.apm, 2, r[_A3], m.md[_N_MIX])
-        p = (2 * p + 2 * a1 + 3 * a2 + 3 * a3 + 5) // 10
+        r[_A4] = _hash(expected | min(r[_MLEN], 15) << 9, c0) & (_APM_ROWS - 1)
+        r[_A5] = _hash(_hash(r[_W0], c1), c0) & (_APM_ROWS - 1)
+        a3, a4, a5 = _apm(apm, 2, r[_A3], x), _apm(apm, 3, r[_A4], x), _apm(apm, 4, r[_A5], x)
+        p = (2 * p + 2 * a1 + 3 * a2 + 3 * a3 + 2 * a4 + 2 * a5 + 7) // 14
     p = min(max(p, 1), 4095)
     return p
 
 
 @jit
+def _mixed_inputs(lagged: bool, image: bool) -> tuple[tuple[int, int], ...]:
+    """The ranges (lo, hi) of the inputs the mixers mix: the lagged pairs', the binary contexts'
+    and the fields' maps only in binary data, the image model's only in an image (else an empty
+    range: those inputs are 0, and skipping them is faster)."""
+    return (
+        (0, _IN_LAGGED),
+        (_IN_LAGGED, _N_HASHED if lagged else _IN_LAGGED),
+        (_N_HASHED, _IN_FIELD_MAPS),
+        (_IN_FIELD_MAPS, _N_SM if lagged else _IN_FIELD_MAPS),
+        (_N_SM, _N_BASE),
+        (_N_BASE, _N_IN if image else _N_BASE),
+    )
+
+
+@jit
 def _dot(st: np.ndarray, w: np.ndarray, base: int, lo: int, hi: int) -> int:
-    """Inputs lo..hi of a mixer times the weights of its set at `base` (constant bounds: the
-    compiler unrolls and vectorizes the loop). Where inputs are 0 (the lagged pairs' in text)
-    their range is skipped."""
+    """Inputs lo..hi of a mixer times the weights of its set at `base`."""
     dot = 0
     for i in range(lo, hi):
         dot += st[i] * w[base + i]
@@ -696,10 +765,10 @@ def _hint(m: _Model, k: int, x: float) -> None:
 
 @jit
 def _apm(apm: np.ndarray, which: int, ctx: int, x: int) -> int:
-    """Interpolate the table row of `ctx` between the two buckets around stretch(p) = x."""
+    """Interpolate the row `ctx` of SSE table `which` between the two buckets around stretch(p) = x."""
     s = x + 2048
     lo, w = s >> 7, s & 127
-    a = (which * _APM_ROWS + ctx) * 33 + lo
+    a = (_APM_TABLES[which] * _APM_ROWS + ctx) * 33 + lo
     return (apm[a] * (128 - w) + apm[a + 1] * w) >> 11
 
 
@@ -707,36 +776,43 @@ def _apm(apm: np.ndarray, which: int, ctx: int, x: int) -> int:
 def _apm_update(apm: np.ndarray, which: int, ctx: int, x: int, y: int) -> None:
     """Move the bucket nearer to stretch(p) towards the bit."""
     s = x + 2048
-    a = (which * _APM_ROWS + ctx) * 33 + (s >> 7) + ((s & 127) >> 6)
+    a = (_APM_TABLES[which] * _APM_ROWS + ctx) * 33 + (s >> 7) + ((s & 127) >> 6)
     target = (y << 16) + (y << _APM_RATE) - y - y  # the entry approaches 65535 but never passes it
     apm[a] += (target - apm[a]) >> _APM_RATE
 
 
 @jit
-def _learn(smp: np.ndarray, smn: np.ndarray, dt: np.ndarray, i: int, y: int) -> None:
-    """Move statemap entry i towards bit y at the rate its update count gives."""
-    n = smn[i]
-    smp[i] += ((y << 22) - smp[i]) * dt[n] >> 16
-    if n < _LIMIT:
-        smn[i] = n + 1
+def _p12(sm: np.ndarray, i: int) -> int:
+    """Statemap entry i's p(1) in 12 bits."""
+    return np.int64(sm[i]) >> 20
 
 
 @jit
+def _learn(sm: np.ndarray, dt: np.ndarray, i: int, y: int) -> None:
+    """Move statemap entry i towards bit y at the rate its update count gives."""
+    e = np.int64(sm[i])
+    p, n = e >> 10, e & _LIMIT
+    p += ((y << 22) - p) * dt[n] >> 16
+    sm[i] = p << 10 | min(n + 1, _LIMIT)
+
+
+@jit_inline
 def _update(m: _Model, y: int) -> None:
     """Learn bit `y` and move to the next bit's contexts."""
-    r, t, st, smi, smp, smn, dt, adr, nex = m.reg, m.t, m.st, m.smi, m.smp, m.smn, m.dt, m.adr, m.nex
+    r, t, st, smi, sm, dt, adr, nex = m.reg, m.t, m.st, m.smi, m.sm, m.dt, m.adr, m.nex
+    w, wn, wf, mset, md, apm, squash, hs, slot = m.w, m.wn, m.wf, m.mset, m.md, m.apm, m.squash, m.h, m.slot
     if r[_RLEN] >= _MIN_ROW:  # how much better the smallest image template predicted than order 1, on average
-        pi, po = smp[smi[_IN_IMG]] >> 10, smp[smi[_O1]] >> 10
-        pr = smp[smi[9]] >> 10  # the byte above with c1: what a table's rows predict
+        pi, po = _p12(sm, smi[_IN_IMG]), _p12(sm, smi[_O1])
+        pr = _p12(sm, smi[9])  # the byte above with c1: what a table's rows predict
         cost = m.cost
         pixels = cost[pi if y else 4096 - pi]
         r[_IMG_COST] += pixels - cost[po if y else 4096 - po] - (r[_IMG_COST] >> 10)
         r[_PIXEL_GAIN] += pixels - cost[pr if y else 4096 - pr] - (r[_PIXEL_GAIN] >> 16)
     image = r[_IMAGE]
     for k in range(_IN_STATIONARY + _stationary_maps(r)):
-        _learn(smp, smn, dt, smi[k], y)
+        _learn(sm, dt, smi[k], y)
     for k in range(_IN_IMG, _IN_IMG + (2 * _N_IMG if image else 1 if r[_RLEN] >= _MIN_ROW else 0)):
-        _learn(smp, smn, dt, smi[k], y)
+        _learn(sm, dt, smi[k], y)
     for k in range(_N_CTX):
         a = adr[k]
         t[a] = nex[t[a], y]
@@ -746,34 +822,33 @@ def _update(m: _Model, y: int) -> None:
             a = smi[_IN_IMG + k] - _SM_IMG
             it[a] = nex[it[a], y]
     rate = _MIX_RATE + _MIX_BOOST * _MIX_HALF // (_MIX_HALF + r[_POS])
-    w = m.w
-    lagged = _lagged(r)
+    ranges = _mixed_inputs(_lagged(r), image)
     for k in range(_mixers(r)):
-        n = m.wn[m.mset[k]]
-        m.wn[m.mset[k]] = min(n + 1, 1 << 20)
+        n = wn[mset[k]]
+        wn[mset[k]] = min(n + 1, 1 << 20)
         fresh = _MIX_RATE + _MIX_BOOST * _SET_HALF // (_SET_HALF + n)  # a weight set seen little learns fast
-        err = ((y << 12) - _squash(m.squash, m.md[k])) * max(rate, fresh)
-        base = m.mset[k] * _N_IN
-        _train(st, w, base, 0, _IN_LAGGED, err)
-        _train(st, w, base, _N_HASHED, _IN_FIELD_MAPS, err)
-        _train(st, w, base, _N_SM, _N_BASE, err)
-        if lagged:
-            _train(st, w, base, _IN_LAGGED, _N_HASHED, err)
-            _train(st, w, base, _IN_FIELD_MAPS, _N_SM, err)
-        if image:
-            _train(st, w, base, _N_BASE, _N_IN, err)
+        error = (y << 12) - _squash(squash, md[k])
+        if -_SURE < error < _SURE:  # sure and right: moving the weights would mostly add noise
+            continue
+        err = error * max(rate, fresh)
+        base = mset[k] * _N_IN
+        for lo, hi in ranges:
+            _train(st, w, base, lo, hi, err)
     c0 = r[_C0]
     picture = r[_PICTURE]
     for f in range(1 if picture else _N_FINAL):
-        err = ((y << 12) - _squash(m.squash, m.md[_N_MIX + 1 + f])) * _FINAL_RATE
-        wf = m.wf[r[_FINAL_ROW + f]]
+        err = ((y << 12) - _squash(squash, md[_N_MIX + 1 + f])) * _FINAL_RATE
+        row = wf[r[_FINAL_ROW + f]]
         for k in range(_N_MIX):
-            wf[k] += (m.md[k] * err) >> 16
-        wf[_N_MIX] += (256 * err) >> 16
-    _apm_update(m.apm, 0, r[_A1], m.md[_N_MIX], y)
-    _apm_update(m.apm, 1, r[_A2], m.md[_N_MIX], y)
+            row[k] += (md[k] * err) >> 16
+        row[_N_MIX] += (256 * err) >> 16
+    x = md[_N_MIX]
+    _apm_update(apm, 0, r[_A1], x, y)
+    _apm_update(apm, 1, r[_A2], x, y)
     if not picture:
-        _apm_update(m.apm, 2, r[_A3], m.md[_N_MIX], y)
+        _apm_update(apm, 2, r[_A3], x, y)
+        _apm_update(apm, 3, r[_A4], x, y)
+        _apm_update(apm, 4, r[_A5], x, y)
     if r[_MBIT] >= 0 and r[_MBIT] != y:
         r[_MLEN] = 0
     c0 = c0 * 2 + y
@@ -783,8 +858,9 @@ def _update(m: _Model, y: int) -> None:
         c0 = 1
         r[_BITPOS] = 0
     elif r[_BITPOS] == 4:
+        slots, priority = m.slots, m.priority
         for k in range(_N_HASHED):
-            m.slot[k] = _find(m.t, m.slots, m.priority, _hash(m.h[k], c0))
+            slot[k] = _find(t, slots, priority, _hash(hs[k], c0))
     r[_C0] = c0
 
 
@@ -825,10 +901,11 @@ def _code_byte(
     return c0 - 256, total
 
 
-@jit
+@jit_inline
 def _end_byte(m: _Model, c: int) -> None:
     """Take in byte `c`: history, word, record and match state, then the next byte's contexts."""
-    r, buf = m.reg, m.buf
+    r, buf, hs, mt, rpos, after = m.reg, m.buf, m.h, m.mt, m.rpos, m.after
+    wtail, wnext, wlast = m.wtail, m.wnext, m.wlast
     mask = buf.shape[0] - 1
     pos = r[_POS]
     buf[pos & mask] = c
@@ -839,7 +916,7 @@ def _end_byte(m: _Model, c: int) -> None:
     r[_C4] = c4
     # Word: a hash of the letters of the current word (case folded), and of the one before.
     tail = r[_W0] & (_WORDS - 1)  # c followed the word so far
-    m.wtail[tail] = (m.wtail[tail] << 8 | c) & 0xFFFF
+    wtail[tail] = (wtail[tail] << 8 | c) & 0xFFFF
     letter = c + 32 if 65 <= c <= 90 else c
     r[_CLASSES] = (r[_CLASSES] << 3 | _CHAR_CLASS[c]) & 0x3FFFFFFF
     r[_NIBBLES] = (r[_NIBBLES] << 4 | (0 if c == 32 else c >> 4)) & 0xFFFFFFFF
@@ -851,7 +928,8 @@ def _end_byte(m: _Model, c: int) -> None:
     else:
         r[_WLEN] = 0
         if r[_W0] != 0:
-            m.wnext[r[_W1] & (_WORDS - 1)] = r[_W0]
+            wnext[r[_W1] & (_WORDS - 1)] = r[_W0]
+            wlast[r[_W0] & (_WORDS - 1)] = pos
             if r[_LINE_WORD] == 0:
                 r[_LINE_WORD] = r[_W0]
             r[_W3], r[_W2], r[_W1], r[_W0] = r[_W2], r[_W1], r[_W0], 0
@@ -871,8 +949,8 @@ def _end_byte(m: _Model, c: int) -> None:
     column = pos - r[_LINE]
     up = buf[(r[_LINE2] + column) & mask] if r[_LINE2] + column < r[_LINE] else 0
     # Record length: a distance that separates the last two pairs of equal bytes, by majority vote.
-    d = pos - m.rpos[c, 0]
-    if d > 1 and d == m.rpos[c, 1]:
+    d = pos - rpos[c, 0]
+    if d > 1 and d == rpos[c, 1]:
         if d == r[_RCAND]:
             r[_RVOTES] += 1
             if r[_RVOTES] >= _RECORD_VOTES:
@@ -881,7 +959,7 @@ def _end_byte(m: _Model, c: int) -> None:
             r[_RVOTES] -= 1
         else:
             r[_RCAND], r[_RVOTES] = d, 1
-    m.rpos[c, 0], m.rpos[c, 1] = pos, d
+    rpos[c, 0], rpos[c, 1] = pos, d
     rlen = r[_RLEN]
     r[_RRUN] = r[_RRUN] + 1 if rlen > 0 and buf[(pos - 1 - rlen) & mask] == c else 0
     # A bilevel image: rows of rlen bytes whose pixel templates predict better than order 1.
@@ -894,7 +972,7 @@ def _end_byte(m: _Model, c: int) -> None:
     elif r[_PIXEL_GAIN] < _PICTURE_ON:
         r[_PICTURE] = 1
     if rlen >= _MIN_ROW:
-        for k in range(4):
+        for k in range(8):
             a = pos - (k + 1) * rlen
             r[_ROW + k] = buf[(a - 1) & mask] << 16 | buf[a & mask] << 8 | buf[(a + 1) & mask]
     # Match model: follow the match while it predicts right, else look up the last occurrence.
@@ -907,20 +985,19 @@ def _end_byte(m: _Model, c: int) -> None:
         h = 0
         for k in range(1, m.match_min + 1):
             h = _hash(h, buf[(pos - k) & mask])
-        h &= m.mt.shape[0] - 1
+        h &= mt.shape[0] - 1
         if r[_MLEN] == 0:
-            candidate = m.mt[h]
+            candidate = mt[h]
             if candidate > 0 and pos - candidate < mask:
                 n = 0
                 while n < _VERIFY and n < candidate and buf[(candidate - 1 - n) & mask] == buf[(pos - 1 - n) & mask]:
                     n += 1
                 if n >= m.match_min:
                     r[_MLEN], r[_MPTR] = n, candidate
-        m.mt[h] = pos
+        mt[h] = pos
     # The next byte's contexts.
     above = buf[(pos - rlen) & mask] if rlen > 0 else 0
     above2 = buf[(pos - 2 * rlen) & mask] if rlen > 0 else 0
-    hs = m.h
     hs[0] = _hash(c4 & 0xFFFF, 0)
     hs[1] = _hash(c4 & 0xFFFFFF, 1)
     hs[2] = _hash(c4, 2)
@@ -947,12 +1024,26 @@ def _end_byte(m: _Model, c: int) -> None:
     lagged = _lagged(r)
     for j in range(len(_LAGS)):
         lag = _LAGS[j]
-        m.after[j, buf[(pos - 2 - lag) & mask] << 8 | buf[(pos - 1 - lag) & mask]] = c
+        after[j, buf[(pos - 2 - lag) & mask] << 8 | buf[(pos - 1 - lag) & mask]] = c
         pair = buf[(pos - 1 - lag) & mask] << 8 | buf[(pos - lag) & mask]
         lead = buf[(pos - 6 - lag) & mask] << 16 | buf[(pos - 7 - lag) & mask] << 8 | buf[(pos - 8 - lag) & mask]
         field = _hash(pair, lead) if lagged else 0
         hs[_FIELDS + j] = _hash(field, _FIELDS + j)
-        hs[_IN_LAGGED + j] = _hash(field, m.after[j, pair] << 8 | _IN_LAGGED + j) if lagged else _IN_LAGGED + j
+        hs[_IN_LAGGED + j] = _hash(field, after[j, pair] << 8 | _IN_LAGGED + j) if lagged else _IN_LAGGED + j
+    # Binary data: order 2 and 3 with the position in a 2- and 4-byte word (instructions, fields),
+    # c1 with c4, c1 with the high nibbles of c2..c4, c1c2 with c5c6, c1 with the distance to the
+    # last 0 byte (a string's or a record's end). Off, each hashes to a constant.
+    b = _IN_BINARY
+    if lagged:
+        hs[b] = _hash(c4 & 0xFFFF, (pos & 1) | b << 8)
+        hs[b + 1] = _hash(c4 & 0xFF0000FF, b + 1)
+        hs[b + 2] = _hash(c | min(pos - rpos[0, 0], 255) << 8, b + 2)
+        hs[b + 3] = _hash(c4 & 0xFFFFFF, (pos & 3) | (b + 3) << 8)
+        hs[b + 4] = _hash(c4 & 0xF0F0F0FF, b + 4)
+        hs[b + 5] = _hash(c4 & 0xFFFF | (r[_C8] & 0xFFFF) << 16, b + 5)
+    else:
+        for k in range(b, _N_HASHED):
+            hs[k] = k
     hs[15] = _hash(_hash(r[_W0], 15), r[_W2])
     hs[16] = _hash(_hash(_hash(r[_W0], 16), r[_W1]), r[_W2])
     hs[17] = _hash(c4 & 0xFFFF0000, 17)  # sparse: c3c4, c1c3, c2
@@ -968,7 +1059,7 @@ def _end_byte(m: _Model, c: int) -> None:
     hs[24] = _hash(r[_CLASSES] & 0xFFFFFF, c | 24 << 8)  # the last 8 bytes' classes (letter, digit, space, ...), c1
     hs[25] = _hash(c | (pos & 3) << 8, 25)  # c1 and the position in a 4-byte word (instructions, fields)
     hs[26] = _hash(_hash(r[_W0], 26), r[_GAP])  # the word, with the bytes before it (space, quote, newline)
-    hs[27] = _hash(_hash(r[_W0], 27), m.wnext[r[_W1] & (_WORDS - 1)])  # and with what followed the word before
+    hs[27] = _hash(_hash(r[_W0], 27), wnext[r[_W1] & (_WORDS - 1)])  # and with what followed the word before
     hs[28] = _hash(r[_TEXT0] | _CHAR_CLASS[c] << 30, 28)  # the last 6 letters, across words
     # Text (in a picture each hashes to a constant and says nothing: no slots taken).
     if r[_PICTURE]:
@@ -983,7 +1074,7 @@ def _end_byte(m: _Model, c: int) -> None:
         hs[31] = _hash(min(column, 255) << 16 | first << 8 | _CHAR_CLASS[c], 31)
         hs[32] = _hash(r[_CLASSES], 32)  # the last 10 bytes' classes
         hs[33] = _hash(_hash(r[_LINE_WORD], 33), c)
-        hs[34] = _hash(_hash(m.wtail[w0 & (_WORDS - 1)], 34), min(r[_WLEN], 6) << 8 | c)
+        hs[34] = _hash(_hash(wtail[w0 & (_WORDS - 1)], 34), min(r[_WLEN], 6) << 8 | c)
         hs[35] = _hash(_hash(w0, 35), pos >> 10)  # the word in this 1 KiB block
         hs[36] = _hash(_hash(_hash(w0, 36), r[_W3]), c)
         hs[37] = _hash(_hash(_hash(w0, 37), r[_W1]), c)
@@ -991,6 +1082,11 @@ def _end_byte(m: _Model, c: int) -> None:
         hs[39] = _hash(_hash(r[_CLASSES], 39), c4 & 0xFFFF)
         hs[40] = _hash(min(column, 255) << 16 | min(r[_LINE] - r[_LINE2], 255) << 8, 40)
         hs[41] = _hash(r[_NIBBLES], 41)
+        hs[42] = _hash(r[_LINE], 42)  # this line (where it starts)
+        last = wlast[w0 & (_WORDS - 1)]  # the word with how far back it was last (log scale, 1/2 steps)
+        hs[43] = _hash(_hash(w0, 43), 0 if last == 0 or w0 == 0 else min(int(np.log2(pos - last + 1) * 2), 40))
+        hs[44] = _hash(first << 8 | c, 44)
+        hs[45] = _hash(_hash(_hash(w0, 45), r[_W2]), c)
     # A bilevel image's pixel neighbourhood (pic: a record is a row): the bytes above, above-left
     # and above-right, the byte to the left; the nearest three pixels of each side byte only.
     above_left = buf[(pos - rlen - 1) & mask] if rlen > 0 else 0
@@ -1012,8 +1108,9 @@ def _end_byte(m: _Model, c: int) -> None:
         r[_RUN + k] = (e & 255) | 256 if found else 0
         r[_RUN + _N_RUN + k] = (e >> 8) & 255 if found else 0
         r[_RUN + 2 * _N_RUN + k] = at
+    t, slot, slots, priority = m.t, m.slot, m.slots, m.priority
     for k in range(_N_HASHED):
-        m.slot[k] = _find(m.t, m.slots, m.priority, hs[k])
+        slot[k] = _find(t, slots, priority, hs[k])
 
 
 @jit
@@ -1078,8 +1175,8 @@ def _decode_chunk(
 
 class ContextMixing(SequenceCoder):
     """Bitwise context mixing: orders 0-6, 8 and 12, word, text, sparse, indirect, record, image,
-    column, run and match models, a bilevel image model, twelve mixers and five final ones,
-    three SSE stages (see the module docstring).
+    column, run and match models, a bilevel image model, seventeen mixers and six final ones,
+    five SSE stages (see the module docstring).
 
     Defaults: memory_mib 256, history_mib 16, match_min 5; what they measure, with the commands,
     is in results/cm/README.md. v2 sized the tables to a short input (inputs under 128 KiB code
@@ -1097,20 +1194,26 @@ class ContextMixing(SequenceCoder):
     entries (none in a picture), a slower first-layer rate, a slower discount, 252 bit-history
     states (were 182) and 256 MiB of slots; v14 thirteen text contexts (nesting, the line's head,
     columns, byte classes, more word contexts), four more mixers (three in text only), weight sets
-    seen little learning faster, stationary maps a cache line per nibble.
+    seen little learning faster, stationary maps a cache line per nibble; v15 four more text
+    contexts (the line, the word's distance to its last occurrence, the line's first byte with
+    c1, the word with the word two before), six binary contexts, five more pixel templates and
+    a picture's weight sets by them, the match length as an input, five more mixers (text only)
+    and 32768 weight sets for those chosen by a hash, a sixth final mixer, SSE by the match and by
+    the word, no training on sure bits, a statemap entry's p and count in 32 bits.
 
     `params` counts the table entries: context states (one byte each), statemap entries, mixer
     weights, SSE entries and match positions. `flops_per_symbol` estimates the integer operations
-    per byte: 8 bits x (73 inputs read and stretched (79 in binary data), 82 mixed by 12 mixers
-    (70 in text), ~3,400 operations for the dot products and their training, ~440 for the
-    statemap and state updates, ~300 for the five final mixers and SSE), plus ~1,800 per byte for
-    96 slot lookups, the hashes, the indirect and run tables and the match model. In a bilevel
-    image the image model adds 24 inputs and about as many operations again (not counted: the
-    figure is for the data it is published on, text).
+    per byte: 8 bits x (83 inputs read and stretched (89 in binary data), 75 mixed by 17 mixers
+    in text (93 by 9 in binary data), ~4,500 operations for the dot products and their training,
+    ~440 for the statemap and state updates, ~400 for the six final mixers and five SSE tables),
+    plus ~2,100 per byte for 116 slot lookups, the hashes, the indirect and run tables and the
+    match model. In a bilevel image the image model adds 39 inputs and about as many operations
+    again (not counted: the figure is for the data it is published on, text).
     """
 
     name = "cm"
-    version = 14  # 14: text contexts and mixers, faster-learning fresh weight sets
+    version = 15  # 15: more text, binary and pixel contexts, mixers and SSE; sure bits not learnt
+    # 14: text contexts and mixers, faster-learning fresh weight sets
     # 13: three word contexts, more run contexts, stationary maps and states, slower rate
     # 12: five final mixers, run contexts, an order-3 SSE stage
     # 11: SPARC calls rewritten as targets (a second flag decision)
@@ -1131,18 +1234,18 @@ class ContextMixing(SequenceCoder):
     }
     test_options = {"memory_mib": 1, "history_mib": 1}
     model_bytes = 0
-    flops_per_symbol = 36000.0
+    flops_per_symbol = 45000.0
 
     @classmethod
     def memory_estimate(cls, settings: dict[str, Any], symbols: int) -> int:
         history = _power_of_two(settings["history_mib"] << 20)  # the ring, and as many bytes of positions
         tables = (
-            _sm_size(_STATIONARY_BITS) * 6  # p (int32) and count (uint16) per statemap entry
-            + (_N_MIX * _SETS * (_N_IN + 1) + _FINAL_ROWS * (_N_MIX + 1)) * 4
-            + (2 * _APM_ROWS + _APM3_ROWS) * 33 * 2
+            _sm_size(_STATIONARY_BITS) * 4  # p and count per statemap entry, in 32 bits
+            + (_ALL_SETS * (_N_IN + 1) + _FINAL_ROWS * (_N_MIX + 1)) * 4
+            + _APM_TOTAL * 33 * 2
             + _RUN_ENTRIES * 4
         )
-        tables += _SM_STATE - _SM_IMG + _COST.nbytes + 10 * _WORDS + 8 * _IND_SIZE  # image states, costs, indirect
+        tables += _SM_STATE - _SM_IMG + _COST.nbytes + 18 * _WORDS + 8 * _IND_SIZE  # image states, costs, indirect
         tables += len(_LAGS) * 65536  # the lagged pairs' bytes
         segment = min(symbols, wire.SEGMENT_SYMBOLS)  # coder output, code lengths and input
         coding = coder.encoder_capacity(8 * segment) + 13 * segment
@@ -1176,9 +1279,9 @@ class ContextMixing(SequenceCoder):
 
     @staticmethod
     def _params(slots: int, history: int, positions: int, stationary_bits: int, runs: int) -> int:
-        tables = _sm_size(stationary_bits) + _N_MIX * _SETS * _N_IN + _FINAL_ROWS * (_N_MIX + 1)
-        tables += (2 * _APM_ROWS + _APM3_ROWS) * 33 + runs
-        tables += _SM_STATE - _SM_IMG + _IND_SIZE + 2 * _WORDS + len(_LAGS) * 65536
+        tables = _sm_size(stationary_bits) + _ALL_SETS * _N_IN + _FINAL_ROWS * (_N_MIX + 1)
+        tables += _APM_TOTAL * 33 + runs
+        tables += _SM_STATE - _SM_IMG + _IND_SIZE + 3 * _WORDS + len(_LAGS) * 65536
         return int((_DIRECT_ROWS + slots) * _SLOT + tables + positions)
 
     def _model_for(self, count: int) -> _Model:
@@ -1186,9 +1289,9 @@ class ContextMixing(SequenceCoder):
             return self._model
         sizes = self._sizes(count)
         slots, history, positions, stationary_bits, runs = sizes
-        smp = coder.filled(_sm_size(stationary_bits), np.int32, 1 << 21)
-        smp[:_SM_MATCH] = np.tile(_STATE_P1, _N_CTX)
-        smp[_SM_STATE:_SM_IDLE] = np.tile(_STATE_P1, _N_IMG)
+        sm = coder.filled(_sm_size(stationary_bits), np.uint32, 1 << 31)  # p = 1/2, no updates
+        sm[:_SM_MATCH] = np.tile(_STATE_P1.astype(np.uint32) << 10, _N_CTX)
+        sm[_SM_STATE:_SM_IDLE] = np.tile(_STATE_P1.astype(np.uint32) << 10, _N_IMG)
         apm_row = _SQUASH[np.clip(np.arange(-16, 17) * 128, -2047, 2047) + 2047] * 16
         wf = np.full((_FINAL_ROWS, _N_MIX + 1), (1 << 16) // _N_MIX, dtype=np.int32)
         wf[:, _N_MIX] = 0
@@ -1202,20 +1305,20 @@ class ContextMixing(SequenceCoder):
             adr=np.zeros(_N_CTX, dtype=np.int64),
             smi=np.zeros(_N_IN, dtype=np.int64),
             st=np.zeros(_N_IN, dtype=np.int64),
-            smp=smp,
-            smn=coder.filled(smp.shape[0], np.uint16),
-            w=np.full(_N_MIX * _SETS * _N_IN, 1 << 12, dtype=np.int32),
-            wn=np.zeros(_N_MIX * _SETS, dtype=np.int32),
+            sm=sm,
+            w=np.full(_ALL_SETS * _N_IN, 1 << 12, dtype=np.int32),
+            wn=np.zeros(_ALL_SETS, dtype=np.int32),
             wf=wf,
             mset=np.zeros(_N_MIX, dtype=np.int64),
             md=np.zeros(_N_MIX + 1 + _N_FINAL, dtype=np.int64),
-            apm=np.tile(apm_row.astype(np.uint16), 2 * _APM_ROWS + _APM3_ROWS),
+            apm=np.tile(apm_row.astype(np.uint16), _APM_TOTAL),
             run=coder.filled(runs, np.int32),
             buf=np.zeros(history, dtype=np.uint8),
             mt=np.zeros(positions, dtype=np.int32),
             ind=np.zeros(_IND_SIZE, dtype=np.int64),
             wnext=np.zeros(_WORDS, dtype=np.int64),
             wtail=np.zeros(_WORDS, dtype=np.uint16),
+            wlast=np.zeros(_WORDS, dtype=np.int64),
             after=np.zeros((len(_LAGS), 65536), dtype=np.uint8),
             rpos=np.zeros((256, 2), dtype=np.int64),
             reg=np.zeros(_N_REG, dtype=np.int64),
