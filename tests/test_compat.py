@@ -36,6 +36,9 @@ WRITTEN = {  # file: the commit that wrote it (`git show COMMIT` has that versio
     "hf-stories260K-bias-cd43fd2.hz": "cd43fd2",  # bias_lr=0.2, batch=2: two streams' biases
     "llamacpp-smollm2-524a0e6.hz": "524a0e6",
     "llamacpp-smollm2-shift-524a0e6.hz": "524a0e6",
+    "cm-29e560a.hz": "29e560a",  # cm v15
+    "mix-cm-ngram-29e560a.hz": "29e560a",
+    "hf-stories260K-mix-cm-bias-29e560a.hz": "29e560a",  # mix:hf(./stories260K;bias_lr=0.2)+cm
 }
 CM_HERE = "version (here 15)"  # what refusing a file of an earlier cm says
 MIX_CM_HERE = "'predictor': 'cm', 'version': 15"  # and a mix with an earlier cm member
@@ -88,6 +91,7 @@ differs only in them cannot decode here, rightly, and says so."""
 WRITTEN_ON = {  # files of torch models whose config does not name the CPU's vector ISA: by the ISA they were written on
     **dict.fromkeys([name for name in WRITTEN if name.startswith("hf-stories260K")], "AVX2"),
     "mix-order0-lstm.hz": "AVX2",  # a mix's refusal names its members' config, not the key in it that differs
+    "hf-stories260K-mix-cm-bias-29e560a.hz": "AVX512",  # a mix, as above
 }
 """torch's results differ between ISAs (AVX2, AVX-512): such a file decodes only where its ISA is this
 machine's, and elsewhere fails its CRC check or is refused without naming the ISA."""
