@@ -137,24 +137,27 @@ Models (each gives the mixer one input, st of its probability):
   (`_hint`), 0 when cm codes alone (an input of 0 adds nothing and its weights never move, so
   alone cm codes as if it had no such inputs).
 
-Mixing: seventeen mixers each compute x = sum_i w_i * s_i over the inputs s_i with a weight set
+Mixing: eighteen mixers each compute x = sum_i w_i * s_i over the inputs s_i with a weight set
 chosen by a small context, and p_k = squash(x). The contexts: c0 with the record run, up to 7; match
 length bucket and bit position; c1 and bit position; c0 with how many of the long contexts (hashed
 orders 2-8 and the word pair) have a state other than the empty one at this bit's node (0..6, how
 much of the past this bit's contexts have seen); c2 and bit position; c0 with the letters of the
 current word so far (up to 7); the column in the line (up to 127) and bit position; c1 with the
 record run, up to 7 (a table's cell whose byte above repeats); the classes of the last 3 bytes and
-bit position (not in a picture, where its output is 0); and eight in text only (off in binary data
-and in a picture), with 32768 weight sets each chosen by a hash: the classes of the last 4 bytes and
-c0; the word's first letter and length (up to 7) and c0; c2's class, c1 and c0; the innermost open
-bracket or quote, the word's length and c0; the word so far and c0; the column (up to 255), c1's
-class and c0; c1c2 and c0; the byte the match expects, its length class (below) and c0. Six final
-mixers of the same kind each mix the seventeen x's, with weights chosen by c0 and match length
-(none, under 16 bytes, under 4096, longer); by c0 and how many long contexts have seen this node; by
-c1 and bit position; by c2 and bit position; by c0 and the letters of the word so far; by c0 and the
-classes of the last 4 bytes (hashed into 2048 rows). The final x is their average (in a picture the
-first alone, its weights by the 11-pixel pattern): each learns how far to trust each first-layer
-mixer where its own context says.
+bit position (not in a picture, where its output is 0); and nine with 32768 weight sets each chosen
+by a hash, off in a picture and where the image model is on in binary data (a table's records): in
+text the classes of the last 4 bytes and c0; the word's first letter and length (up to 7) and c0;
+c2's class, c1 and c0; the innermost open bracket or quote, the word's length and c0; the word so
+far and c0; the column (up to 255), c1's class and c0; c1c2 and c0; the byte the match expects, its
+length class (below) and c0; the word and the word before, and c0; in binary data instead c1, c2,
+c3, c4 each with c0, c1 with the position in a 4-byte word and c0, the byte a record above with the
+record run and c0, c2 with the position in a 2-byte word and c0 (c1c2's and the match's the same).
+Six final mixers of the same kind each mix the eighteen x's, with weights chosen by c0 and match
+length (none, under 16 bytes, under 4096, longer); by c0 and how many long contexts have seen this
+node; by c1 and bit position; by c2 and bit position; by c0 and the letters of the word so far; by
+c0 and the classes of the last 4 bytes (hashed into 32768 rows). The final x is their average (in a
+picture the first alone, its weights by the 11-pixel pattern): each learns how far to trust each
+first-layer mixer where its own context says.
 Every mixer learns online by gradient descent on the coding loss:
 after bit y, w_i += lr * (y - p_k) * s_i (the derivative of -ln P(y) in the stretch domain),
 with a first-layer rate that starts 25 times higher and decays with the bytes seen (1 + 24 *
@@ -320,8 +323,8 @@ _N_BASE = _IN_MATCH_LENGTH + 1  # the inputs mixed always; the image model's fol
 # the first's p - 1/2 (linear, not stretched).
 _IN_IMG, _IN_STATE, _IN_LINEAR = _N_BASE, _N_BASE + _N_IMG, _N_BASE + 2 * _N_IMG
 _N_IN = _N_BASE + 3 * _N_IMG
-_N_MIX = 17  # first-layer mixers (weight sets by c0, match length, c1, orders seen, c2, word, column, run, ...)
-_N_TEXT_MIX = 8  # the last of them mix in text only; the one before them, not in a picture
+_N_MIX = 18  # first-layer mixers (weight sets by c0, match length, c1, orders seen, c2, word, column, run, ...)
+_N_TEXT_MIX = 9  # the last of them: by text contexts, by binary ones in binary data; the one before, not in a picture
 _BYTE_SETS = 2048  # weight sets per mixer for the byte contexts, at most; a picture's follow them
 _SETS = 2 * _BYTE_SETS
 _N_BYTE_MIX = 9  # the mixers whose weight sets a byte context chooses; the others' a hash does
@@ -335,7 +338,8 @@ _FINAL_BYTE_ROWS = 1024  # the first's weight sets by c0 and the match length; a
 # Then the other five's: by c0 and the orders seen (7 x 256), c1 and bit position, c2 and bit position, c0 and
 # the letters of the word so far (8 x 256), the classes of the last 4 bytes and c0 (hashed).
 _FINAL_AT = tuple(_FINAL_BYTE_ROWS + 2048 + k * 2048 for k in range(_N_FINAL - 1))
-_FINAL_ROWS = _FINAL_AT[-1] + 2048
+_FINAL_HASHED = 1 << 15  # the sixth's rows, chosen by a hash
+_FINAL_ROWS = _FINAL_AT[-1] + _FINAL_HASHED
 # Slots are 16 bytes: a check byte, then the states of the 15 nodes of a nibble's binary tree.
 _SLOT = 16
 _DIRECT = 256 + 65536  # states of the direct contexts, before the hashed slots
@@ -526,9 +530,12 @@ def _stationary_maps(r: np.ndarray) -> int:
 
 @jit
 def _mixers(r: np.ndarray) -> int:
-    """How many first-layer mixers mix: the text ones not in binary data, nor the byte classes'
-    one in a picture, whose bytes their contexts do not describe."""
-    return _N_MIX - _N_TEXT_MIX - 1 if r[_PICTURE] else _N_MIX - _N_TEXT_MIX if _lagged(r) else _N_MIX
+    """How many first-layer mixers mix: the last ones (by text or binary contexts) not in an
+    image's or a table's records (where the image model is on) nor in a picture, nor the byte
+    classes' one in a picture: their contexts do not describe those bytes."""
+    if r[_PICTURE]:
+        return _N_MIX - _N_TEXT_MIX - 1
+    return _N_MIX - _N_TEXT_MIX if _lagged(r) and r[_IMAGE] else _N_MIX
 
 
 @jit_inline
@@ -676,6 +683,17 @@ def _predict(m: _Model) -> int:
     mset[14] = _MIX_AT[14] + (_hash(column_class, c0 | 1 << 8) & (_HASHED_SETS - 1))
     mset[15] = _MIX_AT[15] + (_hash(r[_C4] & 0xFFFF, c0 | 2 << 8) & (_HASHED_SETS - 1))
     mset[16] = _MIX_AT[16] + (_hash(expected | _match_class(mctx >> 1) << 9, c0 | 11 << 8) & (_HASHED_SETS - 1))
+    mset[17] = _MIX_AT[17] + (_hash(_hash(r[_W0], r[_W1]), c0 | 13 << 8) & (_HASHED_SETS - 1))
+    if lagged and not image:  # binary data: the text mixers choose by bytes and positions instead
+        pos, c4 = r[_POS], r[_C4]
+        above = buf[(pos - rlen) & (buf.shape[0] - 1)] if rlen > 0 else 0
+        mset[9] = _MIX_AT[9] + (_hash(c1, c0 | 20 << 8) & (_HASHED_SETS - 1))
+        mset[10] = _MIX_AT[10] + (_hash((c4 >> 8) & 255, c0 | 21 << 8) & (_HASHED_SETS - 1))
+        mset[11] = _MIX_AT[11] + (_hash((c4 >> 16) & 255, c0 | 22 << 8) & (_HASHED_SETS - 1))
+        mset[12] = _MIX_AT[12] + (_hash((pos & 3) | c1 << 2, c0 | 23 << 8) & (_HASHED_SETS - 1))
+        mset[13] = _MIX_AT[13] + (_hash(c4 >> 24, c0 | 24 << 8) & (_HASHED_SETS - 1))
+        mset[14] = _MIX_AT[14] + (_hash(above | min(r[_RRUN], 7) << 8, c0 | 25 << 8) & (_HASHED_SETS - 1))
+        mset[17] = _MIX_AT[17] + (_hash((pos & 1) | ((c4 >> 8) & 255) << 1, c0 | 26 << 8) & (_HASHED_SETS - 1))
     if picture:
         mset[1] = _MIX_AT[1] + _BYTE_SETS + pattern
         mset[2] = _MIX_AT[2] + _BYTE_SETS + pair
@@ -697,7 +715,7 @@ def _predict(m: _Model) -> int:
     r[_FINAL_ROW + 2] = _FINAL_AT[1] + c1 * 8 + bitpos
     r[_FINAL_ROW + 3] = _FINAL_AT[2] + ((r[_C4] >> 8) & 255) * 8 + bitpos
     r[_FINAL_ROW + 4] = _FINAL_AT[3] + min(r[_WLEN], 7) * 256 + c0
-    r[_FINAL_ROW + 5] = _FINAL_AT[4] + (_hash(classes & 0xFFF, c0) & 2047)
+    r[_FINAL_ROW + 5] = _FINAL_AT[4] + (_hash(classes & 0xFFF, c0) & (_FINAL_HASHED - 1))
     finals = 1 if picture else _N_FINAL
     total = 0
     for f in range(finals):
@@ -1175,7 +1193,7 @@ def _decode_chunk(
 
 class ContextMixing(SequenceCoder):
     """Bitwise context mixing: orders 0-6, 8 and 12, word, text, sparse, indirect, record, image,
-    column, run and match models, a bilevel image model, seventeen mixers and six final ones,
+    column, run and match models, a bilevel image model, eighteen mixers and six final ones,
     five SSE stages (see the module docstring).
 
     Defaults: memory_mib 256, history_mib 16, match_min 5; what they measure, with the commands,
@@ -1199,12 +1217,14 @@ class ContextMixing(SequenceCoder):
     c1, the word with the word two before), six binary contexts, five more pixel templates and
     a picture's weight sets by them, the match length as an input, five more mixers (text only)
     and 32768 weight sets for those chosen by a hash, a sixth final mixer, SSE by the match and by
-    the word, no training on sure bits, a statemap entry's p and count in 32 bits.
+    the word, no training on sure bits, a statemap entry's p and count in 32 bits; v16 a mixer by
+    the word pair, and in binary data (not a table's records) the text mixers' sets chosen by
+    bytes and positions instead of off, the sixth final mixer's rows 32768.
 
     `params` counts the table entries: context states (one byte each), statemap entries, mixer
     weights, SSE entries and match positions. `flops_per_symbol` estimates the integer operations
-    per byte: 8 bits x (83 inputs read and stretched (89 in binary data), 75 mixed by 17 mixers
-    in text (93 by 9 in binary data), ~4,500 operations for the dot products and their training,
+    per byte: 8 bits x (83 inputs read and stretched (89 in binary data), 75 mixed by 18 mixers
+    in text (93 in binary data), ~4,700 operations for the dot products and their training,
     ~440 for the statemap and state updates, ~400 for the six final mixers and five SSE tables),
     plus ~2,100 per byte for 116 slot lookups, the hashes, the indirect and run tables and the
     match model. In a bilevel image the image model adds 39 inputs and about as many operations
@@ -1212,7 +1232,8 @@ class ContextMixing(SequenceCoder):
     """
 
     name = "cm"
-    version = 15  # 15: more text, binary and pixel contexts, mixers and SSE; sure bits not learnt
+    version = 16  # 16: a word-pair mixer, the text mixers by binary contexts in binary data
+    # 15: more text, binary and pixel contexts, mixers and SSE; sure bits not learnt
     # 14: text contexts and mixers, faster-learning fresh weight sets
     # 13: three word contexts, more run contexts, stationary maps and states, slower rate
     # 12: five final mixers, run contexts, an order-3 SSE stage
@@ -1234,7 +1255,7 @@ class ContextMixing(SequenceCoder):
     }
     test_options = {"memory_mib": 1, "history_mib": 1}
     model_bytes = 0
-    flops_per_symbol = 45000.0
+    flops_per_symbol = 46000.0
 
     @classmethod
     def memory_estimate(cls, settings: dict[str, Any], symbols: int) -> int:

@@ -138,14 +138,17 @@ def test_a_mixer_sure_and_right_does_not_move_its_weights():
     assert np.array_equal(model.w, weights)
 
 
-def test_the_text_mixers_mix_text_only():
+def test_the_hashed_mixers_mix_text_and_binary_data_but_not_a_tables_records():
     text, binary = _code(b"plain words in a line of text " * 40)[1], _code(RNG.bytes(4000))[1]
+    table = _code(_records(2000))[1]
+    hashed_sets = slice(cm._MIX_AT[cm._N_MIX - cm._N_TEXT_MIX], None)
     assert cm._mixers(text._model.reg) == cm._N_MIX
-    assert cm._lagged(binary._model.reg) and cm._mixers(binary._model.reg) == cm._N_MIX - cm._N_TEXT_MIX
-    text_sets = slice(cm._MIX_AT[cm._N_MIX - cm._N_TEXT_MIX], None)
-    assert text._model.wn[text_sets].sum() == cm._N_TEXT_MIX * 8 * 1200  # every bit of the 1,200 bytes
-    # In the random bytes only the first ~220 (7,104 bits learnt), before the control bytes' share said binary.
-    assert binary._model.wn[text_sets].sum() <= cm._N_TEXT_MIX * 8 * 300
+    assert text._model.wn[hashed_sets].sum() == cm._N_TEXT_MIX * 8 * 1200  # every bit of the 1,200 bytes
+    assert cm._lagged(binary._model.reg) and cm._mixers(binary._model.reg) == cm._N_MIX
+    assert binary._model.wn[hashed_sets].sum() == cm._N_TEXT_MIX * 8 * 4000
+    assert table._model.reg[cm._IMAGE] == 1 and cm._mixers(table._model.reg) == cm._N_MIX - cm._N_TEXT_MIX
+    # In the table only while the image model was off (its first rows, before the record length was found).
+    assert table._model.wn[hashed_sets].sum() < cm._N_TEXT_MIX * 8 * len(_records(2000)) / 4
 
 
 def test_record_length_is_found_and_used():

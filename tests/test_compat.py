@@ -36,12 +36,10 @@ WRITTEN = {  # file: the commit that wrote it (`git show COMMIT` has that versio
     "hf-stories260K-bias-cd43fd2.hz": "cd43fd2",  # bias_lr=0.2, batch=2: two streams' biases
     "llamacpp-smollm2-524a0e6.hz": "524a0e6",
     "llamacpp-smollm2-shift-524a0e6.hz": "524a0e6",
-    "cm-29e560a.hz": "29e560a",  # cm v15
-    "mix-cm-ngram-29e560a.hz": "29e560a",
-    "hf-stories260K-mix-cm-bias-29e560a.hz": "29e560a",  # mix:hf(./stories260K;bias_lr=0.2)+cm
+
 }
-CM_HERE = "version (here 15)"  # what refusing a file of an earlier cm says
-MIX_CM_HERE = "'predictor': 'cm', 'version': 15"  # and a mix with an earlier cm member
+CM_HERE = "version (here 16)"  # what refusing a file of an earlier cm says
+MIX_CM_HERE = "'predictor': 'cm', 'version': 16"  # and a mix with an earlier cm member
 REFUSED = {
     "order0-v1-0646742.hz": "version: file has 1, here 2",
     "cm.hz": CM_HERE,  # written by 524a0e6 (cm v3)
@@ -79,6 +77,9 @@ REFUSED = {
     "cm-3fa25ed.hz": CM_HERE,  # cm v14
     "mix-cm-ngram-3fa25ed.hz": MIX_CM_HERE,
     "hf-stories260K-mix-cm-bias-3fa25ed.hz": MIX_CM_HERE,  # a hybrid with cm v14
+    "cm-29e560a.hz": CM_HERE,  # cm v15
+    "mix-cm-ngram-29e560a.hz": MIX_CM_HERE,
+    "hf-stories260K-mix-cm-bias-29e560a.hz": MIX_CM_HERE,  # a hybrid with cm v15
 }
 """Files this version must refuse, and what its message says (order0 and cm code other bits since)."""
 MODELS = {"hf-stories260K": "stories260K", "llamacpp-smollm2": "smollm2-135m-instruct"}
@@ -91,7 +92,7 @@ differs only in them cannot decode here, rightly, and says so."""
 WRITTEN_ON = {  # files of torch models whose config does not name the CPU's vector ISA: by the ISA they were written on
     **dict.fromkeys([name for name in WRITTEN if name.startswith("hf-stories260K")], "AVX2"),
     "mix-order0-lstm.hz": "AVX2",  # a mix's refusal names its members' config, not the key in it that differs
-    "hf-stories260K-mix-cm-bias-29e560a.hz": "AVX512",  # a mix, as above
+
 }
 """torch's results differ between ISAs (AVX2, AVX-512): such a file decodes only where its ISA is this
 machine's, and elsewhere fails its CRC check or is refused without naming the ISA."""
