@@ -36,7 +36,9 @@ WRITTEN = {  # file: the commit that wrote it (`git show COMMIT` has that versio
     "hf-stories260K-bias-cd43fd2.hz": "cd43fd2",  # bias_lr=0.2, batch=2: two streams' biases
     "llamacpp-smollm2-524a0e6.hz": "524a0e6",
     "llamacpp-smollm2-shift-524a0e6.hz": "524a0e6",
-
+    "cm-211c084.hz": "211c084",  # cm v16
+    "mix-cm-ngram-211c084.hz": "211c084",
+    "hf-stories260K-mix-cm-bias-211c084.hz": "211c084",  # mix:hf(./stories260K;bias_lr=0.2)+cm
 }
 CM_HERE = "version (here 16)"  # what refusing a file of an earlier cm says
 MIX_CM_HERE = "'predictor': 'cm', 'version': 16"  # and a mix with an earlier cm member
@@ -92,7 +94,7 @@ differs only in them cannot decode here, rightly, and says so."""
 WRITTEN_ON = {  # files of torch models whose config does not name the CPU's vector ISA: by the ISA they were written on
     **dict.fromkeys([name for name in WRITTEN if name.startswith("hf-stories260K")], "AVX2"),
     "mix-order0-lstm.hz": "AVX2",  # a mix's refusal names its members' config, not the key in it that differs
-
+    "hf-stories260K-mix-cm-bias-211c084.hz": "AVX512",  # a mix, as above
 }
 """torch's results differ between ISAs (AVX2, AVX-512): such a file decodes only where its ISA is this
 machine's, and elsewhere fails its CRC check or is refused without naming the ISA."""
